@@ -1,0 +1,145 @@
+"""The ``speechxl`` command: one subcommand per pipeline verb.
+
+  speechxl prepare demo --out downloads/demo
+  speechxl prepare commonvoice --cv_root downloads/demo --out data [--langs "es ru"]
+  speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
+
+Options take underscores or dashes alike (--cv_root, --cv-root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _option(parser: argparse.ArgumentParser, name: str, **kw) -> None:
+    """Add --a_b with --a-b as its alias."""
+    names = [name] + ([name.replace("_", "-")] if "_" in name else [])
+    parser.add_argument(*names, **kw)
+
+
+def _words(values: list[str] | None) -> list[str]:
+    """'de fr' 'pl' or 'de,fr' -> ['de', 'fr', 'pl']."""
+    return [w for v in values or [] for w in v.replace(",", " ").split()]
+
+
+def _key_values(values: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in _words(values):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"speechxl: {what}: expected key=value, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _add_prepare(sub) -> None:
+    p = sub.add_parser("prepare", help="corpus on disk -> data/<set>/ (manifests, Kaldi files, rejects)")
+    corpora = p.add_subparsers(dest="corpus", required=True)
+
+    demo = corpora.add_parser("demo", help="synthesise the built-in demo corpus (CommonVoice layout)")
+    _option(demo, "--out", required=True, help="directory for the corpus")
+    _option(demo, "--langs", nargs="+", help="training languages (default: es ru el hi fa tr)")
+    _option(demo, "--heldout_langs", nargs="+", help="held-out languages (default: it pl)")
+    _option(demo, "--scale", type=float, default=1.0, help="multiply every clip count")
+    _option(demo, "--sizes", nargs="+", help="clip counts as key=value, e.g. train=20 test=5")
+    _option(demo, "--seed", type=int, default=0)
+    _option(demo, "--jobs", type=int, default=2, help="processes")
+
+    cv = corpora.add_parser("commonvoice", help="a CommonVoice release (or the demo corpus)")
+    _option(cv, "--cv_root", required=True, help="release directory holding <locale>/ folders")
+    _option(cv, "--out", required=True, help="data directory: writes <out>/train, dev, test, ...")
+    _option(cv, "--langs", nargs="+", help="training locales (default: demo.json's, else all)")
+    _option(cv, "--heldout_langs", nargs="+", help="held-out locales for zero-shot tests")
+    _option(cv, "--unlabelled", nargs="+", default=["validated"],
+            help="splits whose clips (minus dev/test) form the pretraining set; add 'other' for more")
+    _option(cv, "--jobs", type=int, default=2, help="decoding processes")
+    _option(cv, "--strict", action="store_true", help="any rejected input is an error")
+    _option(cv, "--min_duration", type=float, default=0.5)
+    _option(cv, "--max_duration", type=float, default=30.0)
+    _option(cv, "--frame_shift_ms", type=float, default=20.0,
+            help="model frame shift for the transcript-length check")
+
+
+def _run_prepare(args) -> None:
+    if args.corpus == "demo":
+        from speechxl.data.corpora import demo
+
+        sizes = demo.Sizes()
+        overrides = {k: int(v) for k, v in _key_values(args.sizes, "--sizes").items()}
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(sizes)} | ({"speakers"} & set(overrides))
+        if unknown:
+            raise SystemExit(f"speechxl: --sizes: unknown {sorted(unknown)}")
+        scaled = {f.name: max(1, round(getattr(sizes, f.name) * args.scale))
+                  for f in dataclasses.fields(sizes) if f.name != "speakers"}
+        sizes = dataclasses.replace(sizes, **{**scaled, **overrides})
+        demo.make_demo_corpus(args.out, tuple(_words(args.langs)) or demo.TRAIN_LANGS,
+                              tuple(_words(args.heldout_langs)) if args.heldout_langs is not None
+                              else demo.HELDOUT_LANGS, sizes=sizes, seed=args.seed, jobs=args.jobs)
+        return
+    from speechxl.data.corpora.commonvoice import prepare_commonvoice
+    from speechxl.data.validate import Limits
+
+    root = Path(args.cv_root)
+    langs, heldout = _words(args.langs), _words(args.heldout_langs)
+    meta = root / "demo.json"
+    if not langs and meta.is_file():
+        d = json.loads(meta.read_text(encoding="utf-8"))
+        langs, heldout = d["langs"], heldout or d["heldout_langs"]
+    if not langs:
+        langs = sorted(p.name for p in root.iterdir() if (p / "clips").is_dir() and p.name not in heldout)
+    limits = Limits(min_duration=args.min_duration, max_duration=args.max_duration,
+                    frame_shift_ms=args.frame_shift_ms)
+    prepare_commonvoice(root, args.out, langs, heldout, jobs=args.jobs, limits=limits,
+                        strict=args.strict, unlabelled_splits=tuple(_words(args.unlabelled)))
+
+
+def _add_units(sub) -> None:
+    p = sub.add_parser("units", help="transcripts -> data/lang_<kind>/units.txt (chars, phones, bpe)")
+    p.add_argument("kinds", nargs="+", choices=["chars", "phones", "bpe"])
+    _option(p, "--train", required=True, help="data dir whose transcripts define the units")
+    _option(p, "--eval", nargs="*", default=[], help="data dirs to tokenise and check coverage of")
+    _option(p, "--out", required=True, help="writes <out>/lang_char, lang_phone, lang_bpe")
+    _option(p, "--bpe_size", type=int, default=500, help="BPE vocabulary size")
+    _option(p, "--voice", nargs="*", help="espeak-ng voice per language, e.g. pt=pt-br")
+    _option(p, "--jobs", type=int, default=2)
+
+
+def _run_units(args) -> None:
+    from speechxl.text.lang_dir import KINDS, make_lang_dir
+
+    voices = _key_values(args.voice, "--voice")
+    for kind in args.kinds:
+        make_lang_dir(kind, args.train, Path(args.out) / KINDS[kind], eval_dirs=args.eval,
+                      bpe_size=args.bpe_size, voices=voices, jobs=args.jobs)
+
+
+VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="speechxl", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for add, _ in VERBS.values():
+        add(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from speechxl.data.validate import RejectError
+
+    try:
+        VERBS[args.verb][1](args)
+    except (FileNotFoundError, ValueError, RejectError) as e:
+        logging.getLogger("speechxl").error("%s", e)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Mozilla CommonVoice: any release, read by TSV header names.
+
+A release is ``<cv_root>/<locale>/{clips/*.mp3, train.tsv, dev.tsv, test.tsv, validated.tsv,
+other.tsv, [clip_durations.tsv]}``. Columns are found by name: only ``client_id``, ``path`` and
+``sentence`` are needed, so old releases (no ``sentence_id``, ``accent``) and new ones
+(``sentence_domain``, ``variant``, ``locale``, ``segment``, ``accents``) read alike.
+
+``prepare_commonvoice`` writes, under ``out_dir``:
+  train, dev, test   the standard splits of the training languages
+  pretrain           their unlabelled audio: validated (and optionally other) clips, minus
+                     every clip of dev/test and every clip that reads a dev/test sentence
+  test_heldout, pretrain_heldout   the same for held-out (zero-shot) languages
+  audio/<locale>/    16 kHz mono FLAC copies of the clips, so MP3 is decoded only once
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+from pathlib import Path
+
+from speechxl.data.prepare import Source, build_set, convert, write_set
+from speechxl.data.validate import Limits
+from speechxl.text import normalize as norm
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+REQUIRED_COLUMNS = ("client_id", "path", "sentence")
+
+
+def read_tsv(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[dict[str, str]]:
+    """Rows of a CommonVoice TSV as dicts keyed by its header; sentences may hold quotes.
+
+    ``required`` columns must be in the header (validated_sentences.tsv: just "sentence").
+    """
+    csv.field_size_limit(1 << 24)
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None:
+            return []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; header has {header}")
+        rows = []
+        for n, fields in enumerate(reader, 2):
+            if not any(fields):
+                continue
+            if len(fields) < len(header):  # trailing empty fields may be cut
+                fields += [""] * (len(header) - len(fields))
+            elif len(fields) > len(header):
+                raise ValueError(f"{path}:{n}: {len(fields)} fields, header has {len(header)}")
+            rows.append(dict(zip(header, fields)))
+        return rows
+
+
+def _read_durations(locale_dir: Path) -> dict[str, float]:
+    """clip file name -> seconds, from clip_durations.tsv where the release has it."""
+    path = locale_dir / "clip_durations.tsv"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, [])
+        if len(header) < 2:
+            return {}
+        return {row[0]: float(row[1]) / 1000 for row in reader if len(row) >= 2 and row[1]}
+
+
+class _Locale:
+    """One locale directory of a release, turning TSV rows into Sources."""
+
+    def __init__(self, cv_root: Path, lang: str, store: Path):
+        self.dir = cv_root / lang
+        if not self.dir.is_dir():
+            found = sorted(p.name for p in cv_root.iterdir() if (p / "clips").is_dir()) if cv_root.is_dir() else []
+            raise FileNotFoundError(f"{self.dir}: no such CommonVoice locale; {cv_root} has {found}")
+        self.lang = lang
+        self.store = store / lang
+        self.durations = _read_durations(self.dir)
+
+    def rows(self, split: str) -> list[dict[str, str]]:
+        path = self.dir / f"{split}.tsv"
+        if not path.is_file():
+            log.warning("%s: missing, taken as empty", path)
+            return []
+        return read_tsv(path)
+
+    def source(self, row: dict[str, str]) -> Source:
+        clip = row["path"]
+        stem = Path(clip).stem
+        number = stem.removeprefix(f"common_voice_{self.lang}_")
+        speaker = f"{self.lang}_{row['client_id'][:12] or 'anon'}"
+        return Source(
+            id=f"{speaker}-{number}", path=str(self.dir / "clips" / clip),
+            store=str(self.store / f"{stem}.flac"), lang=self.lang, speaker=speaker,
+            raw_text=row["sentence"], stated_duration=self.durations.get(clip),
+        )
+
+    def unlabelled(self, splits: tuple[str, ...]) -> list[Source]:
+        """Clips of ``splits`` (validated, other) that share no clip or sentence with dev/test."""
+        held = [r for split in ("dev", "test") for r in self.rows(split)]
+        held_clips = {r["path"] for r in held}
+        held_text = {norm.normalize(r["sentence"], self.lang) for r in held}
+        out, seen = [], set()
+        for split in splits:
+            for r in self.rows(split):
+                if r["path"] in held_clips or r["path"] in seen:
+                    continue
+                if norm.normalize(r["sentence"], self.lang) in held_text:
+                    continue
+                seen.add(r["path"])
+                out.append(self.source(r))
+        return out
+
+
+def prepare_commonvoice(
+    cv_root: str | Path,
+    out_dir: str | Path,
+    langs: list[str],
+    heldout_langs: list[str] = (),
+    jobs: int = 2,
+    limits: Limits = Limits(),
+    strict: bool = False,
+    unlabelled_splits: tuple[str, ...] = ("validated",),
+) -> list[Path]:
+    """Prepare the sets described in the module doc; returns their directories."""
+    cv_root, out_dir = Path(cv_root), Path(out_dir)
+    store = out_dir / "audio"
+    sets: dict[str, tuple[list[Source], bool]] = {}  # name -> (sources, require_text)
+    train_locales = [_Locale(cv_root, lang, store) for lang in langs]
+    heldout_locales = [_Locale(cv_root, lang, store) for lang in heldout_langs]
+    for split in SPLITS:
+        sets[split] = ([loc.source(r) for loc in train_locales for r in loc.rows(split)], True)
+    sets["pretrain"] = ([s for loc in train_locales for s in loc.unlabelled(unlabelled_splits)], False)
+    if heldout_locales:
+        sets["test_heldout"] = ([loc.source(r) for loc in heldout_locales for r in loc.rows("test")], True)
+        sets["pretrain_heldout"] = (
+            [s for loc in heldout_locales for s in loc.unlabelled(unlabelled_splits)], False)
+    unique = {s.id: s for sources, _ in sets.values() for s in sources}
+    log.info("CommonVoice %s: %d distinct clips in %d languages", cv_root, len(unique),
+             len(langs) + len(heldout_langs))
+    checked = convert(unique.values(), limits, jobs=jobs, desc="decode clips")
+    written = []
+    for name, (sources, require_text) in sets.items():
+        utts, rejects = build_set(sources, checked, limits, norm.normalize, require_text=require_text)
+        info = {
+            "set": name, "source": "commonvoice", "cv_root": str(cv_root.resolve()),
+            "languages_requested": sorted({s.lang for s in sources}),
+            "transcribed": require_text, "limits": dataclasses.asdict(limits),
+            "normalization": {lang: norm.describe(lang) for lang in sorted({s.lang for s in sources})},
+        }
+        write_set(out_dir / name, utts, rejects, info, strict=strict)
+        written.append(out_dir / name)
+    return written

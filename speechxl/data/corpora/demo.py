@@ -1,0 +1,285 @@
+"""The built-in demo corpus: espeak-ng voices, written as a CommonVoice release.
+
+``make_demo_corpus`` synthesises a small multilingual corpus in the layout of a current
+CommonVoice release (``<locale>/clips/*.mp3``, ``train.tsv``, ``dev.tsv``, ``test.tsv``,
+``validated.tsv``, ``other.tsv``, ``invalidated.tsv``, ``clip_durations.tsv``,
+``validated_sentences.tsv``), so that the recipe's stage 1 runs the CommonVoice code path on it.
+
+- Text: sentences of 3-8 words drawn by frequency from wordfreq's word lists (letters of the
+  language's main script only), capitalised and punctuated in the language's style.
+  ``validated_sentences.tsv`` also holds sentences nobody recorded: text for a language model.
+- Speakers: espeak-ng voice variants, each with its own pitch and speed; train, dev and test
+  speakers are disjoint, as in CommonVoice. Clips get random gain and white noise (20-40 dB SNR).
+- Splits are sentence-disjoint. Held-out languages (for zero-shot tests) get a test split and
+  unlabelled clips, no train split.
+- Three clips of every training language's train split are defective on purpose, so that the
+  rejects path runs on the demo: an empty file, digital silence, and a clip cut short of its
+  sentence. ``demo.json`` lists them.
+Everything is seeded: the same arguments give the same corpus.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import subprocess
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from speechxl.data.atomic import atomic_path, atomic_write
+
+log = logging.getLogger(__name__)
+
+TRAIN_LANGS = ("es", "ru", "el", "hi", "fa", "tr")
+HELDOUT_LANGS = ("it", "pl")
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt2", "klatt3")
+# Sentence punctuation per language: (full stop, question mark, comma).
+PUNCTUATION = {"hi": ("।", "?", ","), "el": (".", ";", ","), "fa": (".", "؟", "،"), "ar": (".", "؟", "،")}
+TSV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes",
+              "down_votes", "age", "gender", "accents", "variant", "locale", "segment"]
+SENTENCES_HEADER = ["sentence_id", "sentence", "sentence_domain", "source", "is_used", "clips_count"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Clips per language and split."""
+
+    train: int = 250
+    dev: int = 40
+    test: int = 60
+    unlabelled: int = 400
+    """Validated clips in no split: audio for pretraining."""
+    heldout_test: int = 100
+    heldout_unlabelled: int = 200
+    text_only: int = 2000
+    """Sentences in validated_sentences.tsv that nobody recorded (language-model text)."""
+    speakers: tuple[int, int, int] = (8, 2, 3)
+    """Speakers for (train + unlabelled, dev, test)."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    client_id: str
+    voice: str
+    """espeak-ng voice with variant, e.g. 'es+f3'."""
+    pitch: int
+    speed: int
+    """Words per minute."""
+
+
+@dataclass
+class _Clip:
+    lang: str
+    split: str  # train | dev | test | unlabelled
+    sentence: str
+    speaker: Speaker
+    path: str = ""
+    seconds: float = 0.0
+    defect: str = ""
+    seed: int = 0
+
+
+@dataclass
+class _Language:
+    code: str
+    voice: str
+    clips: list[_Clip] = field(default_factory=list)
+    text_only: list[str] = field(default_factory=list)
+
+
+def _main_script(words: list[str]) -> str:
+    counts = Counter(unicodedata.name(ch, "?").split()[0] for w in words for ch in w if ch.isalpha())
+    return counts.most_common(1)[0][0]
+
+
+def _vocabulary(lang: str, n: int = 2000) -> tuple[list[str], np.ndarray]:
+    """Words of the language's main script and their relative frequencies."""
+    from wordfreq import top_n_list, word_frequency
+
+    words = top_n_list(lang, n)
+    script = _main_script(words)
+
+    def ok(w: str) -> bool:
+        return all(unicodedata.category(c)[0] == "M" or
+                   (c.isalpha() and unicodedata.name(c, "?").startswith(script)) for c in w)
+
+    words = [w for w in words if ok(w)]
+    if lang == "el":  # wordfreq folds final sigma; written Greek ends words with ς
+        words = [w[:-1] + "ς" if w.endswith("σ") else w for w in words]
+    freq = np.array([word_frequency(w, lang) for w in words], dtype=np.float64)
+    return words, freq / freq.sum()
+
+
+def _sentences(lang: str, count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` distinct sentences of 3-8 words, capitalised and punctuated."""
+    words, p = _vocabulary(lang)
+    stop, question, comma = PUNCTUATION.get(lang, (".", "?", ","))
+    out, seen = [], set()
+    while len(out) < count:
+        ws = list(rng.choice(words, size=int(rng.integers(3, 9)), p=p))
+        if len(ws) > 4 and rng.random() < 0.3:
+            ws[int(rng.integers(1, len(ws) - 2))] += comma
+        s = " ".join(ws)
+        if rng.random() < 0.15:
+            s = ("¿" if lang == "es" else "") + s[0].upper() + s[1:] + question
+        else:
+            s = s[0].upper() + s[1:] + stop
+        key = s.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def _speakers(lang: str, voice: str, n: int, rng: np.random.Generator, seed: int) -> list[Speaker]:
+    variants = rng.permutation(VARIANTS)
+    return [Speaker(
+        client_id=hashlib.sha512(f"speechxl-demo/{seed}/{lang}/{i}".encode()).hexdigest(),
+        voice=f"{voice}+{variants[i % len(variants)]}", pitch=int(rng.integers(25, 76)),
+        speed=int(rng.integers(140, 196)),
+    ) for i in range(n)]
+
+
+def _plan_language(lang: str, heldout: bool, sizes: Sizes, seed: int) -> _Language:
+    from speechxl.text.g2p import espeak_voice
+
+    rng = np.random.default_rng([seed, *lang.encode()])
+    voice = espeak_voice(lang)
+    if heldout:
+        plan = {"test": sizes.heldout_test, "unlabelled": sizes.heldout_unlabelled}
+    else:
+        plan = {"train": sizes.train, "dev": sizes.dev, "test": sizes.test, "unlabelled": sizes.unlabelled}
+    n_train, n_dev, n_test = sizes.speakers
+    spk = _speakers(lang, voice, n_train + n_dev + n_test, rng, seed)
+    pools = {"train": spk[:n_train], "unlabelled": spk[:n_train],
+             "dev": spk[n_train:n_train + n_dev], "test": spk[n_train + n_dev:]}
+    sentences = _sentences(lang, sum(plan.values()) + sizes.text_only, rng)
+    out = _Language(lang, voice, text_only=sentences[sum(plan.values()):])
+    i = 0
+    for split, n in plan.items():
+        for _ in range(n):
+            speaker = pools[split][int(rng.integers(len(pools[split])))]
+            out.clips.append(_Clip(lang, split, sentences[i], speaker, seed=int(rng.integers(2**31))))
+            i += 1
+    if not heldout:
+        train = [c for c in out.clips if c.split == "train"]
+        for clip, defect in zip(sorted(train, key=lambda c: -len(c.sentence)), ("truncated", "silent", "empty")):
+            clip.defect = defect
+    for n, clip in enumerate(out.clips):
+        clip.path = f"common_voice_{lang}_{10_000_000 + n}.mp3"
+    return out
+
+
+def _synthesise(clip: _Clip) -> np.ndarray:
+    """espeak-ng audio of the clip's sentence, with the clip's gain and noise; (S,) at 22050 Hz."""
+    cmd = ["espeak-ng", "-v", clip.speaker.voice, "-p", str(clip.speaker.pitch),
+           "-s", str(clip.speaker.speed), "--stdin", "--stdout"]
+    wav = subprocess.run(cmd, input=clip.sentence.encode(), capture_output=True, check=True).stdout
+    x, _ = sf.read(io.BytesIO(wav), dtype="float32")
+    rng = np.random.default_rng(clip.seed)
+    x = x / max(float(np.abs(x).max()), 1e-6) * rng.uniform(0.3, 0.9)
+    snr_db = rng.uniform(20, 40)
+    noise = rng.standard_normal(x.size).astype(np.float32)
+    x = x + noise * float(np.sqrt(np.mean(x ** 2))) * 10 ** (-snr_db / 20)
+    return x
+
+
+def _render(args: tuple[_Clip, Path]) -> tuple[str, float]:
+    """Write one clip's MP3 (kept if already there); returns (path, seconds)."""
+    clip, clips_dir = args
+    path = clips_dir / clip.path
+    rate = 22050
+    if path.exists():
+        return clip.path, sf.info(str(path)).duration if path.stat().st_size else 0.0
+    if clip.defect == "empty":
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"")
+        return clip.path, 0.0
+    x = _synthesise(clip)
+    if clip.defect == "silent":
+        x = np.zeros_like(x)
+    elif clip.defect == "truncated":
+        x = x[: int(0.6 * rate)]
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), x, rate, format="MP3")
+    return clip.path, x.size / rate
+
+
+def _row(clip: _Clip, sentence_id: str) -> list[str]:
+    return [clip.speaker.client_id, clip.path, sentence_id, clip.sentence, "", "2", "0", "", "",
+            "", "", clip.lang, ""]
+
+
+def _write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar=None,
+                   escapechar=None)
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue())
+
+
+def _write_locale(root: Path, lang: _Language) -> None:
+    d = root / lang.code
+    sid = {c.sentence: hashlib.sha256(c.sentence.encode()).hexdigest() for c in lang.clips}
+    for split in ("train", "dev", "test"):
+        _write_tsv(d / f"{split}.tsv", TSV_HEADER, [_row(c, sid[c.sentence]) for c in lang.clips if c.split == split])
+    _write_tsv(d / "validated.tsv", TSV_HEADER, [_row(c, sid[c.sentence]) for c in lang.clips])
+    for name in ("other.tsv", "invalidated.tsv"):
+        _write_tsv(d / name, TSV_HEADER, [])
+    _write_tsv(d / "clip_durations.tsv", ["clip", "duration[ms]"],
+               [[c.path, str(int(round(c.seconds * 1000)))] for c in lang.clips])
+    sentences = [[sid[c.sentence], c.sentence, "", "speechxl-demo", "1", "1"] for c in lang.clips]
+    sentences += [[hashlib.sha256(s.encode()).hexdigest(), s, "", "speechxl-demo", "0", "0"]
+                  for s in lang.text_only]
+    _write_tsv(d / "validated_sentences.tsv", SENTENCES_HEADER, sentences)
+
+
+def make_demo_corpus(
+    out_dir: str | Path,
+    langs: tuple[str, ...] = TRAIN_LANGS,
+    heldout_langs: tuple[str, ...] = HELDOUT_LANGS,
+    sizes: Sizes = Sizes(),
+    seed: int = 0,
+    jobs: int = 2,
+) -> Path:
+    """Synthesise the demo corpus under ``out_dir`` (see the module doc); returns ``out_dir``.
+
+    Clips already on disk are kept, so a killed run resumes where it stopped.
+    """
+    root = Path(out_dir)
+    plans = [_plan_language(lang, False, sizes, seed) for lang in langs]
+    plans += [_plan_language(lang, True, sizes, seed) for lang in heldout_langs]
+    work = [(c, root / p.code / "clips") for p in plans for c in p.clips]
+    by_path = {c.path: c for p in plans for c in p.clips}
+    bar = tqdm(total=len(work), desc="synthesise", unit="clip", dynamic_ncols=True, mininterval=1.0)
+    with multiprocessing.get_context("fork").Pool(max(jobs, 1)) as pool:
+        for path, seconds in pool.imap_unordered(_render, work, chunksize=4):
+            by_path[path].seconds = seconds
+            bar.update()
+    bar.close()
+    for p in plans:
+        _write_locale(root, p)
+    hours = sum(c.seconds for p in plans for c in p.clips) / 3600
+    meta = {
+        "seed": seed, "langs": list(langs), "heldout_langs": list(heldout_langs), "sizes": asdict(sizes),
+        "espeak_ng": subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip(),
+        "hours": round(hours, 3), "clips": len(work),
+        "speakers": {p.code: sorted({asdict(c.speaker)["voice"] + f" p{c.speaker.pitch} s{c.speaker.speed}"
+                                     for c in p.clips}) for p in plans},
+        "defects": {c.path: c.defect for p in plans for c in p.clips if c.defect},
+    }
+    atomic_write(root / "demo.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
+    log.info("demo corpus %s: %d clips, %.2f h, %d languages (%d held out)", root, len(work), hours,
+             len(langs) + len(heldout_langs), len(heldout_langs))
+    return root

@@ -1,0 +1,192 @@
+"""Corpus-independent preparation: decode sources once, check every utterance, write data sets.
+
+A corpus module (``corpora/commonvoice.py``, ``corpora/fieldwork.py``) lists ``Source`` items;
+``convert`` decodes each distinct source file once, on all workers, into a store of 16 kHz
+mono FLAC files (re-runs reuse what is there, so a killed run resumes), and checks the audio
+of every utterance; ``build_set`` adds the transcript checks and ``write_set`` writes
+``data/<set>/`` with its rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tqdm import tqdm
+
+from speechxl import __version__
+from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio, write_audio
+from speechxl.data.atomic import atomic_write
+from speechxl.data.manifest import Utterance, write_manifest
+from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
+                                    summarize, write_rejects)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One utterance a corpus offers: an audio file, or a segment of one, with its metadata."""
+
+    id: str
+    path: str
+    """Source audio file (any format soundfile reads)."""
+    store: str
+    """Where the 16 kHz FLAC copy of ``path`` goes; sources of one file share it."""
+    lang: str
+    speaker: str
+    raw_text: str | None = None
+    offset: float = 0.0
+    duration: float | None = None
+    """Segment length in seconds; None for the whole file."""
+    recording: str | None = None
+    """Id of the recording a segment belongs to (Kaldi's segments file); None for whole files."""
+    stated_duration: float | None = None
+    """Duration the corpus states (e.g. CommonVoice clip_durations.tsv), checked if given."""
+    phones: tuple[str, ...] | None = None
+
+
+@dataclass
+class _Job:
+    path: str
+    store: str
+    segments: list[tuple[str, float, float | None, float | None]] = field(default_factory=list)
+    """(utterance id, offset, duration or None, stated duration or None)"""
+
+
+# utterance id -> (duration in seconds, (reason, detail) or None)
+_Checked = dict[str, tuple[float, tuple[str, str] | None]]
+
+
+def _run_job(job: _Job, limits: Limits) -> _Checked:
+    """Decode (or reuse) one source file and check each of its utterances."""
+    store = Path(job.store)
+    try:
+        if store.is_file():
+            audio = load_audio(store)
+        else:
+            audio = load_audio(job.path)
+    except AudioError as e:
+        return {uid: (0.0, (e.reason, e.detail)) for uid, *_ in job.segments}
+    whole = check_audio(audio, SAMPLE_RATE, Limits(min_duration=0.0, max_duration=float("inf")))
+    if whole is None and not store.is_file():
+        write_audio(store, audio)
+    out: _Checked = {}
+    for uid, offset, duration, stated in job.segments:
+        start = int(round(offset * SAMPLE_RATE))
+        stop = None if duration is None else start + int(round(duration * SAMPLE_RATE))
+        seg = audio[start:stop]
+        seconds = seg.size / SAMPLE_RATE
+        problem = whole or check_audio(seg, SAMPLE_RATE, limits)
+        if problem is None and duration is not None and stop > audio.size:
+            problem = ("duration_mismatch", f"segment ends at {stop / SAMPLE_RATE:.2f} s, "
+                       f"file has {audio.size / SAMPLE_RATE:.2f} s")
+        if problem is None and stated is not None and abs(stated - seconds) > limits.duration_tolerance:
+            problem = ("duration_mismatch", f"decoded {seconds:.2f} s, stated {stated:.2f} s")
+        out[uid] = (seconds, problem)
+    return out
+
+
+def _run_job_star(args: tuple[_Job, Limits]) -> _Checked:
+    return _run_job(*args)
+
+
+def convert(sources: Iterable[Source], limits: Limits, jobs: int = 2, desc: str = "decode") -> _Checked:
+    """Decode every distinct source file once into its FLAC store and check each utterance.
+
+    Returns utterance id -> (duration, problem or None). Uses ``jobs`` processes.
+    """
+    by_file: dict[str, _Job] = {}
+    for s in sources:
+        job = by_file.setdefault(s.path, _Job(s.path, s.store))
+        job.segments.append((s.id, s.offset, s.duration, s.stated_duration))
+    work = [(job, limits) for job in by_file.values()]
+    for store_dir in {Path(job.store).parent for job in by_file.values()}:
+        for stale in store_dir.glob(".*.tmp*"):  # left by a killed run
+            stale.unlink()
+    results: _Checked = {}
+    bar = tqdm(total=len(work), desc=desc, unit="file", dynamic_ncols=True, mininterval=1.0)
+    if jobs <= 1 or len(work) < 2:
+        for w in work:
+            results.update(_run_job_star(w))
+            bar.update()
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for r in pool.imap_unordered(_run_job_star, work, chunksize=8):
+                results.update(r)
+                bar.update()
+    bar.close()
+    return results
+
+
+def build_set(
+    sources: list[Source],
+    checked: _Checked,
+    limits: Limits,
+    normalize: Callable[[str, str], str],
+    require_text: bool = True,
+) -> tuple[list[Utterance], list[Reject]]:
+    """Utterances that pass every check, and a Reject for each that does not.
+
+    ``require_text=False`` is for untranscribed sets (pretraining): transcripts are kept when
+    the corpus has them but not checked.
+    """
+    utts: list[Utterance] = []
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    for s in sources:
+        if s.id in seen:
+            rejects.append(Reject(s.id, s.path, "duplicate", "utterance id already used"))
+            continue
+        seen.add(s.id)
+        seconds, problem = checked[s.id]
+        text = normalize(s.raw_text, s.lang) if s.raw_text is not None else None
+        if problem is None and require_text:
+            problem = check_transcript(text, seconds, limits)
+        if problem is not None:
+            rejects.append(Reject(s.id, s.path, *problem))
+            continue
+        utts.append(Utterance(
+            id=s.id, audio=s.store, duration=round(seconds, 4), lang=s.lang, speaker=s.speaker,
+            offset=s.offset, recording=s.recording,
+            sample_rate=SAMPLE_RATE, text=text, raw_text=s.raw_text,
+            phones=list(s.phones) if s.phones else None,
+        ))
+    return utts, rejects
+
+
+def write_set(out_dir: str | Path, utts: list[Utterance], rejects: list[Reject], info: dict,
+              strict: bool = False) -> None:
+    """Write ``data/<set>/``: manifest, Kaldi view, rejects.tsv and info.json; log the counts.
+
+    In strict mode any reject is an error that names it, and nothing is written.
+    """
+    out_dir = Path(out_dir)
+    if strict and rejects:
+        shown = "\n  ".join(str(r) for r in rejects[:20])
+        more = f"\n  ... and {len(rejects) - 20} more" if len(rejects) > 20 else ""
+        raise RejectError(f"{out_dir}: {len(rejects)} input(s) rejected in strict mode:\n  {shown}{more}")
+    write_manifest(utts, out_dir)
+    write_rejects(rejects, out_dir / "rejects.tsv")
+    per_lang: dict[str, dict] = defaultdict(lambda: {"utterances": 0, "hours": 0.0, "speakers": set()})
+    for u in utts:
+        d = per_lang[u.lang]
+        d["utterances"] += 1
+        d["hours"] += u.duration / 3600
+        d["speakers"].add(u.speaker)
+    stats = {lang: {"utterances": d["utterances"], "hours": round(d["hours"], 4),
+                    "speakers": len(d["speakers"])} for lang, d in sorted(per_lang.items())}
+    info = {**info, "speechxl_version": __version__, "kept": len(utts),
+            "rejected": dict(Counter(r.reason for r in rejects)), "languages": stats}
+    atomic_write(out_dir / "info.json", json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+    hours = sum(d["hours"] for d in stats.values())
+    log.info("%s: %s; %.2f h in %d language(s)", out_dir, summarize(len(utts), rejects), hours, len(stats))
+    for r in rejects[:5]:
+        log.info("  rejected %s", r)
+    if len(rejects) > 5:
+        log.info("  ... %d more in %s", len(rejects) - 5, out_dir / "rejects.tsv")

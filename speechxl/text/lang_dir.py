@@ -1,0 +1,128 @@
+"""The units stage: build ``data/lang_<kind>/`` from a training set's transcripts.
+
+A lang dir holds:
+  units.txt           the shared inventory (see ``speechxl.text.units`` for the conventions)
+  units_<lang>.txt    each training language's own inventory (chars and phones)
+  unit_counts.tsv     unit, count in the training set, and count per language
+  info.json           kind, sources, G2P voices or BPE settings, and each evaluation set's
+                      coverage: the share of its tokens outside the inventory, per language
+  g2p/<lang>.tsv      phones: the G2P cache (text, phones), for every set given
+  bpe.model           BPE: the sentencepiece model
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from speechxl.data.atomic import atomic_write
+from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer
+from speechxl.text.units import Units
+
+log = logging.getLogger(__name__)
+
+KINDS = {"chars": "lang_char", "phones": "lang_phone", "bpe": "lang_bpe"}
+
+
+def _transcribed(data_dir: Path) -> list[Utterance]:
+    utts = [u for u in read_manifest(data_dir) if u.text]
+    if not utts:
+        raise ValueError(f"{data_dir}: no transcribed utterances to build units from")
+    return utts
+
+
+def _train_bpe(texts: list[str], out_dir: Path, vocab_size: int) -> BpeTokenizer:
+    import sentencepiece as spm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_prefix=str(out_dir / "bpe"), model_type="bpe",
+        vocab_size=vocab_size, character_coverage=1.0, hard_vocab_limit=False,
+        unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, input_sentence_size=2_000_000,
+        shuffle_input_sentence=True, num_threads=2, minloglevel=2,
+    )
+    return BpeTokenizer(out_dir / "bpe.model")
+
+
+def _coverage(units: Units, utts: list[Utterance], tokens: list[list[str]]) -> dict:
+    """Per language: tokens, share outside the inventory, the most frequent outsiders."""
+    per: dict[str, Counter] = defaultdict(Counter)
+    unknown: dict[str, Counter] = defaultdict(Counter)
+    for u, toks in zip(utts, tokens):
+        per[u.lang]["tokens"] += len(toks)
+        out = units.unknown(toks)
+        per[u.lang]["unknown"] += len(out)
+        unknown[u.lang].update(out)
+    return {lang: {"tokens": c["tokens"], "unknown_rate": round(c["unknown"] / max(c["tokens"], 1), 5),
+                   "unknown_units": dict(unknown[lang].most_common(10))}
+            for lang, c in sorted(per.items())}
+
+
+def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
+                  eval_dirs: list[str | Path] = (), bpe_size: int = 500,
+                  voices: dict[str, str] | None = None, jobs: int = 1) -> Path:
+    """Build the lang dir of ``kind`` (chars, phones, bpe) from ``train_dir``'s transcripts.
+
+    ``eval_dirs`` are tokenised too (phones: phonemised into the cache) and their coverage by
+    the inventory is recorded and logged.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown unit kind {kind!r}; choose from {sorted(KINDS)}")
+    train_dir, out_dir = Path(train_dir), Path(out_dir)
+    utts = _transcribed(train_dir)
+    info: dict = {"kind": kind, "train": str(train_dir.resolve())}
+    tokenizer: Tokenizer
+    if kind == "chars":
+        tokenizer = CharTokenizer()
+    elif kind == "phones":
+        from speechxl.text.g2p import espeak_voice
+
+        langs = {u.lang for u in utts}
+        for d in eval_dirs:
+            langs |= {u.lang for u in read_manifest(d)}
+        voices = {lang: (voices or {}).get(lang) or espeak_voice(lang) for lang in sorted(langs)}
+        version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
+        info.update(voices=voices, espeak_ng=version)
+        tokenizer = PhoneTokenizer(out_dir / "g2p", voices=voices, jobs=jobs)
+    else:
+        tokenizer = _train_bpe([u.text for u in utts], out_dir, bpe_size)
+        info.update(bpe_size=bpe_size, model_type="bpe")
+    tokens = tokenizer.tokenize(utts)
+    if kind == "bpe":
+        units = Units(Units.build([], word_boundary=False).symbols + tokenizer.pieces())
+    else:
+        units = Units.build([t for toks in tokens for t in toks], word_boundary=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    units.save(out_dir / "units.txt")
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for u, toks in zip(utts, tokens):
+        counts[u.lang].update(toks)
+    langs = sorted(counts)
+    total = sum(counts.values(), Counter())
+    rows = ["unit\tcount\t" + "\t".join(langs)]
+    rows += [f"{s}\t{total[s]}\t" + "\t".join(str(counts[lang][s]) for lang in langs) for s in units.symbols]
+    atomic_write(out_dir / "unit_counts.tsv", "\n".join(rows) + "\n")
+    if kind != "bpe":
+        for lang in langs:
+            Units.build(counts[lang], word_boundary=True).save(out_dir / f"units_{lang}.txt")
+
+    info["units"] = len(units)
+    info["languages"] = {lang: sum(c.values()) for lang, c in counts.items()}
+    info["coverage"] = {}
+    for d in eval_dirs:
+        eval_utts = [u for u in read_manifest(d) if u.text]
+        cov = _coverage(units, eval_utts, tokenizer.tokenize(eval_utts))
+        info["coverage"][str(Path(d).resolve())] = cov
+        worst = max(cov.items(), key=lambda kv: kv[1]["unknown_rate"], default=None)
+        if worst and worst[1]["unknown_rate"] > 0:
+            log.info("%s: %s: %.1f%% of %s tokens outside the %s units, e.g. %s", out_dir.name, d,
+                     100 * worst[1]["unknown_rate"], worst[0], kind, list(worst[1]["unknown_units"])[:5])
+    atomic_write(out_dir / "info.json", json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+    log.info("%s: %d %s units from %d utterances in %d languages", out_dir, len(units), kind,
+             len(utts), len(langs))
+    return out_dir

@@ -1,0 +1,68 @@
+import csv
+import json
+
+import pytest
+import soundfile as sf
+
+from speechxl.data.corpora.commonvoice import read_tsv
+from speechxl.data.corpora.demo import TSV_HEADER, Sizes, make_demo_corpus
+
+TINY = Sizes(train=6, dev=2, test=2, unlabelled=3, heldout_test=2, heldout_unlabelled=1, text_only=5,
+             speakers=(2, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_demo_corpus(tmp_path_factory.mktemp("demo"), ("es", "ru"), ("pl",), TINY, seed=3, jobs=2)
+
+
+def test_commonvoice_layout_with_current_headers(corpus):
+    for lang in ("es", "ru", "pl"):
+        d = corpus / lang
+        for name in ("validated.tsv", "other.tsv", "invalidated.tsv", "clip_durations.tsv",
+                     "validated_sentences.tsv", "test.tsv"):
+            assert (d / name).is_file(), name
+        with open(d / "validated.tsv", encoding="utf-8") as f:
+            assert next(csv.reader(f, delimiter="\t")) == TSV_HEADER
+    assert read_tsv(corpus / "pl" / "train.tsv") == []  # held out: an empty training split
+    assert len(read_tsv(corpus / "es" / "train.tsv")) == 6
+    assert len(read_tsv(corpus / "es" / "validated.tsv")) == 6 + 2 + 2 + 3
+    assert len(read_tsv(corpus / "es" / "validated_sentences.tsv", ("sentence",))) == 6 + 2 + 2 + 3 + 5
+
+
+def test_speakers_and_sentences_are_disjoint_across_splits(corpus):
+    for lang in ("es", "ru"):
+        splits = {s: read_tsv(corpus / lang / f"{s}.tsv") for s in ("train", "dev", "test")}
+        speakers = {s: {r["client_id"] for r in rows} for s, rows in splits.items()}
+        sentences = {s: {r["sentence"] for r in rows} for s, rows in splits.items()}
+        for a, b in (("train", "dev"), ("train", "test"), ("dev", "test")):
+            assert not speakers[a] & speakers[b] and not sentences[a] & sentences[b]
+
+
+def test_clips_are_real_speech_in_mp3(corpus):
+    row = read_tsv(corpus / "ru" / "test.tsv")[0]
+    info = sf.info(str(corpus / "ru" / "clips" / row["path"]))
+    assert info.format == "MP3" and 0.5 < info.duration < 10
+    assert any("\u0400" <= c <= "\u04ff" for c in row["sentence"])  # Cyrillic text
+
+
+def test_defects_are_listed(corpus):
+    meta = json.loads((corpus / "demo.json").read_text())
+    assert sorted(meta["defects"].values()) == ["empty", "empty", "silent", "silent", "truncated", "truncated"]
+    empty = [p for p, d in meta["defects"].items() if d == "empty"][0]
+    lang = empty.split("_")[2]
+    assert (corpus / lang / "clips" / empty).stat().st_size == 0
+    assert meta["langs"] == ["es", "ru"] and meta["heldout_langs"] == ["pl"] and meta["hours"] > 0
+
+
+def test_seeded_and_resumable(corpus, tmp_path):
+    again = make_demo_corpus(tmp_path, ("es", "ru"), ("pl",), TINY, seed=3, jobs=1)
+    for name in ("es/train.tsv", "ru/validated_sentences.tsv", "pl/test.tsv"):
+        assert (again / name).read_text() == (corpus / name).read_text()
+    # clips already on disk are kept: delete one and only that one is made again
+    clip = next((again / "es" / "clips").glob("*.mp3"))
+    others = {p: p.stat().st_mtime_ns for p in (again / "es" / "clips").iterdir() if p != clip}
+    clip.unlink()
+    make_demo_corpus(tmp_path, ("es", "ru"), ("pl",), TINY, seed=3, jobs=1)
+    assert clip.exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in others.items())

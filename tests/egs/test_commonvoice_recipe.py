@@ -1,0 +1,88 @@
+"""The CommonVoice recipe end to end on a tiny demo corpus, and a stage killed midway."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechxl.data.manifest import read_manifest
+from tests.conftest import tone, write_release
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "egs" / "commonvoice" / "run.sh"
+
+
+def recipe(tmp_path, *args, **kw):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = ["bash", str(RUN), "--demo", tmp_path / "demo", "--data", tmp_path / "data",
+           "--exp", tmp_path / "exp", *args]
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, **kw)
+
+
+def test_demo_recipe_stages_0_to_2(tmp_path):
+    r = recipe(tmp_path, "--demo_scale", "0.03")
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = tmp_path / "data"
+    for name in ("train", "dev", "test", "pretrain", "test_heldout", "pretrain_heldout"):
+        assert read_manifest(data / name), name
+    for kind in ("char", "phone", "bpe"):
+        assert (data / f"lang_{kind}" / "units.txt").is_file()
+    assert {u.lang for u in read_manifest(data / "train")} == {"es", "ru", "el", "hi", "fa", "tr"}
+    assert "stage 3 (pretrain): not built yet" in r.stdout
+    assert (data / "train" / "rejects.tsv").read_text().count("\n") > 1  # the demo's defects
+    again = recipe(tmp_path, "--demo_scale", "0.03")
+    assert again.returncode == 0
+    assert again.stdout.count("done already") == 3
+
+
+def test_unknown_option_is_an_error(tmp_path):
+    r = recipe(tmp_path, "--no_such_option", "1")
+    assert r.returncode != 0 and "unknown option --no_such_option" in r.stderr
+
+
+def test_killed_stage_reruns_and_gives_the_same_data(tmp_path):
+    cv = tmp_path / "cv"
+    one = tmp_path / "one.wav"
+    sf.write(str(one), tone(6.0, 48000), 48000)
+    rows = [(f"{i % 7:040d}", f"clip{i:04d}.wav", f"Frase {i}.") for i in range(300)]
+    write_release(cv, "es", {"train": rows[:250], "dev": rows[250:270], "test": rows[270:],
+                             "validated": rows}, audio={r[1]: b"" for r in rows})
+    for _, clip, _ in rows:
+        (cv / "es" / "clips" / clip).unlink()
+        (cv / "es" / "clips" / clip).symlink_to(one)
+    args = ["--cv_root", cv, "--stage", "1", "--stop_stage", "1", "--nj", "1"]
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = ["bash", str(RUN), "--data", tmp_path / "data", "--exp", tmp_path / "exp", *args]
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    store = tmp_path / "data" / "audio" / "es"
+    deadline = time.time() + 60
+    while proc.poll() is None and time.time() < deadline:
+        if store.is_dir() and len(list(store.glob("*.flac"))) >= 20:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        pytest.skip("stage 1 finished before it could be killed")
+    assert not (tmp_path / "exp" / ".done" / "stage1").exists()
+    assert not (tmp_path / "data" / "train" / "utts.jsonl").exists()
+
+    r = recipe(tmp_path, *args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "exp" / ".done" / "stage1").exists()
+    assert not list(store.glob(".*"))  # no temporary files left behind
+    clean = tmp_path / "clean"
+    r = recipe(clean, *args)
+    assert r.returncode == 0
+    for name in ("train", "dev", "test", "pretrain"):
+        a = (tmp_path / "data" / name / "utts.jsonl").read_text()
+        b = (clean / "data" / name / "utts.jsonl").read_text()
+        assert a == b and a, name

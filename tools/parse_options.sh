@@ -1,0 +1,29 @@
+# Kaldi-style option parsing for recipes; source it after setting the defaults:
+#   stage=0        # first stage to run
+#   cv_root=       # CommonVoice release
+#   . ../../tools/parse_options.sh
+# Then `run.sh --stage 3 --cv_root /x` (or --cv-root=/x) sets stage=3 and cv_root=/x. Only
+# variables the script already set can be given; --help lists them with their comments.
+# What follows the options stays in "$@".
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --help|-h)
+      sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
+      echo "Options (default in brackets):"
+      grep -E '^[a-z_][a-z0-9_]*=[^ ]* *#' "$0" |
+        sed -E 's/^([a-z0-9_]+)=([^ ]*) *# */  --\1 [\2]  /'
+      exit 0 ;;
+    --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
+    --*)
+      if [ $# -lt 2 ]; then echo "$0: option $1 needs a value" >&2; exit 1; fi
+      _name=$1; _value=$2; shift 2 ;;
+    *) break ;;
+  esac
+  _name=${_name#--}; _name=${_name//-/_}
+  if ! [[ $_name =~ ^[a-z_][a-z0-9_]*$ ]] || ! declare -p "$_name" >/dev/null 2>&1; then
+    echo "$0: unknown option --$_name (see $0 --help)" >&2; exit 1
+  fi
+  printf -v "$_name" '%s' "$_value"
+done
+unset _name _value
