@@ -1,0 +1,147 @@
+"""Configs: keyword-only dataclasses, loaded from YAML with dotted overrides.
+
+A YAML preset may name another with ``base: other.yaml`` (relative to itself); its keys are
+merged over the base's, recursively. Overrides ``a.b=c`` are applied last; ``c`` is parsed as
+YAML, so ``optim.lr=5e-4``, ``train.precision=bf16`` and ``model.encoder.layers=4`` all work.
+Unknown keys are errors that name the key and list the known ones.
+
+    cfg = load_config(PretrainConfig, "recipes/pretrain/wav2vec2_tiny.yaml", ["optim.lr=1e-3"])
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from speechxl.data.atomic import atomic_write
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be built: the message names the key."""
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML preset with its ``base:`` chain resolved."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys to values")
+    base = d.pop("base", None)
+    return _merge(read_yaml(path.parent / base), d) if base else d
+
+
+def apply_overrides(d: dict, overrides: list[str]) -> dict:
+    """``["a.b=1", "c=x"]`` merged into ``d``; values are parsed as YAML."""
+    for item in overrides:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. optim.lr=5e-4")
+        value = yaml.safe_load(raw) if raw else None
+        node: dict = {}
+        nested = node
+        parts = key.split(".")
+        for p in parts[:-1]:
+            nested[p] = {}
+            nested = nested[p]
+        nested[parts[-1]] = value
+        d = _merge(d, node)
+    return d
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, where) if len(args) == 1 else value
+    if is_dataclass(tp) and isinstance(value, dict):
+        return from_dict(tp, value, where)
+    if origin in (list, tuple) and isinstance(value, (list, tuple)):
+        args = typing.get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: fixed length
+            if len(value) != len(args):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
+            kinds = list(args)
+        else:  # list[int], tuple[int, ...]
+            kinds = [args[0] if args else Any] * len(value)
+        items = [_coerce(k, v, f"{where}[{i}]") for i, (k, v) in enumerate(zip(kinds, value))]
+        return tuple(items) if origin is tuple else items
+    if tp is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:  # YAML 1.1 reads 5e-4 (no dot) as a string
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected float, got {value!r}") from None
+    if tp in (int, float, str, bool) and not isinstance(value, tp):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], d: dict, where: str = "") -> T:
+    """Build dataclass ``cls`` from a nested dict; unknown keys are errors."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {d!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.init}
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ConfigError(f"{where + '.' if where else ''}{unknown[0]}: unknown key; known: {sorted(known)}")
+    kwargs = {k: _coerce(hints[k], v, f"{where + '.' if where else ''}{k}") for k, v in d.items()}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass as plain nested dicts and lists (for YAML and JSON)."""
+    if is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def validate(obj: Any, where: str = "") -> None:
+    """Call ``validate()`` on ``obj`` and every dataclass inside it."""
+    if not is_dataclass(obj):
+        return
+    for f in fields(obj):
+        validate(getattr(obj, f.name), f"{where}.{f.name}" if where else f.name)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}" if where else str(e)) from None
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
+    """``cls`` from a YAML preset (or its defaults) plus dotted overrides, validated."""
+    d = read_yaml(path) if path else {}
+    cfg = from_dict(cls, apply_overrides(d, list(overrides)))
+    validate(cfg)
+    return cfg
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    atomic_write(path, yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True))

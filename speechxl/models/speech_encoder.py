@@ -1,0 +1,64 @@
+"""The speech encoder shared by pretraining and CTC: frontend, projection, encoder.
+
+waveform (B, S) -> frontend -> features (B, T, C) -> LayerNorm + Linear -> (B, T, D)
+  -> [masked positions replaced by a learned vector] -> encoder -> (B, T, D)
+Names follow transformers' ``Wav2Vec2Model`` (``feature_projection``, ``masked_spec_embed``,
+``encoder``), with ``frontend`` for its ``feature_extractor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class FeatureProjection(nn.Module):
+    """(B, T, C) -> projected (B, T, D) and the normalised input (B, T, C) that targets use."""
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float, eps: float = 1e-5):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(in_dim, eps=eps)
+        self.projection = nn.Linear(in_dim, out_dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        normed = self.layer_norm(x)
+        return self.dropout(self.projection(normed)), normed
+
+
+@dataclass
+class EncoderOutput:
+    hidden: torch.Tensor
+    """(B, T, D) encoder output."""
+    valid: torch.Tensor | None
+    """(B, T) True = a real frame; None when no padding was given."""
+    features: torch.Tensor
+    """(B, T, C) frontend output before normalisation."""
+    normed: torch.Tensor
+    """(B, T, C) normalised frontend output (the quantizer's input)."""
+
+
+class SpeechEncoder(nn.Module):
+    def __init__(self, frontend: nn.Module, encoder: nn.Module, hidden_size: int, projection_dropout: float,
+                 eps: float = 1e-5):
+        super().__init__()
+        self.frontend = frontend
+        self.feature_projection = FeatureProjection(frontend.output_dim, hidden_size, projection_dropout, eps)
+        self.masked_spec_embed = nn.Parameter(torch.empty(hidden_size).uniform_())
+        self.encoder = encoder
+
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> EncoderOutput:
+        """wav (B, S), lengths (B,) in samples; ``mask`` (B, T), True = replaced by the mask vector."""
+        features, valid = self.frontend(wav, lengths)  # (B, T, C), (B, T)
+        return self.encode(features, valid, mask)
+
+    def encode(self, features: torch.Tensor, valid: torch.Tensor | None,
+               mask: torch.Tensor | None = None) -> EncoderOutput:
+        """Frontend output (B, T, C) -> encoder output; for callers that need T before masking."""
+        x, normed = self.feature_projection(features)
+        if mask is not None:
+            x = torch.where(mask[..., None], self.masked_spec_embed.to(x.dtype), x)
+        return EncoderOutput(self.encoder(x, valid), valid, features, normed)

@@ -1,0 +1,75 @@
+"""wav2vec 2.0 / XLSR pretraining, assembled from parts.
+
+  frontend   ConvFrontend           waveform -> frames (B, T, C)
+  masker     span_mask              frames -> masked positions (B, T)
+  encoder    TransformerEncoder     projected frames with mask vectors -> context (B, T, D)
+  target     GumbelQuantizer        normalised frames at masked positions -> codewords
+  objective  ContrastiveLoss        context vs target among distractors, + diversity, penalty
+
+Only the masked frames are quantized, projected and scored. The config's defaults are
+wav2vec 2.0 BASE; the presets in recipes/pretrain/ derive tiny, LARGE and XLSR-53 from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from speechxl.models.speech_encoder import SpeechEncoder
+from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
+from speechxl.nn.masking import MaskingConfig, span_mask
+from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
+from speechxl.objectives.contrastive import ContrastiveConfig, ContrastiveLoss
+
+
+@dataclass(kw_only=True)
+class Wav2Vec2Config:
+    """wav2vec 2.0: the parts' configs (defaults: BASE) and the dropouts between them."""
+
+    frontend: ConvFrontendConfig = field(default_factory=lambda: ConvFrontendConfig(grad_mult=0.1))
+    encoder: TransformerConfig = field(default_factory=TransformerConfig)
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    quantizer: GumbelQuantizerConfig = field(default_factory=GumbelQuantizerConfig)
+    objective: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+    projection_dropout: float = 0.1
+    """Dropout after the feature projection (fairseq dropout_input, HF feat_proj_dropout)."""
+    quantizer_input_dropout: float = 0.1
+    """Dropout on the frames the quantizer sees (fairseq dropout_features)."""
+
+
+def build_speech_encoder(cfg: Wav2Vec2Config) -> SpeechEncoder:
+    return SpeechEncoder(ConvFrontend(cfg.frontend), TransformerEncoder(cfg.encoder), cfg.encoder.hidden_size,
+                         cfg.projection_dropout, cfg.encoder.layer_norm_eps)
+
+
+class Wav2Vec2Pretrain(nn.Module):
+    """wav (B, S) + lengths (B,) -> (loss summed over masked frames, masked frames, logs)."""
+
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = build_speech_encoder(cfg)
+        self.quantizer_input_dropout = nn.Dropout(cfg.quantizer_input_dropout)
+        self.target = GumbelQuantizer(cfg.quantizer, self.backbone.frontend.output_dim)
+        self.objective = ContrastiveLoss(cfg.objective, cfg.encoder.hidden_size, cfg.quantizer.dim,
+                                         cfg.quantizer.groups * cfg.quantizer.entries)
+
+    def set_step(self, step: int) -> None:
+        """Called by the trainer before each update: anneals the Gumbel temperature."""
+        self.target.set_step(step)
+
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, int, dict[str, float]]:
+        features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C), (B, T)
+        penalty = features.float().pow(2).mean()
+        frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
+        mask = span_mask(frames, features.shape[1], self.cfg.masking, generator)  # (B, T)
+        out = self.backbone.encode(features, valid, mask)
+        context = out.hidden[mask]  # (N, D), utterance by utterance
+        quantized, codes, stats = self.target(self.quantizer_input_dropout(out.normed[mask]))
+        loss, n, logs = self.objective(context, quantized, codes, mask.sum(1), stats, penalty)
+        logs["temperature"] = self.target.temperature
+        return loss, n, logs

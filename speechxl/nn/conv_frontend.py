@@ -1,0 +1,126 @@
+"""Raw-waveform convolutional feature encoder (wav2vec 2.0).
+
+A stack of 1-D convolutions turns 16 kHz samples into frames (BASE: 7 layers, 512 channels,
+stride 320 = 20 ms, receptive field 400 samples = 25 ms). Two variants:
+  group: GroupNorm with one group per channel after the first conv only, no conv bias (BASE)
+  layer: LayerNorm over channels after every conv, conv bias (LARGE "stable" models, XLSR-53)
+Parameter names follow transformers' ``Wav2Vec2FeatureEncoder`` (``conv_layers.<i>.conv``,
+``conv_layers.<i>.layer_norm``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechxl.config import ConfigError
+
+
+@dataclass(kw_only=True)
+class ConvFrontendConfig:
+    """Conv feature encoder: channels, kernels and strides per layer."""
+
+    conv_dim: list[int] = field(default_factory=lambda: [512] * 7)
+    """Output channels of each conv layer."""
+    conv_kernel: list[int] = field(default_factory=lambda: [10, 3, 3, 3, 3, 2, 2])
+    """Kernel width of each conv layer, in samples or frames."""
+    conv_stride: list[int] = field(default_factory=lambda: [5, 2, 2, 2, 2, 2, 2])
+    """Stride of each conv layer."""
+    conv_bias: bool = False
+    """Bias in the convolutions (True for the layer-norm variant of XLSR-53)."""
+    norm: str = "group"
+    """'group' (GroupNorm after the first conv, BASE) or 'layer' (LayerNorm after each, LARGE)."""
+    grad_mult: float = 1.0
+    """Multiplies the gradient reaching the frontend (wav2vec 2.0 pretraining uses 0.1)."""
+
+    def validate(self) -> None:
+        if not (len(self.conv_dim) == len(self.conv_kernel) == len(self.conv_stride) > 0):
+            raise ConfigError("conv_dim, conv_kernel and conv_stride need one value per layer")
+        if self.norm not in ("group", "layer"):
+            raise ConfigError(f"norm is 'group' or 'layer', not {self.norm!r}")
+
+    @property
+    def hop(self) -> int:
+        """Samples per output frame."""
+        hop = 1
+        for s in self.conv_stride:
+            hop *= s
+        return hop
+
+
+class _ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of (B, C, T)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class _ConvLayer(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: nn.Module | None):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=bias)
+        self.layer_norm = norm if norm is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, L) -> (B, C_out, L')
+        return F.gelu(self.layer_norm(self.conv(x)))
+
+
+class _GradMultiply(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.scale, None
+
+
+class ConvFrontend(nn.Module):
+    """waveform (B, S) + lengths (B,) -> frames (B, T, C) + frame mask (B, T), True = valid."""
+
+    def __init__(self, cfg: ConvFrontendConfig):
+        super().__init__()
+        self.cfg = cfg
+        layers = []
+        c_in = 1
+        for i, (c, k, s) in enumerate(zip(cfg.conv_dim, cfg.conv_kernel, cfg.conv_stride)):
+            if cfg.norm == "layer":
+                norm = _ChannelLayerNorm(c)
+            elif i == 0:
+                norm = nn.GroupNorm(c, c)
+            else:
+                norm = None
+            layers.append(_ConvLayer(c_in, c, k, s, cfg.conv_bias, norm))
+            c_in = c
+        self.conv_layers = nn.ModuleList(layers)
+        self.output_dim = c_in
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for layer in self.conv_layers:
+            nn.init.kaiming_normal_(layer.conv.weight)
+            if layer.conv.bias is not None:
+                nn.init.zeros_(layer.conv.bias)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Frames produced from ``lengths`` samples (B,)."""
+        for k, s in zip(self.cfg.conv_kernel, self.cfg.conv_stride):
+            lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
+        return lengths.clamp(min=0)
+
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
+        x = wav[:, None]  # (B, 1, S)
+        for layer in self.conv_layers:
+            x = layer(x)
+        x = x.transpose(1, 2)  # (B, T, C)
+        if self.training and self.cfg.grad_mult != 1.0:
+            x = _GradMultiply.apply(x, self.cfg.grad_mult)
+        if lengths is None:
+            return x, None
+        frames = self.output_lengths(lengths)
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < frames[:, None]  # (B, T)
+        return x, mask

@@ -1,0 +1,54 @@
+"""Span masking, vectorised in torch (wav2vec 2.0 / SpecAugment style).
+
+Each row of length L gets ``int(prob * L / length + u)`` spans (u ~ U(0, 1): probabilistic
+rounding), at least ``min_masks``, whose starts are drawn without replacement; spans may
+overlap, so ``prob`` is an upper bound on the masked share (0.65 x span 10 masks about 49 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from speechxl.config import ConfigError
+
+
+@dataclass(kw_only=True)
+class MaskingConfig:
+    """Span masking over time (or over channels)."""
+
+    prob: float = 0.65
+    """Share of positions that start a span (before overlaps)."""
+    length: int = 10
+    """Span length in frames."""
+    min_masks: int = 2
+    """Spans per row at least (where the row is long enough)."""
+
+    def validate(self) -> None:
+        if not 0 <= self.prob <= 1 or self.length < 1 or self.min_masks < 0:
+            raise ConfigError("masking needs 0 <= prob <= 1, length >= 1, min_masks >= 0")
+
+
+def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Boolean mask (B, size), True = masked, for rows of valid ``lengths`` (B,)."""
+    b = lengths.shape[0]
+    device = lengths.device
+    if cfg.prob <= 0 or size < cfg.length:
+        return torch.zeros(b, size, dtype=torch.bool, device=device)
+    starts_avail = (lengths - cfg.length + 1).clamp(min=0)  # (B,)
+    u = torch.rand(b, generator=generator, device=device)
+    n = (cfg.prob * lengths / cfg.length + u).long().clamp(min=cfg.min_masks)
+    n = torch.minimum(n, starts_avail)  # (B,)
+    if int(n.max()) == 0:
+        return torch.zeros(b, size, dtype=torch.bool, device=device)
+    scores = torch.rand(b, size, generator=generator, device=device)  # random order of starts
+    scores = scores.masked_fill(torch.arange(size, device=device)[None] >= starts_avail[:, None], -1.0)
+    starts = scores.topk(int(n.max()), dim=1).indices  # (B, n_max)
+    chosen = torch.arange(starts.shape[1], device=device)[None] < n[:, None]
+    onehot = torch.zeros(b, size, device=device).scatter_(1, starts, chosen.float())
+    # a position is masked when a span started within the last `length` positions
+    c = onehot.cumsum(1)
+    return (c - F.pad(c, (cfg.length, 0))[:, :size]) > 0

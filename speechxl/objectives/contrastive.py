@@ -1,0 +1,89 @@
+"""wav2vec 2.0 contrastive loss with distractors, diversity loss and feature penalty.
+
+For each masked frame, the context vector must pick its own quantized target among K
+distractors: quantized vectors of other masked frames of the same utterance. Similarity is
+cosine over ``final_dim`` projections, divided by a temperature. A distractor with the same
+codes as the target is excluded. Only masked frames are projected and scored.
+
+Losses are sums over masked frames (``sample_size``): the trainer divides the gradient by the
+total over micro-batches and workers, as fairseq does. The diversity loss
+(GV - perplexity) / GV and the feature penalty (mean squared frontend output) are weighted
+per masked frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(kw_only=True)
+class ContrastiveConfig:
+    """Contrastive objective: distractors, temperature, projection size, extra loss weights."""
+
+    num_negatives: int = 100
+    """Distractors per masked frame (K)."""
+    temperature: float = 0.1
+    """Logit temperature (kappa)."""
+    final_dim: int = 256
+    """Size of the space where context and targets are compared."""
+    diversity_weight: float = 0.1
+    feature_penalty_weight: float = 10.0
+
+
+def sample_negatives(counts: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distractor indices into the N = sum(counts) masked frames, grouped by utterance.
+
+    counts (B,): masked frames per utterance. Returns indices (N, K), each from the same
+    utterance as its row and never the row itself, and valid (N,): rows whose utterance has
+    at least two masked frames.
+    """
+    n = int(counts.sum())
+    device = counts.device
+    utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts)  # (N,)
+    offset = (counts.cumsum(0) - counts)[utt]  # (N,)
+    size = counts[utt]  # (N,)
+    pos = torch.arange(n, device=device) - offset
+    r = (torch.rand(n, k, device=device) * (size - 1).clamp(min=1)[:, None]).long()  # [0, size-1)
+    r = r + (r >= pos[:, None]).long()  # skip the row itself, uniform over the others
+    return offset[:, None] + r.clamp(max=(size - 1)[:, None]), size > 1
+
+
+class ContrastiveLoss(nn.Module):
+    def __init__(self, cfg: ContrastiveConfig, hidden_size: int, quantized_dim: int, num_codes: int):
+        super().__init__()
+        self.cfg = cfg
+        self.num_codes = num_codes  # G * V
+        self.project_hid = nn.Linear(hidden_size, cfg.final_dim)
+        self.project_q = nn.Linear(quantized_dim, cfg.final_dim)
+
+    def forward(self, context: torch.Tensor, quantized: torch.Tensor, codes: torch.Tensor,
+                counts: torch.Tensor, quantizer_stats: dict[str, torch.Tensor],
+                feature_penalty: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+        """context (N, D), quantized (N, dq), codes (N, G) of the masked frames in utterance order;
+        counts (B,) masked frames per utterance. Returns (loss sum, sample size, logs)."""
+        c = F.normalize(self.project_hid(context).float(), dim=-1)  # (N, F)
+        y = F.normalize(self.project_q(quantized).float(), dim=-1)  # (N, F)
+        neg, valid = sample_negatives(counts, self.cfg.num_negatives)  # (N, K), (N,)
+        cand = torch.cat([y[:, None], y[neg]], dim=1)  # (N, 1 + K, F)
+        logits = torch.einsum("nf,nkf->nk", c, cand) / self.cfg.temperature  # (N, 1 + K)
+        same = (codes[neg] == codes[:, None]).all(-1)  # (N, K): distractor = target
+        logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
+        logits, n = logits[valid], int(valid.sum())
+        target = torch.zeros(n, dtype=torch.long, device=logits.device)
+        contrastive = F.cross_entropy(logits, target, reduction="sum")
+        diversity = (self.num_codes - quantizer_stats["prob_perplexity"]) / self.num_codes
+        loss = (contrastive + self.cfg.diversity_weight * diversity * n
+                + self.cfg.feature_penalty_weight * feature_penalty.float() * n)
+        with torch.no_grad():
+            best, worst = logits.argmax(-1) == 0, logits.argmin(-1) == 0
+            logs = {
+                "contrastive": contrastive.item() / max(n, 1), "diversity": diversity.item(),
+                "feature_penalty": feature_penalty.item(), "correct": int((best & ~worst).sum()),
+                "count": n, "code_perplexity": quantizer_stats["code_perplexity"].item(),
+                "prob_perplexity": quantizer_stats["prob_perplexity"].item(),
+            }
+        return loss, n, logs

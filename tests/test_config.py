@@ -1,0 +1,57 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from speechxl.config import ConfigError, apply_overrides, from_dict, load_config, save_config, to_dict
+
+
+@dataclass(kw_only=True)
+class Inner:
+    lr: float = 1e-3
+    """Learning rate."""
+    betas: tuple[float, float] = (0.9, 0.98)
+    dims: list[int] = field(default_factory=lambda: [1, 2])
+
+    def validate(self):
+        if self.lr <= 0:
+            raise ConfigError("lr must be positive")
+
+
+@dataclass(kw_only=True)
+class Outer:
+    name: str = "x"
+    init: str | None = None
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_overrides_are_parsed_as_yaml():
+    d = apply_overrides({"inner": {"lr": 1.0}}, ["inner.lr=5e-4", "name=run1", "inner.dims=[3, 4]", "init="])
+    cfg = from_dict(Outer, d)
+    assert cfg.inner.lr == 5e-4 and cfg.name == "run1" and cfg.inner.dims == [3, 4] and cfg.init is None
+
+
+def test_types_are_coerced_and_checked():
+    assert from_dict(Outer, {"inner": {"lr": 1, "betas": [0.5, 0.6]}}).inner == Inner(lr=1.0, betas=(0.5, 0.6))
+    with pytest.raises(ConfigError, match="inner.lr: expected float"):
+        from_dict(Outer, {"inner": {"lr": "fast"}})
+    with pytest.raises(ConfigError, match="inner.betas: expected 2 values"):
+        from_dict(Outer, {"inner": {"betas": [0.5]}})
+
+
+def test_unknown_keys_name_the_key_and_the_known_ones():
+    with pytest.raises(ConfigError, match=r"inner.lrr: unknown key; known: \['betas', 'dims', 'lr'\]"):
+        from_dict(Outer, {"inner": {"lrr": 1}})
+    with pytest.raises(ConfigError, match="expected key=value"):
+        apply_overrides({}, ["inner.lr"])
+
+
+def test_yaml_base_chain_and_validation(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: base\ninner:\n  lr: 0.1\n  dims: [7]\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\ninner:\n  lr: 0.2\n")
+    cfg = load_config(Outer, tmp_path / "child.yaml", ["name=c"])
+    assert (cfg.name, cfg.inner.lr, cfg.inner.dims) == ("c", 0.2, [7])
+    with pytest.raises(ConfigError, match="inner: lr must be positive"):
+        load_config(Outer, tmp_path / "child.yaml", ["inner.lr=-1"])
+    save_config(cfg, tmp_path / "saved.yaml")
+    assert load_config(Outer, tmp_path / "saved.yaml") == cfg
+    assert to_dict(cfg)["inner"]["betas"] == [0.9, 0.98]
