@@ -3,6 +3,7 @@
   speechxl prepare demo --out downloads/demo
   speechxl prepare commonvoice --cv_root downloads/demo --out data [--langs "es ru"]
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
+  speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
 """
@@ -119,7 +120,20 @@ def _run_units(args) -> None:
                       bpe_size=args.bpe_size, voices=voices, jobs=args.jobs)
 
 
-VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units)}
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="self-supervised pretraining (wav2vec 2.0 / XLSR) -> exp/<name>/")
+    _option(p, "--config", help="YAML preset, e.g. recipes/pretrain/wav2vec2_tiny.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. data=data/pretrain out=exp/w2v optim.lr=1e-3")
+
+
+def _run_pretrain(args) -> None:
+    from speechxl.train.pretrain import load_pretrain_config, pretrain
+
+    pretrain(load_pretrain_config(args.config, args.overrides))
+
+
+VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
+         "pretrain": (_add_pretrain, _run_pretrain)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,11 +146,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    from speechxl.data.validate import RejectError
+    from speechxl.errors import SpeechxlError
 
     try:
         VERBS[args.verb][1](args)
-    except (FileNotFoundError, ValueError, RejectError) as e:
+    except (FileNotFoundError, ValueError, SpeechxlError) as e:
         logging.getLogger("speechxl").error("%s", e)
         raise SystemExit(1) from None
 

@@ -60,3 +60,38 @@ def run_cli():
     from speechxl.cli import main
 
     return lambda *args: main([str(a) for a in args])
+
+
+def write_audio_set(root: Path, n: int = 12, langs: tuple[str, ...] = ("aa", "bb"), seconds=(1.0, 2.5),
+                    seed: int = 0) -> Path:
+    """A data dir of ``n`` short utterances of noisy tones (FLAC), spread over ``langs``."""
+    from speechxl.data.manifest import Utterance, write_manifest
+
+    rng = np.random.default_rng(seed)
+    audio = root / "audio"
+    audio.mkdir(parents=True, exist_ok=True)
+    utts = []
+    for i in range(n):
+        dur = float(rng.uniform(*seconds))
+        t = np.arange(int(dur * 16000)) / 16000
+        x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 400) * t) * (1 + np.sin(2 * np.pi * 3 * t))
+        x = (x + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+        path = audio / f"u{i:03d}.flac"
+        sf.write(str(path), x, 16000)
+        lang = langs[i % len(langs)]
+        utts.append(Utterance(id=f"{lang}-u{i:03d}", audio=str(path), duration=t.size / 16000, lang=lang,
+                              speaker=f"{lang}-s{i % 3}", text="a b"))
+    write_manifest(utts, root / "set")
+    return root / "set"
+
+
+# a wav2vec 2.0 small enough for unit tests (about 40k parameters)
+TINY_W2V = [
+    "model.frontend.conv_dim=[32, 32, 32, 32]", "model.frontend.conv_kernel=[10, 3, 3, 2]",
+    "model.frontend.conv_stride=[5, 2, 2, 2]", "model.encoder.hidden_size=32", "model.encoder.num_layers=2",
+    "model.encoder.num_heads=2", "model.encoder.intermediate_size=64", "model.encoder.pos_conv_kernel=16",
+    "model.encoder.pos_conv_groups=2", "model.quantizer.entries=8", "model.quantizer.dim=16",
+    "model.objective.final_dim=16", "model.objective.num_negatives=5",
+    "batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",
+    "schedule.warmup_steps=2", "train.log_every=1", "train.valid_every=100", "train.save_every=100",
+]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from speechxl.data.atomic import atomic_write
+from speechxl.errors import SpeechxlError
 
 REASONS = {
     "unreadable": "the audio file is missing or cannot be decoded",
@@ -32,7 +33,7 @@ REASONS = {
 SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
-class RejectError(Exception):
+class RejectError(SpeechxlError):
     """Raised in strict mode: an input could not be used."""
 
 

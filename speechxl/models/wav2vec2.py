@@ -12,6 +12,7 @@ wav2vec 2.0 BASE; the presets in recipes/pretrain/ derive tiny, LARGE and XLSR-5
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +41,24 @@ class Wav2Vec2Config:
     """Dropout on the frames the quantizer sees (fairseq dropout_features)."""
 
 
+ARCHITECTURE = {
+    "frontend": ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "norm"),
+    "encoder": ("hidden_size", "num_layers", "num_heads", "intermediate_size", "pre_norm", "pos_conv_kernel",
+                "pos_conv_groups", "layer_norm_eps"),
+    "quantizer": ("groups", "entries", "dim"),
+    "objective": ("final_dim",),
+}
+
+
+def copy_architecture(cfg: Wav2Vec2Config, source: Wav2Vec2Config) -> Wav2Vec2Config:
+    """``cfg`` with the sizes and layer order of ``source``; training settings stay ``cfg``'s."""
+    parts = {}
+    for part, keys in ARCHITECTURE.items():
+        mine, theirs = getattr(cfg, part), getattr(source, part)
+        parts[part] = dataclasses.replace(mine, **{k: getattr(theirs, k) for k in keys})
+    return dataclasses.replace(cfg, **parts)
+
+
 def build_speech_encoder(cfg: Wav2Vec2Config) -> SpeechEncoder:
     return SpeechEncoder(ConvFrontend(cfg.frontend), TransformerEncoder(cfg.encoder), cfg.encoder.hidden_size,
                          cfg.projection_dropout, cfg.encoder.layer_norm_eps)
@@ -61,12 +80,11 @@ class Wav2Vec2Pretrain(nn.Module):
         """Called by the trainer before each update: anneals the Gumbel temperature."""
         self.target.set_step(step)
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, int, dict[str, float]]:
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
         features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C), (B, T)
         penalty = features.float().pow(2).mean()
         frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
-        mask = span_mask(frames, features.shape[1], self.cfg.masking, generator)  # (B, T)
+        mask = span_mask(frames, features.shape[1], self.cfg.masking)  # (B, T)
         out = self.backbone.encode(features, valid, mask)
         context = out.hidden[mask]  # (N, D), utterance by utterance
         quantized, codes, stats = self.target(self.quantizer_input_dropout(out.normed[mask]))

@@ -31,20 +31,19 @@ class MaskingConfig:
             raise ConfigError("masking needs 0 <= prob <= 1, length >= 1, min_masks >= 0")
 
 
-def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig) -> torch.Tensor:
     """Boolean mask (B, size), True = masked, for rows of valid ``lengths`` (B,)."""
     b = lengths.shape[0]
     device = lengths.device
     if cfg.prob <= 0 or size < cfg.length:
         return torch.zeros(b, size, dtype=torch.bool, device=device)
     starts_avail = (lengths - cfg.length + 1).clamp(min=0)  # (B,)
-    u = torch.rand(b, generator=generator, device=device)
+    u = torch.rand(b, device=device)
     n = (cfg.prob * lengths / cfg.length + u).long().clamp(min=cfg.min_masks)
     n = torch.minimum(n, starts_avail)  # (B,)
     if int(n.max()) == 0:
         return torch.zeros(b, size, dtype=torch.bool, device=device)
-    scores = torch.rand(b, size, generator=generator, device=device)  # random order of starts
+    scores = torch.rand(b, size, device=device)  # random order of starts
     scores = scores.masked_fill(torch.arange(size, device=device)[None] >= starts_avail[:, None], -1.0)
     starts = scores.topk(int(n.max()), dim=1).indices  # (B, n_max)
     chosen = torch.arange(starts.shape[1], device=device)[None] < n[:, None]

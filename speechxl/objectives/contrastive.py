@@ -68,7 +68,9 @@ class ContrastiveLoss(nn.Module):
         c = F.normalize(self.project_hid(context).float(), dim=-1)  # (N, F)
         y = F.normalize(self.project_q(quantized).float(), dim=-1)  # (N, F)
         neg, valid = sample_negatives(counts, self.cfg.num_negatives)  # (N, K), (N,)
-        cand = torch.cat([y[:, None], y[neg]], dim=1)  # (N, 1 + K, F)
+        # index_select, not y[neg]: its backward (index_add) is deterministic on CPU, and faster
+        distractors = y.index_select(0, neg.flatten()).view(*neg.shape, -1)  # (N, K, F)
+        cand = torch.cat([y[:, None], distractors], dim=1)  # (N, 1 + K, F)
         logits = torch.einsum("nf,nkf->nk", c, cand) / self.cfg.temperature  # (N, 1 + K)
         same = (codes[neg] == codes[:, None]).all(-1)  # (N, K): distractor = target
         logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))

@@ -1,0 +1,151 @@
+"""Batches by total audio samples, with length bucketing and random cropping.
+
+An epoch is planned up front, deterministically from (seed, epoch): which utterances (after
+language resampling), grouped into batches of similar length, which crop of each, in which
+order. A batch is then loaded by index, so a run resumes at the exact batch where it stopped,
+and data-parallel workers take disjoint slices of the same plan.
+
+Two ways to fill a batch of at most ``max_samples`` samples:
+  crop_to_shortest   every utterance is cropped to the batch's shortest (no padding; wav2vec 2.0
+                     pretraining), a random window of each
+  padding            utterances keep their length, padded to the batch's longest (fine-tuning)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from speechxl.data.audio import SAMPLE_RATE, load_audio
+from speechxl.data.manifest import Utterance
+from speechxl.data.sampling import SamplingConfig, epoch_indices
+from speechxl.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class BatchConfig:
+    """Batch size and cropping."""
+
+    max_samples: int = 1_400_000
+    """Audio samples per batch, padding included (fairseq's max_tokens); 16000 = 1 s."""
+    max_seconds: float = 15.6
+    """Longer utterances are cropped to a random window (crop mode) or left out (padding mode)."""
+    min_seconds: float = 0.0
+    """Shorter utterances are left out."""
+    crop_to_shortest: bool = True
+    """Crop a batch to its shortest utterance (no padding) instead of padding to its longest."""
+    num_workers: int = 2
+    """Processes loading audio."""
+
+    def validate(self) -> None:
+        if self.max_samples < self.max_seconds * SAMPLE_RATE:
+            raise ConfigError(f"max_samples {self.max_samples} holds less than one utterance of max_seconds")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One utterance's window in a batch, in samples."""
+
+    index: int
+    start: int
+    length: int
+
+
+class BatchPlan:
+    """The batches of one set of utterances, planned per epoch (see the module doc)."""
+
+    def __init__(self, utts: list[Utterance], cfg: BatchConfig, seed: int, sampling: SamplingConfig | None = None,
+                 shuffle: bool = True, rank: int = 0, world: int = 1):
+        kept = [u for u in utts if cfg.min_seconds <= u.duration and (cfg.crop_to_shortest or u.duration <= cfg.max_seconds)]
+        if len(kept) < len(utts):
+            log.info("batching: left out %d of %d utterances outside [%.1f, %.1f] s", len(utts) - len(kept),
+                     len(utts), cfg.min_seconds, cfg.max_seconds)
+        if not kept:
+            raise ValueError("no utterance fits the batch limits")
+        self.utts, self.cfg, self.seed = kept, cfg, seed
+        self.sampling, self.shuffle, self.rank, self.world = sampling, shuffle, rank, world
+        self.samples = np.array([int(round(u.duration * SAMPLE_RATE)) for u in kept])
+        self.langs = [u.lang for u in kept]
+
+    def epoch(self, epoch: int) -> list[list[Piece]]:
+        """This worker's batches of ``epoch``, in order."""
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.sampling is not None:
+            idx = epoch_indices(self.langs, self.samples / SAMPLE_RATE, self.sampling, rng)
+        else:
+            idx = rng.permutation(len(self.utts)) if self.shuffle else np.arange(len(self.utts))
+        cap = min(int(self.cfg.max_seconds * SAMPLE_RATE), self.cfg.max_samples)
+        lengths = np.minimum(self.samples[idx], cap)
+        order = idx[np.argsort(-lengths, kind="stable")]  # longest first; ties keep the random order
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            size = min(self.samples[i], cap)
+            width = size if self.cfg.crop_to_shortest or not current else min(self.samples[current[0]], cap)
+            if current and (len(current) + 1) * width > self.cfg.max_samples:
+                batches.append(current)
+                current = []
+            current.append(int(i))
+        if current:
+            batches.append(current)
+        planned = []
+        for batch in batches:
+            shortest = min(min(self.samples[i], cap) for i in batch)
+            pieces = []
+            for i in batch:
+                length = shortest if self.cfg.crop_to_shortest else min(self.samples[i], cap)
+                start = int(rng.integers(0, self.samples[i] - length + 1))
+                pieces.append(Piece(i, start, length))
+            planned.append(pieces)
+        if self.shuffle:
+            planned = [planned[j] for j in rng.permutation(len(planned))]
+        per_worker = len(planned) // self.world
+        return planned[self.rank::self.world][:per_worker] if self.world > 1 else planned
+
+
+def load_batch(utts: list[Utterance], pieces: list[Piece],
+               labels: Callable[[Utterance], list[int]] | None = None) -> dict:
+    """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), ids, langs [, labels]."""
+    waves = []
+    for p in pieces:
+        u = utts[p.index]
+        x = load_audio(u.audio, offset=u.offset + p.start / SAMPLE_RATE, duration=p.length / SAMPLE_RATE)
+        waves.append(np.pad(x[: p.length], (0, max(0, p.length - x.size))))
+    lengths = torch.tensor([p.length for p in pieces])
+    wav = torch.zeros(len(pieces), int(lengths.max()))
+    for j, x in enumerate(waves):
+        wav[j, : x.size] = torch.from_numpy(x)
+    batch = {"wav": wav, "lengths": lengths, "ids": [utts[p.index].id for p in pieces],
+             "langs": [utts[p.index].lang for p in pieces]}
+    if labels is not None:
+        batch["labels"] = [labels(utts[p.index]) for p in pieces]
+    return batch
+
+
+class _PlannedBatches(torch.utils.data.Dataset):
+    def __init__(self, utts, plan, labels):
+        self.utts, self.plan, self.labels = utts, plan, labels
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> dict:
+        return load_batch(self.utts, self.plan[i], self.labels)
+
+
+def iterate(plan: BatchPlan, epoch: int, start: int = 0, num_workers: int = 0,
+            labels: Callable[[Utterance], list[int]] | None = None) -> Iterator[dict]:
+    """Loaded batches of ``epoch`` from batch ``start`` on, read by ``num_workers`` processes."""
+    batches = plan.epoch(epoch)
+    ds = _PlannedBatches(plan.utts, batches, labels)
+    # its own generator: creating the loader must not draw from the global RNG (exact resume)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, sampler=range(start, len(batches)),
+                                         num_workers=num_workers, prefetch_factor=4 if num_workers else None,
+                                         generator=torch.Generator().manual_seed(epoch))
+    yield from loader

@@ -1,0 +1,102 @@
+"""Language-balanced sampling for multilingual training.
+
+Each language l with h_l hours gets a share p_l of every epoch:
+  natural      p_l = h_l / H
+  temperature  p_l proportional to (h_l / H) ** alpha   (XLSR: alpha = 0.5; alpha = 1 is natural)
+  unimax       the epoch's budget H is shared out evenly, from the smallest language up, but no
+               language gets more than ``max_epochs`` passes over its own data (Chung et al., 2023)
+An epoch then draws p_l * H hours from language l: whole passes over its utterances plus a
+random part pass, without replacement within a pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from speechxl.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class SamplingConfig:
+    """How much of each language an epoch draws."""
+
+    method: str = "temperature"
+    """'natural', 'temperature' or 'unimax'."""
+    alpha: float = 0.5
+    """Temperature exponent: 1 is natural, 0 is uniform over languages."""
+    max_epochs: float = 4.0
+    """UniMax: most passes over one language's data per epoch."""
+
+    def validate(self) -> None:
+        if self.method not in ("natural", "temperature", "unimax"):
+            raise ConfigError(f"method is natural, temperature or unimax, not {self.method!r}")
+        if not 0 <= self.alpha <= 1:
+            raise ConfigError("alpha is in [0, 1]")
+        if self.max_epochs <= 0:
+            raise ConfigError("max_epochs is positive")
+
+
+def language_shares(hours: dict[str, float], cfg: SamplingConfig) -> dict[str, float]:
+    """Share of an epoch (summing to 1) for each language, from its hours."""
+    langs = sorted(hours)
+    h = np.array([hours[lang] for lang in langs], dtype=np.float64)
+    total = h.sum()
+    if cfg.method == "natural":
+        p = h / total
+    elif cfg.method == "temperature":
+        p = (h / total) ** cfg.alpha
+        p /= p.sum()
+    else:
+        budget = np.zeros_like(h)
+        left = total
+        order = np.argsort(h)
+        for i, idx in enumerate(order):
+            share = left / (len(order) - i)
+            budget[idx] = min(share, cfg.max_epochs * h[idx])
+            left -= budget[idx]
+        p = budget / budget.sum()
+    return dict(zip(langs, p.tolist()))
+
+
+def epoch_indices(langs: list[str], durations: np.ndarray, cfg: SamplingConfig,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Utterance indices for one epoch: language l contributes about p_l * H hours."""
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(langs):
+        by_lang[lang].append(i)
+    hours = {lang: float(durations[idx].sum()) / 3600 for lang, idx in by_lang.items()}
+    shares = language_shares(hours, cfg)
+    total = sum(hours.values())
+    out = []
+    for lang in sorted(by_lang):
+        idx = np.array(by_lang[lang])
+        passes = shares[lang] * total / hours[lang]  # upsampling factor
+        whole, part = int(passes), passes - int(passes)
+        for _ in range(whole):
+            out.append(rng.permutation(idx))
+        out.append(rng.permutation(idx)[: int(round(part * len(idx)))])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def log_shares(langs: list[str], durations: np.ndarray, cfg: SamplingConfig) -> dict[str, dict[str, float]]:
+    """Log (and return) each language's hours, share and hours per epoch after resampling."""
+    hours: dict[str, float] = defaultdict(float)
+    for lang, d in zip(langs, durations):
+        hours[lang] += float(d) / 3600
+    shares = language_shares(hours, cfg)
+    total = sum(hours.values())
+    table = {lang: {"hours": round(hours[lang], 3), "share": round(shares[lang], 4),
+                    "effective_hours": round(shares[lang] * total, 3),
+                    "passes": round(shares[lang] * total / hours[lang], 3)} for lang in sorted(hours)}
+    log.info("sampling: %s%s", cfg.method, f" (alpha {cfg.alpha})" if cfg.method == "temperature" else
+             f" (max {cfg.max_epochs} passes)" if cfg.method == "unimax" else "")
+    for lang, row in table.items():
+        log.info("  %-8s %7.2f h  share %5.1f%%  %7.2f h per epoch (%.2f passes)", lang, row["hours"],
+                 100 * row["share"], row["effective_hours"], row["passes"])
+    return table

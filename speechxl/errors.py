@@ -1,0 +1,5 @@
+"""Errors the ``speechxl`` command reports as one line, without a traceback."""
+
+
+class SpeechxlError(Exception):
+    """A problem with the user's input or run that its message explains."""

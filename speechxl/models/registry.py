@@ -1,0 +1,25 @@
+"""Model families a pretraining config can name (``family: wav2vec2``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from speechxl.models import wav2vec2
+
+
+@dataclass(frozen=True)
+class Family:
+    config: type
+    """The family's model config dataclass."""
+    build: Callable[[Any], nn.Module]
+    """Pretraining model from a config."""
+    copy_architecture: Callable[[Any, Any], Any]
+    """(config, initial model's config) -> config with the initial model's architecture."""
+
+
+FAMILIES = {
+    "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.Wav2Vec2Pretrain, wav2vec2.copy_architecture),
+}

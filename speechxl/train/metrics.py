@@ -1,0 +1,62 @@
+"""Training figures: averaged over an interval, written as JSON lines and TensorBoard scalars.
+
+Per-batch logs are dicts of numbers. ``correct`` and ``count`` are summed and give
+``accuracy``; every other figure is averaged, weighted by the batch's sample size.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+SUMMED = ("correct", "count")
+
+
+class Meter:
+    def __init__(self):
+        self.sums: dict[str, float] = defaultdict(float)
+        self.weight = 0.0
+
+    def add(self, logs: dict[str, float], n: float) -> None:
+        for k, v in logs.items():
+            self.sums[k] += v if k in SUMMED else v * n
+        self.weight += n
+
+    def result(self) -> dict[str, float]:
+        out = {k: (v if k in SUMMED else v / max(self.weight, 1e-9)) for k, v in self.sums.items()}
+        if out.get("count"):
+            out["accuracy"] = out["correct"] / out["count"]
+        return out
+
+
+class MetricsWriter:
+    """Appends {"split", "step", "time", ...figures} lines to ``log.jsonl``; TensorBoard events beside it."""
+
+    def __init__(self, out_dir: Path, enabled: bool = True):
+        self.enabled = enabled
+        self.start = time.time()
+        if enabled:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.jsonl = open(out_dir / "log.jsonl", "a", encoding="utf-8")
+            from tensorboardX import SummaryWriter
+
+            self.tb = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def write(self, split: str, step: int, figures: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        row = {"split": split, "step": step, "time": round(time.time() - self.start, 2),
+               **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in figures.items()}}
+        self.jsonl.write(json.dumps(row) + "\n")
+        self.jsonl.flush()
+        for k, v in figures.items():
+            if isinstance(v, (int, float)):
+                self.tb.add_scalar(f"{split}/{k}", v, step)
+        self.tb.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.jsonl.close()
+            self.tb.close()

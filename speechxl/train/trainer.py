@@ -1,0 +1,283 @@
+"""The trainer every training verb uses.
+
+One update = ``accum_steps`` micro-batches. A model call returns (loss summed over its
+``sample_size`` items, sample_size, logs); gradients are divided by the total sample size of
+the update over micro-batches and workers (fairseq's convention), clipped, and applied with
+AdamW under the learning-rate schedule. A non-finite loss or gradient norm skips the update
+(parameters and optimizer state untouched), is counted and logged, and after
+``nonfinite_patience`` skips in a row the run stops without saving over the last good checkpoint.
+
+A checkpoint holds everything to resume exactly: weights, optimizer, scheduler, every worker's
+RNG state, the data position (epoch, batch), the step and counters, and the resolved config.
+A run started in an ``out`` directory that has checkpoints resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from speechxl.config import ConfigError
+from speechxl.data.batching import BatchPlan, iterate
+from speechxl.errors import SpeechxlError
+from speechxl.train import checkpoint as ckpt
+from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
+from speechxl.train.metrics import Meter, MetricsWriter
+from speechxl.train.schedules import ScheduleConfig, lr_scale
+
+log = logging.getLogger(__name__)
+
+# model, batch -> (loss summed over the sample, sample size, logs)
+Compute = Callable[[nn.Module, dict], tuple[torch.Tensor, int, dict[str, float]]]
+
+
+@dataclass(kw_only=True)
+class OptimConfig:
+    """AdamW and what happens to the gradient before it is applied."""
+
+    lr: float = 5e-4
+    """Peak learning rate."""
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    weight_decay: float = 0.01
+    clip_norm: float = 10.0
+    """Gradient norm clipping; 0 = off."""
+    accum_steps: int = 1
+    """Micro-batches per update (gradient accumulation)."""
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """How long to train, how often to log, validate and save."""
+
+    max_steps: int = 400_000
+    max_minutes: float = 0.0
+    """Stop after this much training time (summed over resumes); 0 = no limit."""
+    seed: int = 1
+    precision: str = "fp32"
+    """fp32, or bf16 (autocast; losses and the quantizer stay in fp32)."""
+    log_every: int = 50
+    valid_every: int = 1000
+    save_every: int = 1000
+    keep_last: int = 2
+    """Step checkpoints kept besides the best."""
+    nonfinite_patience: int = 10
+    """Non-finite updates in a row before the run stops."""
+    threads: int = 0
+    """torch CPU threads; 0 = torch's default."""
+
+    def validate(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision is fp32 or bf16, not {self.precision!r}")
+
+
+class NonFiniteError(SpeechxlError):
+    """Too many non-finite updates in a row."""
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, compute: Compute, train: BatchPlan, valid: BatchPlan | None,
+                 out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
+                 train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
+                 files: dict[str, Path] | None = None):
+        self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
+        self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
+        self.ckpt_root = self.out / "checkpoints"
+        self.compute, self.train_plan, self.valid_plan = compute, train, valid
+        self.num_workers, self.labels = num_workers, labels
+        self.raw_model = model.to(dist.device)
+        self.model = model
+        if dist.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        params = [p for p in self.raw_model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=optim.lr, betas=optim.betas, eps=optim.eps,
+                                           weight_decay=optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_scale(s, train_cfg.max_steps, schedule))
+        self.step = self.epoch = self.position = 0
+        self.skipped = self.nonfinite_run = 0
+        self.trained_seconds = self.audio_seconds = 0.0
+        self.best: float | None = None
+        self.writer = MetricsWriter(self.out, enabled=dist.main)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _state(self) -> dict:
+        rng = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state()
+        return {
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "rng": all_gather(rng, self.dist), "step": self.step, "epoch": self.epoch,
+            "position": self.position, "skipped": self.skipped, "trained_seconds": self.trained_seconds,
+            "audio_seconds": self.audio_seconds, "best": self.best,
+        }
+
+    def save(self, valid_loss: float | None) -> None:
+        state = self._state()  # every worker takes part in gathering RNG states
+        if not self.dist.main:
+            return
+        name = f"step_{self.step:08d}"
+        ckpt.save_checkpoint(self.ckpt_root, name, self.raw_model.state_dict(), state, self.config, self.files)
+        ckpt.mark(self.ckpt_root, "last", name)
+        if valid_loss is not None and (self.best is None or valid_loss <= self.best):
+            self.best = valid_loss
+            ckpt.mark(self.ckpt_root, "best", name)
+        ckpt.prune(self.ckpt_root, self.cfg.keep_last)
+
+    def resume(self) -> bool:
+        """Load the last checkpoint of ``out``, if any; True when resumed."""
+        last = ckpt.resolve(self.ckpt_root, "last")
+        if last is None:
+            return False
+        self.raw_model.load_state_dict(ckpt.load_model_state(last))
+        state = ckpt.load_trainer_state(last)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) else state["rng"][0]
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+        for k in ("step", "epoch", "position", "skipped", "trained_seconds", "audio_seconds", "best"):
+            setattr(self, k, state[k])
+        log.info("resumed from %s: step %d, epoch %d, batch %d", last, self.step, self.epoch, self.position)
+        return True
+
+    # -- data -------------------------------------------------------------------------------
+    def _batches(self):
+        while True:
+            for batch in iterate(self.train_plan, self.epoch, self.position, self.num_workers, self.labels):
+                self.position += 1
+                yield batch
+            self.epoch, self.position = self.epoch + 1, 0
+
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.dist.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def _autocast(self):
+        return torch.autocast(self.dist.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    # -- one update -------------------------------------------------------------------------
+    def _update(self, batches, meter: Meter) -> float | None:
+        """One optimizer update; returns the seconds of audio it used (all workers), or None
+        when it was skipped as non-finite."""
+        self.model.train()
+        if hasattr(self.raw_model, "set_step"):
+            self.raw_model.set_step(self.step)
+        loss_sum = torch.zeros((), device=self.dist.device)
+        sample_size = 0
+        interval_logs = []
+        for micro in range(self.optim_cfg.accum_steps):
+            batch = self._to_device(next(batches))
+            last = micro == self.optim_cfg.accum_steps - 1
+            sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.model.no_sync()
+            with sync:
+                with self._autocast():
+                    loss, n, logs = self.compute(self.model, batch)
+                loss.backward()
+            loss_sum += loss.detach().float()
+            sample_size += n
+            interval_logs.append((logs, n, float(batch["lengths"].sum()) / 16000))
+        totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(float(sample_size), device=loss_sum.device)]),
+                                self.dist)
+        n_total = float(totals[1])
+        if n_total > 0:  # DDP averaged the gradients over workers: undo that, divide by the sample size
+            for p in self.raw_model.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(self.dist.world / n_total)
+        clip = self.optim_cfg.clip_norm if self.optim_cfg.clip_norm > 0 else float("inf")
+        params = [p for p in self.raw_model.parameters() if p.grad is not None]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
+        loss_value = float(totals[0]) / max(n_total, 1)
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)) or n_total == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            self.nonfinite_run += 1
+            log.warning("step %d: non-finite loss %s or gradient norm %s; update skipped (%d in a row)",
+                        self.step, loss_value, grad_norm, self.nonfinite_run)
+            self.writer.write("train", self.step, {"skipped_updates": self.skipped})
+            if self.nonfinite_run >= self.cfg.nonfinite_patience:
+                raise NonFiniteError(f"{self.nonfinite_run} non-finite updates in a row at step {self.step}; "
+                                     f"stopped, last good checkpoint kept in {self.ckpt_root}")
+            return None
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.nonfinite_run = 0
+        self.step += 1
+        for logs, n, _ in interval_logs:
+            meter.add(logs, n)
+        meter.add({"loss": loss_value, "grad_norm": grad_norm}, n_total)
+        audio = sum(s for _, _, s in interval_logs) * self.dist.world
+        self.audio_seconds += audio
+        return audio
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self) -> dict[str, float] | None:
+        if self.valid_plan is None:
+            return None
+        self.model.eval()
+        meter = Meter()
+        totals = torch.zeros(2, device=self.dist.device)
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast():
+            torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
+            for batch in iterate(self.valid_plan, 0, 0, self.num_workers, self.labels):
+                loss, n, logs = self.compute(self.raw_model, self._to_device(batch))
+                totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
+                meter.add(logs, n)
+        totals = all_reduce_sum(totals, self.dist)
+        figures = {**meter.result(), "loss": float(totals[0] / totals[1].clamp(min=1))}
+        self.writer.write("valid", self.step, figures)
+        return figures
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        """Train to max_steps (or max_minutes), validating and saving as configured."""
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        batches = self._batches()
+        meter, interval_start, interval_audio = Meter(), time.time(), 0.0
+        valid = None
+        bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
+                   disable=not self.dist.main, dynamic_ncols=True, mininterval=2.0)
+        budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes > 0 else float("inf")
+        while self.step < self.cfg.max_steps and self.trained_seconds < budget:
+            t0 = time.time()
+            audio = self._update(batches, meter)
+            self.trained_seconds += time.time() - t0
+            if audio is None:
+                continue
+            interval_audio += audio
+            bar.update()
+            if self.step % self.cfg.log_every == 0:
+                figures = meter.result()
+                elapsed = time.time() - interval_start
+                figures.update(lr=self.scheduler.get_last_lr()[0], steps_per_s=self.cfg.log_every / elapsed,
+                               audio_s_per_s=interval_audio / elapsed, audio_hours=self.audio_seconds / 3600,
+                               skipped_updates=self.skipped)
+                self.writer.write("train", self.step, figures)
+                bar.set_postfix_str(f"loss {figures['loss']:.3f}" + (
+                    f" acc {figures['accuracy']:.3f}" if "accuracy" in figures else "")
+                    + f" | {interval_audio / elapsed / 3600:.4f} audio-h/s ({interval_audio / elapsed:.1f} s/s)")
+                meter, interval_start, interval_audio = Meter(), time.time(), 0.0
+            if self.step % self.cfg.valid_every == 0:
+                valid = self.validate()
+            if self.step % self.cfg.save_every == 0:
+                self.save(valid["loss"] if valid else None)
+        bar.close()
+        if not valid or self.step % self.cfg.valid_every:
+            valid = self.validate()
+        if self.step % self.cfg.save_every:
+            self.save(valid["loss"] if valid else None)
+        self.writer.close()
+        return valid or {}

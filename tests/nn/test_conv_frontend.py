@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from speechxl.config import ConfigError, from_dict, validate
+from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+
+TINY = dict(conv_dim=[8, 8, 8], conv_kernel=[10, 3, 3], conv_stride=[5, 2, 2])
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_output_lengths_match_the_convolutions(norm):
+    fe = ConvFrontend(ConvFrontendConfig(**TINY, norm=norm, conv_bias=norm == "layer"))
+    for n in (400, 401, 1999, 16000):
+        x, mask = fe(torch.randn(1, n), torch.tensor([n]))
+        assert x.shape == (1, int(fe.output_lengths(torch.tensor(n))), 8) and mask.all()
+    assert ConvFrontendConfig().hop == 320  # BASE: 20 ms frames
+
+
+def test_padding_mask_marks_real_frames():
+    fe = ConvFrontend(ConvFrontendConfig(**TINY))
+    x, mask = fe(torch.randn(2, 4000), torch.tensor([4000, 2000]))
+    assert mask[0].all() and mask[1].sum() == fe.output_lengths(torch.tensor(2000))
+
+
+def test_parameter_names_follow_transformers():
+    names = set(ConvFrontend(ConvFrontendConfig(**TINY, norm="group")).state_dict())
+    assert names == {"conv_layers.0.conv.weight", "conv_layers.0.layer_norm.weight", "conv_layers.0.layer_norm.bias",
+                     "conv_layers.1.conv.weight", "conv_layers.2.conv.weight"}
+    names = set(ConvFrontend(ConvFrontendConfig(**TINY, norm="layer", conv_bias=True)).state_dict())
+    assert "conv_layers.2.layer_norm.weight" in names and "conv_layers.2.conv.bias" in names
+
+
+def test_gradient_multiplier_scales_the_frontend_gradient():
+    torch.manual_seed(0)
+    fe = ConvFrontend(ConvFrontendConfig(**TINY, grad_mult=1.0))
+    scaled = ConvFrontend(ConvFrontendConfig(**TINY, grad_mult=0.1))
+    scaled.load_state_dict(fe.state_dict())
+    wav = torch.randn(1, 2000)
+    fe(wav)[0].sum().backward()
+    scaled(wav)[0].sum().backward()
+    w = "conv_layers.1.conv.weight"
+    torch.testing.assert_close(dict(scaled.named_parameters())[w].grad, 0.1 * dict(fe.named_parameters())[w].grad)
+
+
+def test_config_is_checked():
+    with pytest.raises(ConfigError, match="one value per layer"):
+        validate(from_dict(ConvFrontendConfig, {"conv_dim": [8], "conv_kernel": [3, 3], "conv_stride": [1, 1]}))

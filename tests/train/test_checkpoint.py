@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from speechxl.train import checkpoint as ckpt
+from tests.test_config import Outer
+
+
+def save(root, name):
+    return ckpt.save_checkpoint(root, name, {"w": torch.ones(2)}, {"step": int(name[-1]), "rng": [torch.get_rng_state()]},
+                                Outer())
+
+
+def test_save_mark_resolve_and_prune(tmp_path):
+    for i in range(1, 5):
+        save(tmp_path, f"step_{i}")
+        ckpt.mark(tmp_path, "last", f"step_{i}")
+        if i == 1:
+            ckpt.mark(tmp_path, "best", "step_1")
+    (tmp_path / ".tmp-step_9-123").mkdir()  # a save that was killed
+    ckpt.prune(tmp_path, keep_last=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "last", "step_1", "step_3", "step_4"]
+    assert ckpt.resolve(tmp_path, "last").name == "step_4"
+    state = ckpt.load_trainer_state(tmp_path / "step_4")  # weights_only=True
+    assert state["step"] == 4
+    assert torch.equal(ckpt.load_model_state(tmp_path / "step_4")["w"], torch.ones(2))
+    assert (tmp_path / "step_4" / "config.yaml").is_file()
+
+
+def test_find_checkpoint(tmp_path):
+    save(tmp_path / "exp" / "checkpoints", "step_1")
+    ckpt.mark(tmp_path / "exp" / "checkpoints", "last", "step_1")
+    assert ckpt.find_checkpoint(tmp_path / "exp").name == "step_1"
+    assert ckpt.find_checkpoint(tmp_path / "exp" / "checkpoints" / "step_1").name == "step_1"
+    with pytest.raises(FileNotFoundError, match="no speechxl checkpoint"):
+        ckpt.find_checkpoint(tmp_path / "nothing")
+
+
+def test_a_pickled_object_in_trainer_state_is_refused(tmp_path):
+    d = save(tmp_path, "step_1")
+    torch.save({"evil": Outer()}, d / "trainer.pt")
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        ckpt.load_trainer_state(d)

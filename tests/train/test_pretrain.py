@@ -1,0 +1,161 @@
+"""The pretrain verb: exact resume, non-finite updates, init from checkpoints, torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from speechxl.train import checkpoint as ckpt
+from speechxl.train.pretrain import load_pretrain_config, pretrain
+from speechxl.train.trainer import NonFiniteError, Trainer
+from tests.conftest import TINY_W2V, write_audio_set
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audio")
+    return write_audio_set(root / "train", n=16), write_audio_set(root / "valid", n=4, seed=1)
+
+
+def config(data, out, *extra):
+    train, valid = data
+    return load_pretrain_config(None, TINY_W2V + [f"data={train}", f"valid_data={valid}", f"out={out}", *extra])
+
+
+def losses(out):
+    rows = [json.loads(line) for line in open(out / "log.jsonl")]
+    return [(r["step"], r["loss"]) for r in rows if r["split"] == "train" and "loss" in r]
+
+
+def final_weights(out):
+    return ckpt.load_model_state(ckpt.resolve(out / "checkpoints", "last"))
+
+
+def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
+    pretrain(config(data, tmp_path / "a", "train.max_steps=8", "train.save_every=3"))
+
+    save = Trainer.save
+
+    def save_then_die(self, valid_loss):
+        save(self, valid_loss)
+        if self.step == 3:
+            raise KeyboardInterrupt("killed after step 3")
+
+    monkeypatch.setattr(Trainer, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(config(data, tmp_path / "b", "train.max_steps=8", "train.save_every=3"))
+    monkeypatch.setattr(Trainer, "save", save)
+    assert ckpt.resolve(tmp_path / "b" / "checkpoints", "last").name == "step_00000003"
+    pretrain(config(data, tmp_path / "b", "train.max_steps=8", "train.save_every=3"))
+
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    assert len(losses(tmp_path / "a")) == 8
+
+
+def test_nonfinite_loss_skips_the_update_and_keeps_the_state(data, tmp_path, monkeypatch):
+    cfg = config(data, tmp_path / "nan", "train.max_steps=4")
+    seen = {}
+    update = Trainer._update
+
+    def poisoned(self, batches, meter):
+        if self.step == 2 and "before" not in seen:
+            seen["before"] = ({k: v.clone() for k, v in self.raw_model.state_dict().items()},
+                              {k: {n: t.clone() for n, t in s.items() if torch.is_tensor(t)}
+                               for k, s in self.optimizer.state_dict()["state"].items()})
+            compute = self.compute
+            self.compute = lambda m, b: (lambda loss, n, logs: (loss * float("nan"), n, logs))(*compute(m, b))
+            result = update(self, batches, meter)
+            self.compute = compute
+            seen["after"] = ({k: v.clone() for k, v in self.raw_model.state_dict().items()},
+                             {k: {n: t.clone() for n, t in s.items() if torch.is_tensor(t)}
+                              for k, s in self.optimizer.state_dict()["state"].items()})
+            seen["result"], seen["skipped"] = result, self.skipped
+            return result
+        return update(self, batches, meter)
+
+    monkeypatch.setattr(Trainer, "_update", poisoned)
+    pretrain(cfg)
+    (w0, o0), (w1, o1) = seen["before"], seen["after"]
+    assert seen["result"] is None and seen["skipped"] == 1
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert all(torch.equal(o0[k][n], o1[k][n]) for k in o0 for n in o0[k])
+    assert ckpt.resolve(tmp_path / "nan" / "checkpoints", "last").name == "step_00000004"  # training went on
+    rows = [json.loads(line) for line in open(tmp_path / "nan" / "log.jsonl")]
+    assert any(r.get("skipped_updates") == 1 for r in rows)
+
+
+def test_nonfinite_patience_stops_without_overwriting_the_checkpoint(data, tmp_path, monkeypatch):
+    out = tmp_path / "stop"
+    pretrain(config(data, out, "train.max_steps=2", "train.save_every=2"))
+    before = final_weights(out)
+    update = Trainer._update
+
+    def always_nan(self, batches, meter):
+        compute = self.compute
+        self.compute = lambda m, b: (lambda loss, n, logs: (loss * float("nan"), n, logs))(*compute(m, b))
+        try:
+            return update(self, batches, meter)
+        finally:
+            self.compute = compute
+
+    monkeypatch.setattr(Trainer, "_update", always_nan)
+    with pytest.raises(NonFiniteError, match="3 non-finite updates in a row"):
+        pretrain(config(data, out, "train.max_steps=6", "train.save_every=1", "train.nonfinite_patience=3"))
+    after = final_weights(out)
+    assert ckpt.resolve(out / "checkpoints", "last").name == "step_00000002"
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_outputs_and_continued_pretraining_from_a_checkpoint(data, tmp_path):
+    out = tmp_path / "first"
+    figures = pretrain(config(data, out, "train.max_steps=3"))
+    assert {"loss", "accuracy", "code_perplexity", "prob_perplexity"} <= set(figures)
+    assert (out / "config.yaml").is_file() and (out / "sampling.json").is_file()
+    assert list((out / "tensorboard").iterdir())
+    state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))  # weights_only=True
+    assert state["step"] == 3 and len(state["rng"]) == 1
+    # continued pretraining takes the architecture of the initial model, whatever the preset says
+    cont = tmp_path / "cont"
+    pretrain(config(data, cont, "train.max_steps=1", f"init={out}", "model.encoder.num_layers=5"))
+    saved = load_pretrain_config(cont / "config.yaml")
+    assert saved.model.encoder.num_layers == 2
+
+
+def test_continued_pretraining_from_a_hugging_face_directory(data, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    hf_cfg = transformers.Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+        conv_dim=(16, 16, 16, 16), conv_kernel=(10, 3, 3, 2), conv_stride=(5, 2, 2, 2), conv_bias=True,
+        feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, num_codevectors_per_group=8, codevector_dim=16, proj_codevector_dim=16)
+    torch.manual_seed(0)
+    hf = transformers.Wav2Vec2ForPreTraining(hf_cfg)
+    hf.save_pretrained(tmp_path / "hf")
+    out = tmp_path / "cont"
+    pretrain(config(data, out, "train.max_steps=2", f"init={tmp_path / 'hf'}"))
+    cfg = load_pretrain_config(out / "config.yaml")
+    assert cfg.model.encoder.pre_norm and cfg.model.frontend.norm == "layer"
+    # the weights started from the Hugging Face model: the frontend barely moved in 2 updates
+    w = final_weights(out)["backbone.frontend.conv_layers.0.conv.weight"]
+    ref = hf.state_dict()["wav2vec2.feature_extractor.conv_layers.0.conv.weight"]
+    assert (w - ref).abs().max() < 0.05
+
+
+def test_torchrun_two_processes(data, tmp_path):
+    train, valid = data
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29731",
+           "-m", "speechxl", "pretrain", *TINY_W2V, f"data={train}", f"valid_data={valid}", f"out={out}",
+           "train.max_steps=3"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))
+    assert state["step"] == 3 and len(state["rng"]) == 2
+    assert not torch.equal(state["rng"][0]["cpu"], state["rng"][1]["cpu"])  # workers draw different masks
