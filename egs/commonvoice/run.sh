@@ -15,6 +15,8 @@ heldout_langs=            # held-out locales for zero-shot tests (default: the d
 nj=2                      # parallel processes
 strict=false              # true: any rejected input stops stage 1 with an error
 bpe_size=500              # BPE vocabulary size
+pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml  # pretraining preset (any recipes/pretrain/*.yaml)
+pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 demo=downloads/demo       # where stage 0 writes the demo corpus
 demo_scale=1.0            # multiply the demo corpus's clip counts
 data=data                 # prepared data sets
@@ -40,7 +42,11 @@ eval_sets=("$data/dev" "$data/test")
 run_stage 2 "units" speechxl units chars phones bpe --train "$data/train" --eval "${eval_sets[@]}" \
   --out "$data" --bpe_size "$bpe_size" --jobs "$nj"
 
-not_built 3 "pretrain"
+pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
+# shellcheck disable=SC2086  # pretrain_args is a list of key=value words
+run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
+  valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
+
 not_built 4 "fine-tune"
 not_built 5 "decode"
 not_built 6 "score"

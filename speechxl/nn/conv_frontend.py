@@ -5,7 +5,8 @@ stride 320 = 20 ms, receptive field 400 samples = 25 ms). Two variants:
   group: GroupNorm with one group per channel after the first conv only, no conv bias (BASE)
   layer: LayerNorm over channels after every conv, conv bias (LARGE "stable" models, XLSR-53)
 Parameter names follow transformers' ``Wav2Vec2FeatureEncoder`` (``conv_layers.<i>.conv``,
-``conv_layers.<i>.layer_norm``).
+``conv_layers.<i>.layer_norm``). Frames stay channels-last (B, T, C) from the first layer on,
+and each convolution runs as GEMMs (``speechxl.nn.strided_conv``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechxl.config import ConfigError
+from speechxl.nn.strided_conv import strided_conv, time_norm
 
 
 @dataclass(kw_only=True)
@@ -51,21 +53,20 @@ class ConvFrontendConfig:
         return hop
 
 
-class _ChannelLayerNorm(nn.LayerNorm):
-    """LayerNorm over the channels of (B, C, T)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)
-
-
 class _ConvLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: nn.Module | None):
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=bias)
         self.layer_norm = norm if norm is not None else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, L) -> (B, C_out, L')
-        return F.gelu(self.layer_norm(self.conv(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out)
+        x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        norm = self.layer_norm
+        if isinstance(norm, nn.GroupNorm):  # one group per channel: over time
+            x = time_norm(x, norm.weight, norm.bias, norm.eps)
+        elif isinstance(norm, nn.LayerNorm):  # over channels
+            x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return F.gelu(x)
 
 
 class _GradMultiply(torch.autograd.Function):
@@ -89,7 +90,7 @@ class ConvFrontend(nn.Module):
         c_in = 1
         for i, (c, k, s) in enumerate(zip(cfg.conv_dim, cfg.conv_kernel, cfg.conv_stride)):
             if cfg.norm == "layer":
-                norm = _ChannelLayerNorm(c)
+                norm = nn.LayerNorm(c)
             elif i == 0:
                 norm = nn.GroupNorm(c, c)
             else:
@@ -113,10 +114,9 @@ class ConvFrontend(nn.Module):
         return lengths.clamp(min=0)
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
-        x = wav[:, None]  # (B, 1, S)
+        x = wav[:, :, None]  # (B, S, 1)
         for layer in self.conv_layers:
-            x = layer(x)
-        x = x.transpose(1, 2)  # (B, T, C)
+            x = layer(x)  # (B, T, C)
         if self.training and self.cfg.grad_mult != 1.0:
             x = _GradMultiply.apply(x, self.cfg.grad_mult)
         if lengths is None:

@@ -30,6 +30,7 @@ from speechxl.config import ConfigError
 from speechxl.data.batching import BatchPlan, iterate
 from speechxl.errors import SpeechxlError
 from speechxl.train import checkpoint as ckpt
+from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
 from speechxl.train.metrics import Meter, MetricsWriter
 from speechxl.train.schedules import ScheduleConfig, lr_scale
@@ -74,10 +75,18 @@ class TrainConfig:
     """Non-finite updates in a row before the run stops."""
     threads: int = 0
     """torch CPU threads; 0 = torch's default."""
+    keep_freed_memory: bool = True
+    """Reuse freed memory instead of page-faulting it in again each step (glibc; see train/allocator.py)."""
 
     def validate(self) -> None:
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision is fp32 or bf16, not {self.precision!r}")
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW; the fused kernel (CPU and GPU) is 3-6x faster than the default multi-tensor one."""
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                             fused=True)
 
 
 class NonFiniteError(SpeechxlError):
@@ -100,9 +109,7 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        params = [p for p in self.raw_model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=optim.lr, betas=optim.betas, eps=optim.eps,
-                                           weight_decay=optim.weight_decay)
+        self.optimizer = make_optimizer([p for p in self.raw_model.parameters() if p.requires_grad], optim)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_scale(s, train_cfg.max_steps, schedule))
         self.step = self.epoch = self.position = 0
@@ -245,6 +252,8 @@ class Trainer:
         """Train to max_steps (or max_minutes), validating and saving as configured."""
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
+        if self.cfg.keep_freed_memory:
+            keep_freed_memory()
         batches = self._batches()
         meter, interval_start, interval_audio = Meter(), time.time(), 0.0
         valid = None

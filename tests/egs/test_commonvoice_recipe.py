@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from speechxl.data.manifest import read_manifest
-from tests.conftest import tone, write_release
+from speechxl.train import checkpoint as ckpt
+from tests.conftest import TINY_W2V, tone, write_release
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "egs" / "commonvoice" / "run.sh"
@@ -25,8 +26,9 @@ def recipe(tmp_path, *args, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, **kw)
 
 
-def test_demo_recipe_stages_0_to_2(tmp_path):
-    r = recipe(tmp_path, "--demo_scale", "0.03")
+def test_demo_recipe_stages_0_to_3(tmp_path):
+    tiny = " ".join(TINY_W2V + ["train.max_steps=2"])
+    r = recipe(tmp_path, "--demo_scale", "0.03", "--pretrain_args", tiny)
     assert r.returncode == 0, r.stderr[-3000:]
     data = tmp_path / "data"
     for name in ("train", "dev", "test", "pretrain", "test_heldout", "pretrain_heldout"):
@@ -34,11 +36,13 @@ def test_demo_recipe_stages_0_to_2(tmp_path):
     for kind in ("char", "phone", "bpe"):
         assert (data / f"lang_{kind}" / "units.txt").is_file()
     assert {u.lang for u in read_manifest(data / "train")} == {"es", "ru", "el", "hi", "fa", "tr"}
-    assert "stage 3 (pretrain): not built yet" in r.stdout
     assert (data / "train" / "rejects.tsv").read_text().count("\n") > 1  # the demo's defects
-    again = recipe(tmp_path, "--demo_scale", "0.03")
+    pretrained = ckpt.resolve(tmp_path / "exp" / "pretrain_wav2vec2_tiny" / "checkpoints", "last")
+    assert pretrained.name == "step_00000002"
+    assert "stage 4 (fine-tune): not built yet" in r.stdout
+    again = recipe(tmp_path, "--demo_scale", "0.03", "--pretrain_args", tiny)
     assert again.returncode == 0
-    assert again.stdout.count("done already") == 3
+    assert again.stdout.count("done already") == 4
 
 
 def test_unknown_option_is_an_error(tmp_path):

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Benchmark a full wav2vec 2.0 pretraining step: speechxl vs transformers, side by side.
+
+A step is forward, backward and an AdamW update on the same batch, with the same weights and
+config (speechxl: its trainer's fused AdamW; transformers: torch's default AdamW, as its Trainer). transformers' Wav2Vec2ForPreTraining gets its masks and distractors from its own
+helpers (_compute_mask_indices, _sample_negative_indices), counted in its step time. Each
+(implementation, preset, malloc setting) runs in a fresh process, in alternating rounds, so that
+peak memory (max RSS) is its own and drift in machine speed hits both alike. Both are measured
+with glibc's malloc as it comes and with freed memory kept (what speechxl's trainer sets up).
+
+    python tools/bench_pretrain.py                       # tiny and base presets, CPU, fp32
+    python tools/bench_pretrain.py --presets tiny --steps 20 --rounds 3
+    python tools/bench_pretrain.py --device cuda --precision bf16 --peak_tflops 989  # + MFU
+Prints a table and writes it as JSON (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = {"tiny": "recipes/pretrain/wav2vec2_tiny.yaml", "base": "recipes/pretrain/wav2vec2_base.yaml"}
+
+
+def _batch(args):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(args.batch, int(args.seconds * 16000), generator=g)
+    return wav, torch.full((args.batch,), wav.shape[1])
+
+
+def _models(args):
+    """speechxl model and a transformers model with the same config and weights."""
+    import torch
+
+    from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
+    from speechxl.models.wav2vec2 import Wav2Vec2Pretrain
+    from speechxl.train.pretrain import load_pretrain_config
+
+    cfg = load_pretrain_config(ROOT / PRESETS[args.preset], ["data=x", "out=x", "model.encoder.layerdrop=0.0"]).model
+    torch.manual_seed(0)
+    ours = Wav2Vec2Pretrain(cfg)
+    if args.impl == "speechxl":
+        return cfg, ours
+    import transformers
+
+    hf_cfg = transformers.Wav2Vec2Config(**{k: v for k, v in config_to_hf(cfg).items()
+                                            if k not in ("model_type", "architectures")})
+    hf = transformers.Wav2Vec2ForPreTraining(hf_cfg)
+    hf.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()}, strict=True)
+    return cfg, hf
+
+
+def worker(args) -> dict:
+    """Time ``args.steps`` training steps of one implementation; runs in its own process."""
+    import resource
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.allocator == "kept":
+        from speechxl.train.allocator import keep_freed_memory
+
+        assert keep_freed_memory()
+    device = torch.device(args.device)
+    cfg, model = _models(args)
+    model.to(device).train()
+    wav, lengths = (t.to(device) for t in _batch(args))
+    if args.impl == "speechxl":  # what speechxl's trainer uses
+        from speechxl.train.trainer import OptimConfig, make_optimizer
+
+        opt = make_optimizer(list(model.parameters()), OptimConfig(lr=1e-4))
+    else:  # torch's default AdamW, as transformers' Trainer uses ("adamw_torch")
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+
+    if args.impl == "speechxl":
+        def step():
+            with autocast:
+                loss, n, _ = model(wav, lengths)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    else:
+        from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+
+        model.set_gumbel_temperature(cfg.quantizer.temperature[0])
+        frames = int(model._get_feat_extract_output_lengths(wav.shape[1]))
+
+        def step():
+            mask = _compute_mask_indices((wav.shape[0], frames), cfg.masking.prob, cfg.masking.length,
+                                         min_masks=cfg.masking.min_masks)
+            neg = _sample_negative_indices((wav.shape[0], frames), cfg.objective.num_negatives, mask)
+            with autocast:
+                out = model(wav, mask_time_indices=torch.tensor(mask, device=device),
+                            sampled_negative_indices=torch.tensor(neg, device=device))
+            out.loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(args.warmup):
+        step()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.steps):
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    flops = FlopCounterMode(display=False)
+    with flops:
+        step()
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"impl": args.impl, "preset": args.preset, "allocator": args.allocator, "times": times, "peak_mib": peak,
+            "rss_warm_mib": rss_before / 1024, "flops": flops.get_total_flops(),
+            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", nargs="+", default=["tiny", "base"], choices=sorted(PRESETS))
+    p.add_argument("--batch", type=int, default=4, help="utterances per batch")
+    p.add_argument("--seconds", type=float, default=4.0, help="seconds per utterance")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (the heap grows in the first few)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds of both implementations")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--peak_tflops", type=float, default=0.0, help="device peak, for model FLOP utilisation")
+    p.add_argument("--out", default="", help="write the results as JSON here")
+    p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"],
+                   help="glibc malloc as is, and keeping freed memory (what speechxl's trainer does)")
+    p.add_argument("--impl", help=argparse.SUPPRESS)
+    p.add_argument("--allocator", help=argparse.SUPPRESS)
+    p.add_argument("--preset", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.impl:  # a worker process
+        print(json.dumps(worker(args)))
+        return
+
+    impls = ("speechxl", "transformers")
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    for preset in args.presets:
+        for _ in range(args.rounds):
+            for alloc in args.allocators:
+                for impl in impls:
+                    cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc] + [
+                        f"--{k}={v}" for k, v in vars(args).items()
+                        if k not in ("impl", "preset", "presets", "out", "allocator", "allocators")]
+                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    if r.returncode:
+                        sys.exit(f"{impl} {preset} failed:\n{r.stderr[-3000:]}")
+                    results.setdefault((preset, alloc, impl), []).append(json.loads(r.stdout.strip().splitlines()[-1]))
+
+    audio = args.batch * args.seconds
+    rows = []
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, device {args.device}, "
+          f"{args.precision}; batch {args.batch} x {args.seconds} s; {args.rounds} rounds x {args.steps} steps")
+    print(f"{'preset':6} {'malloc':8} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} {'peak MiB':>9} "
+          f"{'GFLOP/s':>8}" + ("  MFU" if args.peak_tflops else ""))
+    for preset in args.presets:
+        speed = {}
+        for alloc in args.allocators:
+            for impl in impls:
+                runs = results[(preset, alloc, impl)]
+                med = statistics.median(t for r in runs for t in r["times"])
+                peak = max(r["peak_mib"] for r in runs)
+                gflops = runs[0]["flops"] / med / 1e9
+                speed[alloc, impl] = audio / med
+                row = {"preset": preset, "allocator": alloc, "impl": impl, "params_m": round(runs[0]["params_m"], 2),
+                       "median_step_s": round(med, 4), "audio_s_per_s": round(audio / med, 2),
+                       "peak_mib": round(peak), "gflop_per_s": round(gflops, 1)}
+                if args.peak_tflops:
+                    row["mfu"] = round(gflops / 1e3 / args.peak_tflops, 4)
+                rows.append(row)
+                print(f"{preset:6} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['audio_s_per_s']:10.2f} "
+                      f"{row['peak_mib']:9d} {gflops:8.1f}" + (f"  {row['mfu']:.1%}" if args.peak_tflops else ""))
+            print(f"{preset:6} {alloc:8} speed-up of speechxl over transformers, same malloc: "
+                  f"{speed[alloc, 'speechxl'] / speed[alloc, 'transformers']:.2f}x")
+        if {"default", "kept"} <= set(args.allocators):
+            print(f"{preset:6} as each runs out of the box (speechxl's trainer keeps freed memory): "
+                  f"{speed['kept', 'speechxl'] / speed['default', 'transformers']:.2f}x")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
