@@ -87,8 +87,8 @@ def write_audio_set(root: Path, n: int = 12, langs: tuple[str, ...] = ("aa", "bb
 
 # a wav2vec 2.0 small enough for unit tests (about 40k parameters)
 TINY_W2V = [
-    "model.frontend.conv_dim=[32, 32, 32, 32]", "model.frontend.conv_kernel=[10, 3, 3, 2]",
-    "model.frontend.conv_stride=[5, 2, 2, 2]", "model.encoder.hidden_size=32", "model.encoder.num_layers=2",
+    "model.frontend.conv_dim=[32,32,32,32]", "model.frontend.conv_kernel=[10,3,3,2]",
+    "model.frontend.conv_stride=[5,2,2,2]", "model.encoder.hidden_size=32", "model.encoder.num_layers=2",
     "model.encoder.num_heads=2", "model.encoder.intermediate_size=64", "model.encoder.pos_conv_kernel=16",
     "model.encoder.pos_conv_groups=2", "model.quantizer.entries=8", "model.quantizer.dim=16",
     "model.objective.final_dim=16", "model.objective.num_negatives=5",
