@@ -4,6 +4,11 @@
   speechxl prepare commonvoice --cv_root downloads/demo --out data [--langs "es ru"]
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
   speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
+  speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/w2v units=phones data=data/train out=exp/ctc
+  speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev]
+  speechxl score exp/ctc/decode_test
+  speechxl transcribe exp/ctc audio.wav
+  speechxl export-hf exp/ctc out_dir
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
 """
@@ -101,23 +106,29 @@ def _run_prepare(args) -> None:
 
 
 def _add_units(sub) -> None:
-    p = sub.add_parser("units", help="transcripts -> data/lang_<kind>/units.txt (chars, phones, bpe)")
-    p.add_argument("kinds", nargs="+", choices=["chars", "phones", "bpe"])
+    p = sub.add_parser("units", help="transcripts -> data/lang_<kind>/ (chars, phones, bpe; words: word LMs)")
+    p.add_argument("kinds", nargs="+", choices=["chars", "phones", "bpe", "words"])
     _option(p, "--train", required=True, help="data dir whose transcripts define the units")
     _option(p, "--eval", nargs="*", default=[], help="data dirs to tokenise and check coverage of")
     _option(p, "--out", required=True, help="writes <out>/lang_char, lang_phone, lang_bpe")
     _option(p, "--bpe_size", type=int, default=500, help="BPE vocabulary size")
     _option(p, "--voice", nargs="*", help="espeak-ng voice per language, e.g. pt=pt-br")
+    _option(p, "--lm_text", help="dir of <lang>.txt files: more text for the n-gram LMs (stage 1 writes data/lm_text)")
+    _option(p, "--lm_order", type=int, default=3, help="order of the word n-gram LMs")
     _option(p, "--jobs", type=int, default=2)
 
 
 def _run_units(args) -> None:
-    from speechxl.text.lang_dir import KINDS, make_lang_dir
+    from speechxl.text.lang_dir import KINDS, make_lang_dir, make_word_lms
 
     voices = _key_values(args.voice, "--voice")
     for kind in args.kinds:
-        make_lang_dir(kind, args.train, Path(args.out) / KINDS[kind], eval_dirs=args.eval,
-                      bpe_size=args.bpe_size, voices=voices, jobs=args.jobs)
+        out = Path(args.out) / KINDS[kind]
+        if kind == "words":
+            make_word_lms(args.train, out, args.lm_text, args.lm_order, eval_dirs=args.eval)
+        else:
+            make_lang_dir(kind, args.train, out, eval_dirs=args.eval, bpe_size=args.bpe_size, voices=voices,
+                          jobs=args.jobs, lm_text=args.lm_text)
 
 
 def _add_pretrain(sub) -> None:
@@ -132,8 +143,94 @@ def _run_pretrain(args) -> None:
     pretrain(load_pretrain_config(args.config, args.overrides))
 
 
+def _add_finetune(sub) -> None:
+    p = sub.add_parser("finetune", help="CTC fine-tuning on transcribed audio -> exp/<name>/")
+    _option(p, "--config", help="YAML preset, e.g. recipes/finetune/ctc_tiny.yaml")
+    p.add_argument("overrides", nargs="*",
+                   help="key=value, e.g. init=exp/pretrain units=phones data=data/train valid_data=data/dev out=exp/ctc")
+
+
+def _run_finetune(args) -> None:
+    from speechxl.train.finetune import finetune, load_finetune_config
+
+    finetune(load_finetune_config(args.config, args.overrides))
+
+
+def _add_beam_options(p) -> None:
+    _option(p, "--lm", help="dir of <lang>.arpa (data/lang_word: words; data/lang_<kind>/lm: units) or one .arpa")
+    _option(p, "--beam", type=int, default=50, help="hypotheses kept per frame")
+    _option(p, "--beam_tokens", type=int, default=16, help="units tried per frame (0: all)")
+    _option(p, "--beam_threshold", type=float, default=25.0)
+    _option(p, "--lm_weight", type=float, default=0.5)
+    _option(p, "--word_score", type=float, default=0.0)
+
+
+def _beam(args):
+    from speechxl.decode.beam import BeamConfig
+
+    return BeamConfig(beam=args.beam, beam_tokens=args.beam_tokens, beam_threshold=args.beam_threshold,
+                      lm_weight=args.lm_weight, word_score=args.word_score)
+
+
+def _add_decode(sub) -> None:
+    p = sub.add_parser("decode", help="a CTC model on a data set -> exp/<model>/decode_<set>/ (hypotheses)")
+    p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model")
+    p.add_argument("data", help="data dir to transcribe")
+    _add_beam_options(p)
+    _option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")
+    _option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm])")
+    _option(p, "--lang_dir", help="the model's units dir, if not where training found it")
+
+
+def _run_decode(args) -> None:
+    from speechxl.decode.run import decode
+
+    decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir)
+
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="a decode dir -> report.md, report.html, report.json, error_rates.png")
+    p.add_argument("decode_dirs", nargs="+")
+
+
+def _run_score(args) -> None:
+    from speechxl.eval.report import score
+
+    for d in args.decode_dirs:
+        score(d)
+
+
+def _add_transcribe(sub) -> None:
+    p = sub.add_parser("transcribe", help="audio files -> text, one line each (path TAB text)")
+    p.add_argument("model")
+    p.add_argument("audio", nargs="+")
+    _add_beam_options(p)
+    _option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir)")
+
+
+def _run_transcribe(args) -> None:
+    from speechxl.decode.run import transcribe
+
+    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args)):
+        print(f"{path}\t{text}")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export-hf", help="a fine-tuned model -> transformers Wav2Vec2ForCTC dir with processor")
+    p.add_argument("model")
+    p.add_argument("out")
+
+
+def _run_export(args) -> None:
+    from speechxl.interop.hf_ctc import export_ctc
+
+    print(export_ctc(args.model, args.out))
+
+
 VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
-         "pretrain": (_add_pretrain, _run_pretrain)}
+         "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
+         "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
+         "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export)}
 
 
 def main(argv: list[str] | None = None) -> None:

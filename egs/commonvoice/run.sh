@@ -17,6 +17,12 @@ strict=false              # true: any rejected input stops stage 1 with an error
 bpe_size=500              # BPE vocabulary size
 pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml  # pretraining preset (any recipes/pretrain/*.yaml)
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
+finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
+finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe)
+finetune_from=pretrained  # pretrained: start from stage 3's model; scratch: random initialisation
+finetune_args=            # extra overrides for stage 4
+lm_order=3                # order of the word n-gram LMs
+decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
 demo=downloads/demo       # where stage 0 writes the demo corpus
 demo_scale=1.0            # multiply the demo corpus's clip counts
 data=data                 # prepared data sets
@@ -39,15 +45,46 @@ run_stage 1 "prepare data" "${prepare[@]}"
 
 eval_sets=("$data/dev" "$data/test")
 [ -f "$data/test_heldout/utts.jsonl" ] && eval_sets+=("$data/test_heldout")
-run_stage 2 "units" speechxl units chars phones bpe --train "$data/train" --eval "${eval_sets[@]}" \
-  --out "$data" --bpe_size "$bpe_size" --jobs "$nj"
+run_stage 2 "units" speechxl units chars phones bpe words --train "$data/train" --eval "${eval_sets[@]}" \
+  --out "$data" --bpe_size "$bpe_size" --lm_text "$data/lm_text" --lm_order "$lm_order" --jobs "$nj"
 
 pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
 # shellcheck disable=SC2086  # pretrain_args is a list of key=value words
 run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
   valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
 
-not_built 4 "fine-tune"
-not_built 5 "decode"
-not_built 6 "score"
+# one CTC model per unit set; the experiment name says what it started from
+init=$pretrain_exp; tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
+[ "$finetune_from" == scratch ] && init= && tag=scratch
+ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
+
+finetune_all() {  # finetune_all INIT UNITS...: one `speechxl finetune` per unit set
+  local init=$1; shift
+  for u in "$@"; do
+    # shellcheck disable=SC2086  # finetune_args is a list of key=value words
+    speechxl finetune --config "$finetune_config" ${init:+init="$init"} units="$u" data="$data/train" \
+      valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $finetune_args
+  done
+}
+run_stage 4 "fine-tune" finetune_all "$init" $finetune_units
+
+decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
+  for m in "$@"; do
+    local units lm; units=$(basename "$m" | cut -d_ -f2)
+    # characters and BPE decode into words with the word LMs; phones with a phone LM
+    if [ "$units" == phones ]; then lm=$data/lang_phone/lm; else lm=$data/lang_word; fi
+    # shellcheck disable=SC2086  # decode_args is a list of options
+    speechxl decode "$m" "$data/test" $decode_args
+    # shellcheck disable=SC2086
+    speechxl decode "$m" "$data/test" --lm "$lm" --tune_on "$data/dev" $decode_args
+  done
+}
+run_stage 5 "decode" decode_all "${ctc_dirs[@]}"
+
+decode_dirs=(); for m in "${ctc_dirs[@]}"; do decode_dirs+=("$m/decode_test" "$m/decode_test_lm"); done
+run_stage 6 "score" speechxl score "${decode_dirs[@]}"
+if [ "$stop_stage" -ge 6 ] && [ "$stage" -le 6 ]; then
+  echo "== reports:"; for d in "${decode_dirs[@]}"; do echo "   $d/report.md"; done
+fi
+
 not_built 7 "zero-shot"

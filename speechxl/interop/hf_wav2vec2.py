@@ -128,9 +128,13 @@ def is_hf_dir(path: str | Path) -> bool:
 
 
 def load_hf(model_dir: str | Path) -> tuple[Wav2Vec2Config, dict[str, torch.Tensor]]:
-    """(config, state dict with speechxl names) of a transformers Wav2Vec2 directory."""
+    """(config, state dict with speechxl names) of a transformers Wav2Vec2 directory; waveform
+    normalisation comes from its preprocessor_config.json (do_normalize) where there is one."""
     d = Path(model_dir)
     cfg = config_from_hf(json.loads((d / "config.json").read_text(encoding="utf-8")))
+    pre = d / "preprocessor_config.json"
+    if pre.is_file():
+        cfg.frontend.normalize_waveform = bool(json.loads(pre.read_text()).get("do_normalize", False))
     return cfg, {from_hf_name(k): v for k, v in read_hf_weights(d).items()}
 
 

@@ -18,8 +18,11 @@ class Family:
     """Pretraining model from a config."""
     copy_architecture: Callable[[Any, Any], Any]
     """(config, initial model's config) -> config with the initial model's architecture."""
+    encoder: Callable[[Any], Any]
+    """The speech encoder alone (for CTC), from a config."""
 
 
 FAMILIES = {
-    "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.Wav2Vec2Pretrain, wav2vec2.copy_architecture),
+    "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.Wav2Vec2Pretrain, wav2vec2.copy_architecture,
+                       wav2vec2.build_speech_encoder),
 }

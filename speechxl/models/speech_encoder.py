@@ -55,10 +55,13 @@ class SpeechEncoder(nn.Module):
         features, valid = self.frontend(wav, lengths)  # (B, T, C), (B, T)
         return self.encode(features, valid, mask)
 
-    def encode(self, features: torch.Tensor, valid: torch.Tensor | None,
-               mask: torch.Tensor | None = None) -> EncoderOutput:
-        """Frontend output (B, T, C) -> encoder output; for callers that need T before masking."""
+    def encode(self, features: torch.Tensor, valid: torch.Tensor | None, mask: torch.Tensor | None = None,
+               channel_mask: torch.Tensor | None = None) -> EncoderOutput:
+        """Frontend output (B, T, C) -> encoder output; for callers that need T before masking.
+        ``channel_mask`` (B, D), True = that channel of the projected frames is zeroed."""
         x, normed = self.feature_projection(features)
         if mask is not None:
             x = torch.where(mask[..., None], self.masked_spec_embed.to(x.dtype), x)
+        if channel_mask is not None:
+            x = x.masked_fill(channel_mask[:, None, :], 0.0)
         return EncoderOutput(self.encoder(x, valid), valid, features, normed)

@@ -42,7 +42,7 @@ class Wav2Vec2Config:
 
 
 ARCHITECTURE = {
-    "frontend": ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "norm"),
+    "frontend": ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "norm", "normalize_waveform"),
     "encoder": ("hidden_size", "num_layers", "num_heads", "intermediate_size", "pre_norm", "pos_conv_kernel",
                 "pos_conv_groups", "layer_norm_eps"),
     "quantizer": ("groups", "entries", "dim"),

@@ -37,6 +37,8 @@ class ConvFrontendConfig:
     """'group' (GroupNorm after the first conv, BASE) or 'layer' (LayerNorm after each, LARGE)."""
     grad_mult: float = 1.0
     """Multiplies the gradient reaching the frontend (wav2vec 2.0 pretraining uses 0.1)."""
+    normalize_waveform: bool = False
+    """Scale each utterance to zero mean, unit variance first (LARGE and XLSR-53 models expect it)."""
 
     def validate(self) -> None:
         if not (len(self.conv_dim) == len(self.conv_kernel) == len(self.conv_stride) > 0):
@@ -67,6 +69,16 @@ class _ConvLayer(nn.Module):
         elif isinstance(norm, nn.LayerNorm):  # over channels
             x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         return F.gelu(x)
+
+
+def normalize_waveform(wav: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Zero mean, unit variance per utterance over its real samples; padding stays 0. (B, S)"""
+    valid = torch.ones_like(wav, dtype=torch.bool) if lengths is None else (
+        torch.arange(wav.shape[1], device=wav.device)[None] < lengths[:, None])
+    n = valid.sum(1, keepdim=True).clamp(min=1)
+    mean = (wav * valid).sum(1, keepdim=True) / n
+    var = (((wav - mean) * valid) ** 2).sum(1, keepdim=True) / n
+    return ((wav - mean) / torch.sqrt(var + 1e-7)) * valid
 
 
 class _GradMultiply(torch.autograd.Function):
@@ -114,6 +126,8 @@ class ConvFrontend(nn.Module):
         return lengths.clamp(min=0)
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
+        if self.cfg.normalize_waveform:
+            wav = normalize_waveform(wav, lengths)
         x = wav[:, :, None]  # (B, S, 1)
         for layer in self.conv_layers:
             x = layer(x)  # (B, T, C)

@@ -8,6 +8,11 @@ A lang dir holds:
                       coverage: the share of its tokens outside the inventory, per language
   g2p/<lang>.tsv      phones: the G2P cache (text, phones), for every set given
   bpe.model           BPE: the sentencepiece model
+  lm/<lang>.arpa      an n-gram LM over the units per language (lexicon-free decoding), from the
+                      training transcripts and, where given, the lm_text dir (<lang>.txt files)
+
+The kind "words" builds ``data/lang_word/``: a word n-gram LM per language, ``<lang>.arpa``, from
+the same text, for lexicon decoding and WER.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from speechxl.text.units import Units
 
 log = logging.getLogger(__name__)
 
-KINDS = {"chars": "lang_char", "phones": "lang_phone", "bpe": "lang_bpe"}
+KINDS = {"chars": "lang_char", "phones": "lang_phone", "bpe": "lang_bpe", "words": "lang_word"}
+TOKEN_LM_ORDER = {"chars": 6, "phones": 6, "bpe": 4}
 
 
 def _transcribed(data_dir: Path) -> list[Utterance]:
@@ -62,16 +68,61 @@ def _coverage(units: Units, utts: list[Utterance], tokens: list[list[str]]) -> d
             for lang, c in sorted(per.items())}
 
 
+def lm_sentences(utts: list[Utterance], lm_text: str | Path | None) -> dict[str, list[Utterance]]:
+    """Per language: the training transcripts, plus the sentences of lm_text/<lang>.txt."""
+    out: dict[str, list[Utterance]] = defaultdict(list)
+    for u in utts:
+        out[u.lang].append(u)
+    for lang in list(out):
+        path = Path(lm_text) / f"{lang}.txt" if lm_text else None
+        if path and path.is_file():
+            lines = [t for t in path.read_text(encoding="utf-8").splitlines() if t]
+            out[lang] += [Utterance(id=f"lm-{i}", audio="", duration=0.0, lang=lang, speaker="", text=t)
+                          for i, t in enumerate(lines)]
+    return out
+
+
+def _write_lms(out_dir: Path, by_lang: dict[str, list[list[str]]], order: int) -> dict:
+    from speechxl.decode.ngram import train_ngram, write_arpa
+
+    stats = {}
+    for lang, sentences in sorted(by_lang.items()):
+        model = train_ngram(sentences, order)
+        write_arpa(model, out_dir / f"{lang}.arpa")
+        stats[lang] = {"sentences": len(sentences), "tokens": sum(map(len, sentences)), "vocab": len(model.vocab)}
+    return stats
+
+
+def make_word_lms(train_dir: str | Path, out_dir: str | Path, lm_text: str | Path | None = None,
+                  order: int = 3, eval_dirs: list[str | Path] = ()) -> Path:
+    """``data/lang_word``: a word n-gram LM per language and the eval sets' out-of-vocabulary rates."""
+    out_dir = Path(out_dir)
+    texts = lm_sentences(_transcribed(Path(train_dir)), lm_text)
+    info = {"kind": "words", "order": order, "train": str(Path(train_dir).resolve()),
+            "lm_text": str(Path(lm_text).resolve()) if lm_text else None,
+            "languages": _write_lms(out_dir, {k: [u.text.split() for u in v] for k, v in texts.items()}, order)}
+    vocab = {lang: set(w for u in us for w in u.text.split()) for lang, us in texts.items()}
+    info["oov_rate"] = {}
+    for d in eval_dirs:
+        words = [(u.lang, w) for u in read_manifest(d) if u.text and u.lang in vocab for w in u.text.split()]
+        info["oov_rate"][str(Path(d).resolve())] = {
+            lang: round(sum(w not in vocab[lang] for lg, w in words if lg == lang) /
+                        max(sum(lg == lang for lg, _ in words), 1), 4) for lang in sorted(vocab)}
+    atomic_write(out_dir / "info.json", json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+    log.info("%s: %d-gram word LMs for %s", out_dir, order, ", ".join(sorted(texts)))
+    return out_dir
+
+
 def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
                   eval_dirs: list[str | Path] = (), bpe_size: int = 500,
-                  voices: dict[str, str] | None = None, jobs: int = 1) -> Path:
+                  voices: dict[str, str] | None = None, jobs: int = 1, lm_text: str | Path | None = None) -> Path:
     """Build the lang dir of ``kind`` (chars, phones, bpe) from ``train_dir``'s transcripts.
 
     ``eval_dirs`` are tokenised too (phones: phonemised into the cache) and their coverage by
-    the inventory is recorded and logged.
+    the inventory is recorded and logged. A unit LM per language goes to lm/<lang>.arpa.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown unit kind {kind!r}; choose from {sorted(KINDS)}")
+    if kind not in KINDS or kind == "words":
+        raise ValueError(f"unknown unit kind {kind!r}; choose from chars, phones, bpe")
     train_dir, out_dir = Path(train_dir), Path(out_dir)
     utts = _transcribed(train_dir)
     info: dict = {"kind": kind, "train": str(train_dir.resolve())}
@@ -122,6 +173,9 @@ def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
         if worst and worst[1]["unknown_rate"] > 0:
             log.info("%s: %s: %.1f%% of %s tokens outside the %s units, e.g. %s", out_dir.name, d,
                      100 * worst[1]["unknown_rate"], worst[0], kind, list(worst[1]["unknown_units"])[:5])
+    lm_texts = lm_sentences(utts, lm_text)
+    info["lm"] = {"order": TOKEN_LM_ORDER[kind], "languages": _write_lms(
+        out_dir / "lm", {lang: tokenizer.tokenize(us) for lang, us in lm_texts.items()}, TOKEN_LM_ORDER[kind])}
     atomic_write(out_dir / "info.json", json.dumps(info, ensure_ascii=False, indent=1) + "\n")
     log.info("%s: %d %s units from %d utterances in %d languages", out_dir, len(units), kind,
              len(utts), len(langs))

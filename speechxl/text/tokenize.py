@@ -48,8 +48,8 @@ class PhoneTokenizer(Tokenizer):
 
     kind = "phones"
 
-    def __init__(self, g2p_dir: str | Path, voices: dict[str, str] | None = None, jobs: int = 1):
-        self.g2p_dir = Path(g2p_dir)
+    def __init__(self, g2p_dir: str | Path | None, voices: dict[str, str] | None = None, jobs: int = 1):
+        self.g2p_dir = Path(g2p_dir) if g2p_dir else None
         self.voices = voices or {}
         self.jobs = jobs
         self._g2p = {}

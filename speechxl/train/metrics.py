@@ -1,7 +1,8 @@
 """Training figures: averaged over an interval, written as JSON lines and TensorBoard scalars.
 
-Per-batch logs are dicts of numbers. ``correct`` and ``count`` are summed and give
-``accuracy``; every other figure is averaged, weighted by the batch's sample size.
+Per-batch logs are dicts of numbers. Counts are summed: ``correct`` / ``count`` give
+``accuracy`` and ``errors`` / ``ref_tokens`` give ``error_rate``; every other figure is averaged,
+weighted by the batch's sample size.
 """
 
 from __future__ import annotations
@@ -11,23 +12,26 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-SUMMED = ("correct", "count")
+SUMMED = ("correct", "count", "errors", "ref_tokens", "zeroed")
 
 
 class Meter:
     def __init__(self):
         self.sums: dict[str, float] = defaultdict(float)
-        self.weight = 0.0
+        self.weights: dict[str, float] = defaultdict(float)
 
     def add(self, logs: dict[str, float], n: float) -> None:
+        """Add one batch's figures; ``n`` is its sample size (the weight of its averages)."""
         for k, v in logs.items():
             self.sums[k] += v if k in SUMMED else v * n
-        self.weight += n
+            self.weights[k] += n
 
     def result(self) -> dict[str, float]:
-        out = {k: (v if k in SUMMED else v / max(self.weight, 1e-9)) for k, v in self.sums.items()}
+        out = {k: (v if k in SUMMED else v / max(self.weights[k], 1e-9)) for k, v in self.sums.items()}
         if out.get("count"):
             out["accuracy"] = out["correct"] / out["count"]
+        if out.get("ref_tokens"):
+            out["error_rate"] = out["errors"] / out["ref_tokens"]
         return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from speechxl.config import ConfigError, apply_overrides, from_dict, read_yaml, save_config, validate
+from speechxl.config import ConfigError, from_dict, read_yaml, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import read_manifest
 from speechxl.data.sampling import SamplingConfig, log_shares
@@ -27,6 +27,7 @@ from speechxl.models.registry import FAMILIES
 from speechxl.train import checkpoint as ckpt
 from speechxl.train.distributed import init_distributed
 from speechxl.train.schedules import ScheduleConfig
+from speechxl.train.setup import initial_weights, load_partial, load_run_config
 from speechxl.train.trainer import OptimConfig, TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
@@ -62,40 +63,7 @@ class PretrainConfig:
 
 
 def load_pretrain_config(path: str | Path | None, overrides: list[str] = ()) -> PretrainConfig:
-    """Preset + overrides; the ``model`` section is typed by ``family``."""
-    raw = apply_overrides(read_yaml(path) if path else {}, list(overrides))
-    for key in ("data", "valid_data"):  # data=data/pretrain: one dir without brackets
-        if isinstance(raw.get(key), str):
-            raw[key] = raw[key].split(",")
-    family = raw.get("family", "wav2vec2")
-    if family not in FAMILIES:
-        raise ConfigError(f"family: unknown {family!r}; known: {sorted(FAMILIES)}")
-    model = from_dict(FAMILIES[family].config, raw.pop("model", {}) or {}, "model")
-    cfg = from_dict(PretrainConfig, raw)
-    cfg.model = model
-    validate(cfg)
-    return cfg
-
-
-def _initial_weights(cfg: PretrainConfig) -> dict[str, torch.Tensor]:
-    """Weights of ``cfg.init``; ``cfg.model`` takes its architecture."""
-    fam = FAMILIES[cfg.family]
-    from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf
-
-    if is_hf_dir(cfg.init):
-        init_model, state = load_hf(cfg.init)
-        source = "Hugging Face model"
-    else:
-        found = ckpt.find_checkpoint(cfg.init)
-        saved = read_yaml(found / "config.yaml")
-        if saved.get("family", cfg.family) != cfg.family:
-            raise ConfigError(f"init {found} is a {saved.get('family')} model, not {cfg.family}")
-        init_model = from_dict(fam.config, saved["model"], "model")
-        state = ckpt.load_model_state(found)
-        source = f"speechxl checkpoint {found}"
-    cfg.model = fam.copy_architecture(cfg.model, init_model)
-    log.info("init: %s %s", source, cfg.init)
-    return state
+    return load_run_config(PretrainConfig, path, overrides)
 
 
 def pretrain(cfg: PretrainConfig) -> dict[str, float]:
@@ -103,19 +71,15 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     dist = init_distributed()
     out = Path(cfg.out)
     resuming = ckpt.resolve(out / "checkpoints", "last") is not None
+    init_state = None
     if resuming:  # the run's own config decides the architecture
         cfg.model = from_dict(FAMILIES[cfg.family].config, read_yaml(out / "config.yaml")["model"], "model")
-        init_state = None
-    else:
-        init_state = _initial_weights(cfg) if cfg.init else None
+    elif cfg.init:
+        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every worker
     model = FAMILIES[cfg.family].build(cfg.model)
     if init_state is not None:
-        missing, unexpected = model.load_state_dict(init_state, strict=False)
-        if missing:
-            log.info("init: %d parameters not in the initial model start random, e.g. %s", len(missing), missing[:3])
-        if unexpected:
-            log.info("init: %d parameters of the initial model unused, e.g. %s", len(unexpected), unexpected[:3])
+        load_partial(model, init_state, source)
     torch.manual_seed(cfg.train.seed + dist.rank)
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)

@@ -97,12 +97,12 @@ class Trainer:
     def __init__(self, model: nn.Module, compute: Compute, train: BatchPlan, valid: BatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
                  train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
-                 files: dict[str, Path] | None = None):
+                 files: dict[str, Path] | None = None, best_metric: str = "loss"):
         self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
         self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
         self.ckpt_root = self.out / "checkpoints"
         self.compute, self.train_plan, self.valid_plan = compute, train, valid
-        self.num_workers, self.labels = num_workers, labels
+        self.num_workers, self.labels, self.best_metric = num_workers, labels, best_metric
         self.raw_model = model.to(dist.device)
         self.model = model
         if dist.world > 1:
@@ -130,15 +130,15 @@ class Trainer:
             "audio_seconds": self.audio_seconds, "best": self.best,
         }
 
-    def save(self, valid_loss: float | None) -> None:
+    def save(self, valid_score: float | None) -> None:
         state = self._state()  # every worker takes part in gathering RNG states
         if not self.dist.main:
             return
         name = f"step_{self.step:08d}"
         ckpt.save_checkpoint(self.ckpt_root, name, self.raw_model.state_dict(), state, self.config, self.files)
         ckpt.mark(self.ckpt_root, "last", name)
-        if valid_loss is not None and (self.best is None or valid_loss <= self.best):
-            self.best = valid_loss
+        if valid_score is not None and (self.best is None or valid_score <= self.best):
+            self.best = valid_score
             ckpt.mark(self.ckpt_root, "best", name)
         ckpt.prune(self.ckpt_root, self.cfg.keep_last)
 
@@ -282,11 +282,11 @@ class Trainer:
             if self.step % self.cfg.valid_every == 0:
                 valid = self.validate()
             if self.step % self.cfg.save_every == 0:
-                self.save(valid["loss"] if valid else None)
+                self.save(valid[self.best_metric] if valid else None)
         bar.close()
         if not valid or self.step % self.cfg.valid_every:
             valid = self.validate()
         if self.step % self.cfg.save_every:
-            self.save(valid["loss"] if valid else None)
+            self.save(valid[self.best_metric] if valid else None)
         self.writer.close()
         return valid or {}

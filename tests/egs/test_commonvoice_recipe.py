@@ -14,6 +14,7 @@ import soundfile as sf
 from speechxl.data.manifest import read_manifest
 from speechxl.train import checkpoint as ckpt
 from tests.conftest import TINY_W2V, tone, write_release
+from tests.decode.test_pipeline import TINY_CTC
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "egs" / "commonvoice" / "run.sh"
@@ -26,23 +27,32 @@ def recipe(tmp_path, *args, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, **kw)
 
 
-def test_demo_recipe_stages_0_to_3(tmp_path):
-    tiny = " ".join(TINY_W2V + ["train.max_steps=2"])
-    r = recipe(tmp_path, "--demo_scale", "0.03", "--pretrain_args", tiny)
+def test_demo_recipe_stages_0_to_6(tmp_path):
+    tiny = ["--demo_scale", "0.03", "--pretrain_args", " ".join(TINY_W2V + ["train.max_steps=2"]),
+            "--finetune_args", " ".join(TINY_CTC + ["train.max_steps=2"]), "--decode_args", "--beam 4 --beam_tokens 4"]
+    r = recipe(tmp_path, *tiny)
     assert r.returncode == 0, r.stderr[-3000:]
     data = tmp_path / "data"
     for name in ("train", "dev", "test", "pretrain", "test_heldout", "pretrain_heldout"):
         assert read_manifest(data / name), name
     for kind in ("char", "phone", "bpe"):
         assert (data / f"lang_{kind}" / "units.txt").is_file()
+        assert (data / f"lang_{kind}" / "lm" / "es.arpa").is_file()
+    assert (data / "lang_word" / "fa.arpa").is_file() and (data / "lm_text" / "hi.txt").is_file()
     assert {u.lang for u in read_manifest(data / "train")} == {"es", "ru", "el", "hi", "fa", "tr"}
     assert (data / "train" / "rejects.tsv").read_text().count("\n") > 1  # the demo's defects
     pretrained = ckpt.resolve(tmp_path / "exp" / "pretrain_wav2vec2_tiny" / "checkpoints", "last")
     assert pretrained.name == "step_00000002"
-    assert "stage 4 (fine-tune): not built yet" in r.stdout
-    again = recipe(tmp_path, "--demo_scale", "0.03", "--pretrain_args", tiny)
+    for units in ("phones", "chars"):
+        exp = tmp_path / "exp" / f"ctc_{units}_wav2vec2_tiny"
+        assert ckpt.resolve(exp / "checkpoints", "last").name == "step_00000002"
+        for decode in ("decode_test", "decode_test_lm"):
+            assert (exp / decode / "report.md").is_file(), (units, decode)
+    assert "PER" in (tmp_path / "exp" / "ctc_phones_wav2vec2_tiny" / "decode_test_lm" / "report.md").read_text()
+    assert "stage 7 (zero-shot): not built yet" in r.stdout
+    again = recipe(tmp_path, *tiny)
     assert again.returncode == 0
-    assert again.stdout.count("done already") == 4
+    assert again.stdout.count("done already") == 7
 
 
 def test_unknown_option_is_an_error(tmp_path):

@@ -11,6 +11,9 @@ other.tsv, [clip_durations.tsv]}``. Columns are found by name: only ``client_id`
                      every clip of dev/test and every clip that reads a dev/test sentence
   test_heldout, pretrain_heldout   the same for held-out (zero-shot) languages
   audio/<locale>/    16 kHz mono FLAC copies of the clips, so MP3 is decoded only once
+  lm_text/<locale>.txt  normalised text for language models: the release's sentences
+                     (validated_sentences.tsv where it exists, else those of its clips) minus every
+                     dev/test sentence
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from speechxl.data.atomic import atomic_write
 from speechxl.data.prepare import Source, build_set, convert, write_set
 from speechxl.data.validate import Limits
 from speechxl.text import normalize as norm
@@ -99,11 +103,21 @@ class _Locale:
             raw_text=row["sentence"], stated_duration=self.durations.get(clip),
         )
 
+    def held_out_text(self) -> set[str]:
+        return {norm.normalize(r["sentence"], self.lang) for split in ("dev", "test") for r in self.rows(split)}
+
+    def lm_text(self) -> list[str]:
+        """Normalised sentences for a language model, none of them in dev or test."""
+        path = self.dir / "validated_sentences.tsv"
+        rows = read_tsv(path, ("sentence",)) if path.is_file() else self.rows("train") + self.rows("validated")
+        held = self.held_out_text()
+        text = {norm.normalize(r["sentence"], self.lang) for r in rows}
+        return sorted(t for t in text if t and t not in held)
+
     def unlabelled(self, splits: tuple[str, ...]) -> list[Source]:
         """Clips of ``splits`` (validated, other) that share no clip or sentence with dev/test."""
-        held = [r for split in ("dev", "test") for r in self.rows(split)]
-        held_clips = {r["path"] for r in held}
-        held_text = {norm.normalize(r["sentence"], self.lang) for r in held}
+        held_clips = {r["path"] for split in ("dev", "test") for r in self.rows(split)}
+        held_text = self.held_out_text()
         out, seen = [], set()
         for split in splits:
             for r in self.rows(split):
@@ -154,4 +168,8 @@ def prepare_commonvoice(
         }
         write_set(out_dir / name, utts, rejects, info, strict=strict)
         written.append(out_dir / name)
+    for loc in train_locales:
+        text = loc.lm_text()
+        atomic_write(out_dir / "lm_text" / f"{loc.lang}.txt", "".join(t + "\n" for t in text))
+        log.info("%s: %d sentences of language-model text", out_dir / "lm_text" / f"{loc.lang}.txt", len(text))
     return written

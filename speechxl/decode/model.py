@@ -1,0 +1,91 @@
+"""A fine-tuned CTC model loaded for inference, with what decoding and scoring need around it:
+its units, turning unit ids into text, references in units, and lexicons for word LMs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from speechxl.data.manifest import Utterance
+from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
+from speechxl.text.units import WORD, Units
+from speechxl.train import checkpoint as ckpt
+from speechxl.train.finetune import FinetuneConfig, build_ctc, load_finetune_config
+
+
+@dataclass
+class LoadedModel:
+    net: torch.nn.Module
+    units: Units
+    kind: str
+    """chars, phones or bpe."""
+    tokenizer: Tokenizer
+    checkpoint: Path
+    exp: Path
+    config: FinetuneConfig
+    step: int
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.text(self.units.decode(ids))
+
+    def reference_units(self, utts: list[Utterance]) -> dict[str, list[str]]:
+        """Each transcribed utterance's reference in the model's units (phones through G2P)."""
+        done = [u for u in utts if u.text or u.phones]
+        return {u.id: toks for u, toks in zip(done, self.tokenizer.tokenize(done))} | {
+            u.id: [] for u in utts if not (u.text or u.phones)}
+
+    def lexicon(self, arpa: Path, lang: str) -> dict[str, list[list[str]]]:
+        """The words of an ARPA LM, each spelled in the model's units (one spelling each)."""
+        words = _arpa_words(arpa)
+        tail = [WORD] if WORD in self.units else []
+        fake = [Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w) for i, w in enumerate(words)]
+        return {w: [toks + tail] for w, toks in zip(words, self.tokenizer.tokenize(fake)) if toks}
+
+    def describe(self) -> dict:
+        return {"checkpoint": str(self.checkpoint.resolve()), "step": self.step, "units": self.kind,
+                "vocabulary": len(self.units), "init": self.config.init, "family": self.config.family,
+                "training_data": self.config.data,
+                "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3)}
+
+
+def _arpa_words(path: Path) -> list[str]:
+    words, inside = [], False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("\\1-grams:"):
+                inside = True
+            elif line.startswith("\\"):
+                if inside:
+                    break
+            elif inside and line:
+                w = line.split("\t")[1]
+                if w not in ("<s>", "</s>", "<unk>"):
+                    words.append(w)
+    return words
+
+
+def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedModel:
+    """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode."""
+    found = ckpt.find_checkpoint(path)
+    cfg = load_finetune_config(found / "config.yaml")
+    units = Units.load(found / "units.txt")
+    kind = json.loads((found / "lang_info.json").read_text())["kind"]
+    net = build_ctc(cfg, len(units))
+    net.load_state_dict(ckpt.load_model_state(found))
+    net.eval()
+    lang_dir = Path(lang_dir) if lang_dir else cfg.resolved_lang_dir()
+    if (lang_dir / "info.json").is_file():
+        tokenizer = load_tokenizer(lang_dir)
+    elif kind == "bpe":
+        tokenizer = BpeTokenizer(found / "bpe.model")
+    elif kind == "phones":
+        tokenizer = PhoneTokenizer(g2p_dir=None)  # no lang dir at hand: G2P without a cache
+    else:
+        tokenizer = CharTokenizer()
+    exp = found.parent.parent if found.parent.name == "checkpoints" else found
+    step = int(ckpt.load_trainer_state(found)["step"])
+    return LoadedModel(net, units, kind, tokenizer, found, exp, cfg, step)

@@ -1,0 +1,188 @@
+"""The ``decode`` verb: transcribe a data set with a CTC model, greedily or by beam search + LM.
+
+    speechxl decode exp/ctc_chars data/test                              # greedy
+    speechxl decode exp/ctc_chars data/test --lm data/lang_word --tune_on data/dev
+    speechxl decode exp/ctc_phones data/test --lm data/lang_phone/lm      # lexicon-free, unit LM
+
+``--lm`` is a directory of per-language ARPA files (<lang>.arpa) or one ARPA file for all:
+a word LM (data/lang_word) decodes with a lexicon of its words spelled in the model's units, a
+unit LM (data/lang_<kind>/lm) decodes lexicon-free. ``--tune_on`` picks the LM weight and word
+score that give the lowest error rate on another set (a grid), then decodes with them.
+
+Writes exp/<model>/decode_<set>[_<tag>]/: hyp.jsonl (per utterance: ids, language, audio,
+reference and hypothesis as text and as units), ref.trn and hyp.trn (sclite), decode.json
+(settings, the model and its provenance, timing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from rapidfuzz.distance import Levenshtein
+from tqdm import tqdm
+
+from speechxl.data.atomic import atomic_write
+from speechxl.data.batching import BatchConfig, BatchPlan, iterate
+from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
+from speechxl.decode.model import LoadedModel, load_model
+from speechxl.models.ctc import greedy_ids
+
+log = logging.getLogger(__name__)
+
+
+def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_000
+              ) -> dict[str, torch.Tensor]:
+    """CTC log-probabilities (T, V) per utterance id, in batches of similar length."""
+    cfg = BatchConfig(max_samples=max_samples, max_seconds=max(u.duration for u in utts) + 1,
+                      crop_to_shortest=False)
+    cfg.max_samples = max(cfg.max_samples, int(cfg.max_seconds * 16000))
+    plan = BatchPlan(utts, cfg, seed=0, shuffle=False)
+    out = {}
+    bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
+    with torch.inference_mode():
+        for batch in iterate(plan, 0, num_workers=1):
+            lp, frames = model.net.log_probs(batch["wav"], batch["lengths"])
+            for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
+                out[uid] = x[:n].clone()
+            bar.update(len(batch["ids"]))
+    bar.close()
+    return out
+
+
+class Searcher:
+    """Greedy, or beam search with one decoder per language (their LMs differ)."""
+
+    def __init__(self, model: LoadedModel, lm: str | Path | None, beam: BeamConfig):
+        self.model, self.beam, self.lm = model, beam, Path(lm) if lm else None
+        self._decoders: dict[str, object] = {}
+
+    def with_config(self, beam: BeamConfig) -> Searcher:
+        """The same LMs and lexicons, other weights (for tuning)."""
+        other = Searcher(self.model, self.lm, beam)
+        other._decoders = {lang: d.with_config(beam) for lang, d in self._decoders.items()}
+        return other
+
+    def _arpa(self, lang: str) -> Path:
+        if self.lm.is_file():
+            return self.lm
+        path = self.lm / f"{lang}.arpa"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no LM for language {lang!r} in {self.lm}")
+        return path
+
+    def decoder_for(self, lang: str):
+        if lang not in self._decoders:
+            arpa = self._arpa(lang)
+            info = json.loads((arpa.parent / "info.json").read_text()) if (arpa.parent / "info.json").is_file() else {}
+            if info.get("kind") == "words":
+                words = self.model.lexicon(arpa, lang)
+                self._decoders[lang] = LexiconBeamDecoder(self.model.units, words, arpa, self.beam)
+            else:
+                self._decoders[lang] = TokenBeamDecoder(self.model.units, arpa, self.beam)
+        return self._decoders[lang]
+
+    def __call__(self, log_probs: torch.Tensor, lang: str) -> tuple[list[int], str]:
+        """(unit ids, text) for log_probs (T, V)."""
+        if self.lm is None:
+            ids = greedy_ids(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
+            return ids, self.model.detokenize(ids)
+        result = self.decoder_for(lang)(log_probs)
+        if isinstance(result, tuple):  # lexicon decoding gives words
+            return result[0], " ".join(result[1])
+        return result, self.model.detokenize(result)
+
+
+def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utterance], words: bool) -> float:
+    errors = total = 0
+    for u in utts:
+        _, text = searcher(em[u.id], u.lang)
+        ref = u.text.split() if words else u.text
+        hyp = text.split() if words else text
+        errors += Levenshtein.distance(hyp, ref)
+        total += len(ref)
+    return errors / max(total, 1)
+
+
+def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
+         weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)) -> tuple[BeamConfig, list]:
+    """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev`` (WER when the
+    model writes words, else unit error rate)."""
+    em = emissions(model, dev)
+    words = model.kind != "phones"
+    grid = []
+    searcher = Searcher(model, lm, beam)
+    for lang in sorted({u.lang for u in dev}):
+        searcher.decoder_for(lang)  # load each language's LM once
+    for w in weights:
+        for s in scores:
+            cfg = BeamConfig(**{**asdict(beam), "lm_weight": w, "word_score": s})
+            grid.append((_error_rate(searcher.with_config(cfg), em, dev, words), w, s))
+            log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "WER" if words else "UER", grid[-1][0])
+    best = min(grid)
+    return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid
+
+
+def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
+           lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
+           lang_dir: str | Path | None = None) -> Path:
+    """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
+    model = load_model(model_dir, lang_dir)
+    utts = [u for u in read_manifest(data_dir)]
+    out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{'_lm' if lm else ''}"
+    grid = None
+    if lm and tune_on:
+        beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on))
+        log.info("tuned on %s: lm_weight %.2f, word_score %+.1f", tune_on, beam.lm_weight, beam.word_score)
+    t0 = time.time()
+    em = emissions(model, utts)
+    t_acoustic = time.time() - t0
+    searcher = Searcher(model, lm, beam)
+    refs = model.reference_units(utts)
+    rows = []
+    t1 = time.time()
+    for u in tqdm(utts, desc="search", unit="utt", dynamic_ncols=True, mininterval=2.0):
+        ids, text = searcher(em[u.id], u.lang)
+        rows.append({"id": u.id, "lang": u.lang, "audio": u.audio, "offset": u.offset, "duration": u.duration,
+                     "ref": u.text or "", "hyp": text, "ref_units": refs[u.id], "hyp_units": model.units.decode(ids)})
+    t_search = time.time() - t1
+    audio_s = sum(u.duration for u in utts)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "hyp.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write(out / "ref.trn", "".join(f"{r['ref']} ({r['id']})\n" for r in rows))
+    atomic_write(out / "hyp.trn", "".join(f"{r['hyp']} ({r['id']})\n" for r in rows))
+    info = {
+        "model": model.describe(), "data": str(Path(data_dir).resolve()), "utterances": len(rows),
+        "audio_hours": round(audio_s / 3600, 4), "search": "beam+lm" if lm else "greedy",
+        "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,
+        "tuned_on": str(Path(tune_on).resolve()) if tune_on and lm else None,
+        "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
+        "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},
+        "real_time_factor": round((t_acoustic + t_search) / max(audio_s, 1e-9), 4),
+    }
+    atomic_write(out / "decode.json", json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+    log.info("%s: %d utterances (%.2f h) decoded, RTF %.3f", out, len(rows), audio_s / 3600,
+             info["real_time_factor"])
+    return out
+
+
+def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = None, lang: str | None = None,
+               beam: BeamConfig = BeamConfig()) -> list[tuple[str, str]]:
+    """(path, text) for audio files in any format soundfile reads, at any sample rate. Beam
+    search with ``lm`` needs the files' language (``lang``) when the LM dir has one per language."""
+    from speechxl.data.audio import load_audio
+
+    model = load_model(model_dir)
+    searcher = Searcher(model, lm, beam)
+    out = []
+    with torch.inference_mode():
+        for p in paths:
+            wav = torch.from_numpy(load_audio(p))[None]
+            lp, frames = model.net.log_probs(wav, torch.tensor([wav.shape[1]]))
+            out.append((p, searcher(lp[0, : int(frames[0])], lang or "")[1]))
+    return out

@@ -1,0 +1,54 @@
+"""Export a fine-tuned CTC model as a transformers ``Wav2Vec2ForCTC`` directory with its processor.
+
+    speechxl export-hf exp/ctc_chars out_dir
+    # then, offline: Wav2Vec2ForCTC.from_pretrained(out_dir), Wav2Vec2Processor.from_pretrained(out_dir)
+
+Files: config.json and model.safetensors (weights renamed by the interop table; the CTC head is
+``lm_head``), vocab.json (the units, ``<blank>`` as ``<pad>``, transformers' CTC blank),
+tokenizer_config.json and special_tokens_map.json (Wav2Vec2CTCTokenizer with "|" between words;
+for phone models the phoneme tokenizer, which joins phones with spaces, without phonemising),
+and preprocessor_config.json (16 kHz, the model's waveform normalisation).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from speechxl.data.atomic import atomic_write
+from speechxl.interop.hf_wav2vec2 import save_hf
+from speechxl.text.units import BLANK, UNK, WORD
+
+
+def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
+    from speechxl.decode.model import load_model
+
+    m = load_model(model_dir)
+    vocab = {("<pad>" if s == BLANK else s): i for i, s in enumerate(m.units.symbols)}
+    frontend = m.config.model.frontend
+    extra = {"vocab_size": len(vocab), "pad_token_id": 0, "bos_token_id": None, "eos_token_id": None,
+             "ctc_loss_reduction": "sum", "ctc_zero_infinity": True, "final_dropout": m.config.ctc.final_dropout,
+             "mask_time_prob": m.config.ctc.mask_time.prob, "mask_time_length": m.config.ctc.mask_time.length,
+             "mask_feature_prob": m.config.ctc.mask_channel.prob,
+             "mask_feature_length": m.config.ctc.mask_channel.length}
+    out = save_hf(m.net.state_dict(), m.config.model, out_dir, "Wav2Vec2ForCTC", extra)
+    tokenizer = {"unk_token": UNK, "pad_token": "<pad>", "bos_token": None, "eos_token": None,
+                 "do_lower_case": False, "model_max_length": 1_000_000}
+    if m.kind == "phones":
+        tokenizer.update(tokenizer_class="Wav2Vec2PhonemeCTCTokenizer", do_phonemize=False,
+                         word_delimiter_token=WORD, phone_delimiter_token=" ")
+    else:
+        tokenizer.update(tokenizer_class="Wav2Vec2CTCTokenizer",
+                         word_delimiter_token=WORD if WORD in m.units else None)
+    files = {
+        "vocab.json": vocab,
+        "tokenizer_config.json": tokenizer,
+        "special_tokens_map.json": {"unk_token": UNK, "pad_token": "<pad>"},
+        "preprocessor_config.json": {
+            "feature_extractor_type": "Wav2Vec2FeatureExtractor", "processor_class": "Wav2Vec2Processor",
+            "feature_size": 1, "sampling_rate": 16000, "padding_side": "right", "padding_value": 0.0,
+            "do_normalize": frontend.normalize_waveform, "return_attention_mask": frontend.norm == "layer"},
+    }
+    for name, content in files.items():
+        atomic_write(out / name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
+    return out

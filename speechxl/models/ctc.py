@@ -1,0 +1,99 @@
+"""CTC recogniser: a speech encoder with a linear head over a unit inventory.
+
+While training, SpecAugment-style masks hide spans of time (replaced by the encoder's learned
+mask vector) and of channels (zeroed); the frontend can be frozen (no gradient, no stored
+activations), and the whole encoder for a first number of updates. CTC runs with
+``zero_infinity``: an utterance whose labels cannot fit its frames adds nothing, and is counted.
+The head is named as transformers' ``Wav2Vec2ForCTC.lm_head`` through the interop table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from rapidfuzz.distance import Levenshtein
+from torch import nn
+
+from speechxl.data.validate import ctc_min_frames
+from speechxl.models.speech_encoder import SpeechEncoder
+from speechxl.nn.masking import MaskingConfig, span_mask
+
+
+@dataclass(kw_only=True)
+class CTCConfig:
+    """What CTC fine-tuning does besides the encoder's own dropouts."""
+
+    final_dropout: float = 0.0
+    """Dropout before the CTC head."""
+    mask_time: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.05, length=10, min_masks=2))
+    """Time masking while training."""
+    mask_channel: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.0, length=64, min_masks=0))
+    """Channel masking while training."""
+    freeze_frontend: bool = True
+    """Keep the feature encoder (frontend) fixed."""
+    freeze_encoder_steps: int = 0
+    """Train only the head for this many first updates."""
+
+
+def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
+    """Best path: argmax per frame, repeats merged, blanks dropped. log_probs (B, T, V)."""
+    best = log_probs.argmax(-1)  # (B, T)
+    keep = torch.ones_like(best, dtype=torch.bool)
+    keep[:, 1:] = best[:, 1:] != best[:, :-1]
+    keep &= best != blank
+    keep &= torch.arange(best.shape[1], device=best.device)[None] < lengths[:, None]
+    return [row[k].tolist() for row, k in zip(best, keep)]
+
+
+class CTCModel(nn.Module):
+    def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = backbone
+        self.dropout = nn.Dropout(cfg.final_dropout)
+        self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
+        self.encoder_frozen = cfg.freeze_encoder_steps > 0
+        if cfg.freeze_frontend:
+            self.backbone.frontend.requires_grad_(False)
+
+    def set_step(self, step: int) -> None:
+        """Called by the trainer before each update: thaws the encoder after its frozen steps."""
+        self.encoder_frozen = step < self.cfg.freeze_encoder_steps
+
+    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-probabilities (B, T, V) in fp32, frames per utterance (B,))."""
+        frozen = not self.training or self.cfg.freeze_frontend or self.encoder_frozen
+        with torch.no_grad() if frozen and self.training else contextlib.nullcontext():
+            features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
+        frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
+        time_mask = span_mask(frames, features.shape[1], self.cfg.mask_time) if self.training else None
+        with torch.no_grad() if self.encoder_frozen and self.training else contextlib.nullcontext():
+            out = self.backbone.encode(features, valid, time_mask, self._channel_mask(features))
+        logits = self.head(self.dropout(out.hidden))
+        return logits.float().log_softmax(-1), frames
+
+    def _channel_mask(self, features: torch.Tensor) -> torch.Tensor | None:
+        if not self.training or self.cfg.mask_channel.prob <= 0:
+            return None
+        b, d = features.shape[0], self.head.in_features
+        return span_mask(torch.full((b,), d, device=features.device), d, self.cfg.mask_channel)  # (B, D)
+
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor,
+                labels: list[list[int]]) -> tuple[torch.Tensor, int, dict[str, float]]:
+        """CTC loss summed over utterances, the number of label tokens, and logs."""
+        log_probs, frames = self.log_probs(wav, lengths)
+        target_lengths = torch.tensor([len(lab) for lab in labels], device=log_probs.device)
+        targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long, device=log_probs.device)
+        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0,
+                          reduction="sum", zero_infinity=True)
+        tokens = int(target_lengths.sum())
+        infeasible = sum(int(f) < ctc_min_frames(lab) for f, lab in zip(frames.tolist(), labels))
+        logs = {"ctc": loss.item() / max(tokens, 1), "zeroed": infeasible}
+        if not self.training:
+            hyps = greedy_ids(log_probs, frames)
+            logs["errors"] = sum(Levenshtein.distance(h, r) for h, r in zip(hyps, labels))
+            logs["ref_tokens"] = tokens
+        return loss, tokens, logs

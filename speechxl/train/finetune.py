@@ -1,0 +1,162 @@
+"""The ``finetune`` verb: CTC training on transcribed audio over one unit set for all languages.
+
+    speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/pretrain units=phones \\
+        data=data/train valid_data=data/dev out=exp/ctc_phones
+
+``units`` is chars, phones or bpe, read from ``lang_dir`` (default: data/lang_<kind> beside the
+first training set). Before training, symbols outside the unit set are counted per language
+(they train as <unk>), and utterances whose labels cannot fit their frames are left out, with
+a count per language. Without ``init`` the encoder starts from random weights (the baseline
+that pretraining must beat). The best checkpoint is the one with the lowest token error rate
+on ``valid_data`` (greedy decoding).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from speechxl.config import ConfigError, from_dict, read_yaml, save_config
+from speechxl.data.batching import BatchConfig, BatchPlan
+from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.data.sampling import SamplingConfig
+from speechxl.data.validate import ctc_min_frames
+from speechxl.models.ctc import CTCConfig, CTCModel
+from speechxl.models.registry import FAMILIES
+from speechxl.text.lang_dir import KINDS
+from speechxl.text.tokenize import load_tokenizer
+from speechxl.text.units import Units
+from speechxl.train import checkpoint as ckpt
+from speechxl.train.distributed import init_distributed
+from speechxl.train.schedules import ScheduleConfig
+from speechxl.train.setup import initial_weights, load_partial, load_run_config
+from speechxl.train.trainer import OptimConfig, TrainConfig, Trainer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class FinetuneConfig:
+    """CTC fine-tuning run."""
+
+    family: str = "wav2vec2"
+    data: list[str] = field(default_factory=list)
+    """Data dirs of transcribed training audio."""
+    valid_data: list[str] = field(default_factory=list)
+    out: str = ""
+    init: str | None = None
+    """Pretrained speechxl checkpoint or Hugging Face model dir; none = random initialisation."""
+    units: str = "chars"
+    """chars, phones or bpe."""
+    lang_dir: str | None = None
+    """Units stage output; default: lang_<kind> beside the first training data dir."""
+    model: Any = None
+    ctc: CTCConfig = field(default_factory=CTCConfig)
+    batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
+        kind="tri_stage", warmup_steps=500, hold_steps=2000, init_scale=0.01, final_scale=0.05))
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        if not self.data or not self.out:
+            raise ConfigError("give data=<training data dirs> and out=<experiment dir>")
+        if self.units not in KINDS:
+            raise ConfigError(f"units is one of {sorted(KINDS)}, not {self.units!r}")
+        if self.batch.crop_to_shortest:
+            raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
+
+    def resolved_lang_dir(self) -> Path:
+        return Path(self.lang_dir) if self.lang_dir else Path(self.data[0]).parent / KINDS[self.units]
+
+
+def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> FinetuneConfig:
+    return load_run_config(FinetuneConfig, path, overrides)
+
+
+def label_utterances(utts: list[Utterance], lang_dir: Path, units: Units,
+                     frames_of=None) -> tuple[list[Utterance], dict[str, list[int]], dict]:
+    """Token ids per utterance; left out: untranscribed ones and (given ``frames_of``, samples ->
+    frames) those too short for their labels. Returns (kept, labels by id, per-language counts)."""
+    tokenizer = load_tokenizer(lang_dir)
+    utts = [u for u in utts if u.text or u.phones]
+    tokens = tokenizer.tokenize(utts)
+    unknown: Counter = Counter()
+    infeasible: Counter = Counter()
+    kept, labels = [], {}
+    for u, toks in zip(utts, tokens):
+        ids = units.encode(toks)
+        unknown[u.lang] += sum(i == units.unk_id for i in ids)
+        if not ids or (frames_of is not None and frames_of(int(u.duration * 16000)) < ctc_min_frames(ids)):
+            infeasible[u.lang] += 1
+            continue
+        kept.append(u)
+        labels[u.id] = ids
+    report = {"unknown_tokens": dict(unknown), "left_out_too_short": dict(infeasible),
+              "kept": dict(Counter(u.lang for u in kept))}
+    for lang in sorted(set(unknown) | set(infeasible)):
+        if unknown[lang] or infeasible[lang]:
+            log.info("labels %s: %d tokens outside the units (trained as <unk>), %d utterances too short "
+                     "for their labels left out", lang, unknown[lang], infeasible[lang])
+    return kept, labels, report
+
+
+def build_ctc(cfg: FinetuneConfig, vocab_size: int) -> CTCModel:
+    return CTCModel(FAMILIES[cfg.family].encoder(cfg.model), vocab_size, cfg.ctc)
+
+
+def finetune(cfg: FinetuneConfig) -> dict[str, float]:
+    """Run (or resume) CTC fine-tuning; returns the final validation figures."""
+    dist = init_distributed()
+    out = Path(cfg.out)
+    lang_dir = cfg.resolved_lang_dir()
+    units = Units.load(lang_dir / "units.txt")
+    init_state = None
+    if ckpt.resolve(out / "checkpoints", "last") is not None:  # resuming: the run's own architecture
+        cfg.model = from_dict(FAMILIES[cfg.family].config, read_yaml(out / "config.yaml")["model"], "model")
+    elif cfg.init:
+        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
+    torch.manual_seed(cfg.train.seed)
+    model = build_ctc(cfg, len(units))
+    if init_state is not None:
+        load_partial(model, init_state, source)
+    torch.manual_seed(cfg.train.seed + dist.rank)
+
+    def frames_of(samples: int) -> int:
+        return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))
+
+    train_utts, train_labels, report = label_utterances(
+        [u for d in cfg.data for u in read_manifest(d)], lang_dir, units, frames_of)
+    valid_utts, valid_labels, _ = label_utterances(
+        [u for d in cfg.valid_data for u in read_manifest(d)], lang_dir, units, frames_of)
+    labels = {**train_labels, **valid_labels}
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yaml")
+        (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n")
+        log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
+                 sum(p.numel() for p in model.parameters()) / 1e6,
+                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)
+    train = BatchPlan(train_utts, cfg.batch, cfg.train.seed, cfg.sampling, rank=dist.rank, world=dist.world)
+    valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
+                       world=dist.world) if valid_utts else None)
+    files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json"}
+    if (lang_dir / "bpe.model").is_file():
+        files["bpe.model"] = lang_dir / "bpe.model"
+    trainer = Trainer(model, lambda m, b: m(b["wav"], b["lengths"], b["labels"]), train, valid, out, cfg,
+                      cfg.optim, cfg.schedule, cfg.train, cfg.batch.num_workers, dist,
+                      labels=lambda u: labels[u.id], files=files,
+                      best_metric="error_rate" if valid else "loss")
+    trainer.resume()
+    figures = trainer.fit()
+    if dist.main and figures:
+        log.info("done at step %d: valid token error rate %.4f, loss %.4f", trainer.step,
+                 figures.get("error_rate", float("nan")), figures["loss"])
+    return figures

@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
+from speechxl.decode.ngram import train_ngram, write_arpa
+from speechxl.models.ctc import greedy_ids
+from speechxl.text.units import Units
+
+pytest.importorskip("flashlight.lib.text.decoder")
+UNITS = Units.build(list("abc"), word_boundary=True)  # <blank> <unk> | a b c
+
+
+def emissions(frames: list[dict[str, float]]) -> torch.Tensor:
+    """(T, V) log-probs; each frame gives probabilities to some units, the rest shared."""
+    rows = []
+    for f in frames:
+        p = torch.full((len(UNITS),), (1 - sum(f.values())) / (len(UNITS) - len(f)))
+        for u, v in f.items():
+            p[UNITS.index[u]] = v
+        rows.append(p.log())
+    return torch.stack(rows)
+
+
+# "ab | c?" where the last letter sounds a bit more like b than a
+FRAMES = [{"a": 0.9}, {"b": 0.9}, {"|": 0.9}, {"c": 0.9}, {"b": 0.5, "a": 0.4}, {"<blank>": 0.9}]
+
+
+def test_lexicon_decoder_keeps_to_words_of_the_lm(tmp_path):
+    arpa = write_arpa(train_ngram([["ab", "ca"], ["ca", "ab"], ["ab", "ab", "ca"]], 2), tmp_path / "w.arpa")
+    lexicon = {w: [list(w) + ["|"]] for w in ("ab", "ca")}
+    lp = emissions(FRAMES)
+    greedy = UNITS.decode(greedy_ids(lp[None], torch.tensor([len(FRAMES)]))[0])
+    assert "".join(greedy) == "ab|cb"
+    ids, words = LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=1.0))(lp)
+    assert words == ["ab", "ca"]
+    assert "".join(UNITS.decode(ids)) == "ab|ca"
+
+
+def test_token_decoder_uses_the_unit_lm(tmp_path):
+    sentences = [list("ab|ca"), list("ca|ab"), list("ab|ab|ca")]
+    arpa = write_arpa(train_ngram(sentences, 3), tmp_path / "t.arpa")
+    ids = TokenBeamDecoder(UNITS, arpa, BeamConfig(lm_weight=2.0))(emissions(FRAMES))
+    assert "".join(UNITS.decode(ids)) == "ab|ca"
+    # without the LM's pull the acoustics win
+    ids = TokenBeamDecoder(UNITS, arpa, BeamConfig(lm_weight=0.0))(emissions(FRAMES))
+    assert "".join(UNITS.decode(ids)) == "ab|cb"
+
+
+def test_word_score_penalises_insertions(tmp_path):
+    arpa = write_arpa(train_ngram([["a"], ["b"], ["a", "b"]], 2), tmp_path / "w.arpa")
+    lexicon = {w: [[w, "|"]] for w in ("a", "b")}
+    lp = emissions([{"a": 0.6}, {"|": 0.5}, {"b": 0.35}, {"<blank>": 0.9}])  # is the weak "b" a word?
+    assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=0.0, word_score=5.0))(lp)[1] == ["a", "b"]
+    assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=0.0, word_score=-5.0))(lp)[1] == []

@@ -1,0 +1,104 @@
+"""Fine-tune, decode, score and export on a tiny espeak corpus (the stages 4-6 path in Python)."""
+
+import json
+
+import pytest
+import torch
+
+from speechxl.data.corpora.commonvoice import prepare_commonvoice
+from speechxl.data.corpora.demo import Sizes, make_demo_corpus
+from speechxl.decode.run import decode, transcribe
+from speechxl.eval.report import score
+from speechxl.text.lang_dir import make_lang_dir, make_word_lms
+from speechxl.train.finetune import finetune, load_finetune_config
+from tests.conftest import TINY_W2V
+
+TINY_CTC = [o for o in TINY_W2V if not o.startswith(("model.quantizer", "model.objective"))] + [
+    "batch.crop_to_shortest=false", "batch.max_seconds=4.0", "batch.max_samples=96000",
+    "ctc.freeze_encoder_steps=0", "schedule.kind=constant", "schedule.warmup_steps=0", "optim.lr=1e-3",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipe")
+    sizes = Sizes(train=16, dev=3, test=4, unlabelled=0, heldout_test=2, heldout_unlabelled=1, text_only=30,
+                  speakers=(2, 1, 1))
+    make_demo_corpus(root / "cv", ("es", "ru"), (), sizes, seed=1, jobs=2)
+    data = root / "data"
+    prepare_commonvoice(root / "cv", data, ["es", "ru"], jobs=2)
+    for kind in ("chars", "phones"):
+        make_lang_dir(kind, data / "train", data / f"lang_{kind[:-1] if kind != 'phones' else 'phone'}",
+                      eval_dirs=[data / "test"], lm_text=data / "lm_text")
+    make_word_lms(data / "train", data / "lang_word", data / "lm_text", 2, eval_dirs=[data / "test"])
+    cfg = load_finetune_config(None, TINY_CTC + [f"data={data / 'train'}", f"valid_data={data / 'dev'}",
+                                                 f"out={root / 'ctc'}", "units=chars", "train.max_steps=4",
+                                                 "train.valid_every=2", "train.save_every=2"])
+    figures = finetune(cfg)
+    return root, data, figures
+
+
+def test_finetune_writes_a_checkpoint_with_its_units(trained):
+    root, data, figures = trained
+    assert 0 <= figures["error_rate"] and figures["loss"] > 0
+    best = (root / "ctc" / "checkpoints" / "best").read_text().strip()
+    ck = root / "ctc" / "checkpoints" / best
+    assert (ck / "units.txt").read_text() == (data / "lang_char" / "units.txt").read_text()
+    assert json.loads((root / "ctc" / "labels.json").read_text())["kept"]["es"] > 0
+
+
+def test_decode_greedy_and_with_lm_then_score(trained):
+    root, data, _ = trained
+    greedy = decode(root / "ctc", data / "test")
+    rows = [json.loads(x) for x in (greedy / "hyp.jsonl").read_text().splitlines()]
+    assert {r["lang"] for r in rows} == {"es", "ru"} and all(r["ref"] for r in rows)
+    assert (greedy / "ref.trn").read_text().splitlines()[0].endswith(f"({rows[0]['id']})")
+    lm = decode(root / "ctc", data / "test", lm=data / "lang_word", tune_on=data / "dev")
+    info = json.loads((lm / "decode.json").read_text())
+    assert info["search"] == "beam+lm" and len(info["tuning_grid"]) == 30
+    report = score(lm)
+    assert set(report["scores"]) == {"WER", "CER"}
+    assert set(report["scores"]["WER"]["languages"]) == {"es", "ru"}
+    # with a lexicon LM every word written is a word of that language's LM
+    vocab = {lang: set((data / "lm_text" / f"{lang}.txt").read_text().split()) | {
+        w for line in (data / "train" / "text").read_text().splitlines() for w in line.split()[1:]}
+        for lang in ("es", "ru")}
+    for r in (json.loads(x) for x in (lm / "hyp.jsonl").read_text().splitlines()):
+        assert set(r["hyp"].split()) <= vocab[r["lang"]]
+    for name in ("report.md", "report.html", "report.json", "error_rates.png"):
+        assert (lm / name).stat().st_size > 0
+    assert "<img" in (lm / "report.html").read_text() and "| **all** |" in (lm / "report.md").read_text()
+
+
+def test_transcribe_any_audio_file(trained, tmp_path):
+    root, data, _ = trained
+    import soundfile as sf
+
+    from speechxl.data.manifest import read_manifest
+
+    u = read_manifest(data / "test")[0]
+    x, sr = sf.read(u.audio)
+    sf.write(str(tmp_path / "a.ogg"), x, sr)
+    (path, text), = transcribe(root / "ctc", [str(tmp_path / "a.ogg")])
+    assert path.endswith("a.ogg") and isinstance(text, str)
+
+
+def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from speechxl.decode.model import load_model
+    from speechxl.interop.hf_ctc import export_ctc
+
+    root, _, _ = trained
+    out = export_ctc(root / "ctc", tmp_path / "hf")
+    hf = transformers.Wav2Vec2ForCTC.from_pretrained(out).eval()
+    processor = transformers.Wav2Vec2Processor.from_pretrained(out)
+    ours = load_model(root / "ctc")
+    wav = torch.randn(1, 16000) * 0.1
+    inputs = processor(wav[0].numpy(), sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        ref = hf(inputs.input_values).logits.log_softmax(-1)
+        mine, _ = ours.net.log_probs(wav, torch.tensor([16000]))
+    torch.testing.assert_close(mine, ref, atol=1e-4, rtol=0)
+    ids = ref.argmax(-1)[0]
+    assert processor.decode(ids) == ours.detokenize(
+        [i for j, i in enumerate(ids.tolist()) if i != 0 and (j == 0 or i != ids[j - 1])])
