@@ -9,6 +9,8 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl export-hf exp/ctc out_dir
+  speechxl inventory --from-text it.txt --lang it > it.inv
+  speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
 """
@@ -178,26 +180,50 @@ def _add_decode(sub) -> None:
     p.add_argument("data", help="data dir to transcribe")
     _add_beam_options(p)
     _option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")
-    _option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm])")
+    _option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm][_<map>])")
     _option(p, "--lang_dir", help="the model's units dir, if not where training found it")
+    _option(p, "--inventory", help="phone models: restrict the output to these phones (one IPA phone per line)")
+    _option(p, "--map", default="articulatory",
+            help="with --inventory: articulatory (nearest phone by features), exact, or an edited phone_map.tsv")
 
 
 def _run_decode(args) -> None:
     from speechxl.decode.run import decode
 
-    decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir)
+    decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
+           args.map)
+
+
+def _add_inventory(sub) -> None:
+    p = sub.add_parser("inventory", help="text of a language -> its IPA phones, one per line (espeak-ng)")
+    _option(p, "--from_text", required=True, help="a text file in the language, one sentence a line")
+    _option(p, "--lang", required=True, help="language code (the espeak-ng voice is found from it)")
+    _option(p, "--voice", help="espeak-ng voice, if not the language's default")
+    _option(p, "--min_count", type=int, default=1, help="leave out phones seen fewer times")
+
+
+def _run_inventory(args) -> None:
+    from speechxl.decode.phone_map import inventory_from_text
+
+    lines = Path(args.from_text).read_text(encoding="utf-8").splitlines()
+    found = inventory_from_text(lines, args.lang, args.voice, args.min_count)
+    print(f"# {len(found)} phones of {args.lang} from {len(lines)} lines of {args.from_text} (espeak-ng)")
+    for phone, n in found:
+        print(f"{phone}\t# {n}")
 
 
 def _add_score(sub) -> None:
     p = sub.add_parser("score", help="a decode dir -> report.md, report.html, report.json, error_rates.png")
     p.add_argument("decode_dirs", nargs="+")
+    _option(p, "--compare", help="also write one table of all the decodes here (Markdown, and JSON beside it)")
 
 
 def _run_score(args) -> None:
-    from speechxl.eval.report import score
+    from speechxl.eval.report import compare, score
 
-    for d in args.decode_dirs:
-        score(d)
+    reports = {d: score(d) for d in args.decode_dirs}
+    if args.compare:
+        compare(reports, args.compare)
 
 
 def _add_transcribe(sub) -> None:
@@ -230,7 +256,8 @@ def _run_export(args) -> None:
 VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
-         "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export)}
+         "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
+         "inventory": (_add_inventory, _run_inventory)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,10 +27,11 @@ class ConfigError(ValueError):
     """A config that cannot be built: the message names the key."""
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge_dicts(base: dict, over: dict) -> dict:
+    """``over`` merged into ``base``, recursively (a new dict)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge_dicts(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
@@ -43,7 +44,7 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: a config is a mapping of keys to values")
     base = d.pop("base", None)
-    return _merge(read_yaml(path.parent / base), d) if base else d
+    return merge_dicts(read_yaml(path.parent / base), d) if base else d
 
 
 def apply_overrides(d: dict, overrides: list[str]) -> dict:
@@ -60,7 +61,7 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
             nested[p] = {}
             nested = nested[p]
         nested[parts[-1]] = value
-        d = _merge(d, node)
+        d = merge_dicts(d, node)
     return d
 
 

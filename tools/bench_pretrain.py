@@ -10,6 +10,7 @@ with glibc's malloc as it comes and with freed memory kept (what speechxl's trai
 
     python tools/bench_pretrain.py                       # tiny and base presets, CPU, fp32
     python tools/bench_pretrain.py --presets tiny --steps 20 --rounds 3
+    python tools/bench_pretrain.py --presets bestrq_tiny conformer_tiny tiny   # BEST-RQ vs wav2vec 2.0
     python tools/bench_pretrain.py --device cuda --precision bf16 --peak_tflops 989  # + MFU
 Prints a table and writes it as JSON (--out).
 """
@@ -27,7 +28,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = {"tiny": "recipes/pretrain/wav2vec2_tiny.yaml", "base": "recipes/pretrain/wav2vec2_base.yaml"}
+# preset -> (speechxl config, the transformers class with the same architecture, if any)
+PRESETS = {
+    "tiny": ("recipes/pretrain/wav2vec2_tiny.yaml", "Wav2Vec2ForPreTraining"),
+    "base": ("recipes/pretrain/wav2vec2_base.yaml", "Wav2Vec2ForPreTraining"),
+    "conformer_tiny": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", "Wav2Vec2ConformerForPreTraining"),
+    "bestrq_tiny": ("recipes/pretrain/bestrq_conformer_tiny.yaml", None),
+    "bestrq_base": ("recipes/pretrain/bestrq_conformer_base.yaml", None),
+}
 
 
 def _batch(args):
@@ -43,20 +51,25 @@ def _models(args):
     import torch
 
     from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
-    from speechxl.models.wav2vec2 import Wav2Vec2Pretrain
+    from speechxl.models.registry import FAMILIES
     from speechxl.train.pretrain import load_pretrain_config
 
-    cfg = load_pretrain_config(ROOT / PRESETS[args.preset], ["data=x", "out=x", "model.encoder.layerdrop=0.0"]).model
+    path, peer = PRESETS[args.preset]
+    run = load_pretrain_config(ROOT / path, ["data=x", "out=x", "model.encoder.layerdrop=0.0"])
+    cfg = run.model
     torch.manual_seed(0)
-    ours = Wav2Vec2Pretrain(cfg)
+    ours = FAMILIES[run.family].build(cfg)
     if args.impl == "speechxl":
         return cfg, ours
     import transformers
 
-    hf_cfg = transformers.Wav2Vec2Config(**{k: v for k, v in config_to_hf(cfg).items()
-                                            if k not in ("model_type", "architectures")})
-    hf = transformers.Wav2Vec2ForPreTraining(hf_cfg)
-    hf.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()}, strict=True)
+    hf_cfg = config_to_hf(cfg, peer)
+    model_type = hf_cfg.pop("model_type")
+    config_class = transformers.AutoConfig.for_model(model_type).__class__
+    hf = getattr(transformers, peer)(config_class(**{k: v for k, v in hf_cfg.items() if k != "architectures"}))
+    own = {to_hf_name(k, model_type): v for k, v in ours.state_dict().items()}
+    missing, unexpected = hf.load_state_dict(own, strict=False)
+    assert not unexpected and all(".pos_conv_embed." in k for k in missing), (missing, unexpected)
     return cfg, hf
 
 
@@ -158,9 +171,9 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
 
-    impls = ("speechxl", "transformers")
     results: dict[tuple[str, str, str], list[dict]] = {}
     for preset in args.presets:
+        impls = ("speechxl", "transformers") if PRESETS[preset][1] else ("speechxl",)
         for _ in range(args.rounds):
             for alloc in args.allocators:
                 for impl in impls:
@@ -177,30 +190,37 @@ def main() -> None:
     rows = []
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, device {args.device}, "
           f"{args.precision}; batch {args.batch} x {args.seconds} s; {args.rounds} rounds x {args.steps} steps")
-    print(f"{'preset':6} {'malloc':8} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} {'peak MiB':>9} "
+    print(f"{'preset':14} {'malloc':8} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} {'peak MiB':>9} "
           f"{'GFLOP/s':>8}" + ("  MFU" if args.peak_tflops else ""))
+    speed = {}
     for preset in args.presets:
-        speed = {}
+        impls = ("speechxl", "transformers") if PRESETS[preset][1] else ("speechxl",)
         for alloc in args.allocators:
             for impl in impls:
                 runs = results[(preset, alloc, impl)]
                 med = statistics.median(t for r in runs for t in r["times"])
                 peak = max(r["peak_mib"] for r in runs)
                 gflops = runs[0]["flops"] / med / 1e9
-                speed[alloc, impl] = audio / med
+                speed[preset, alloc, impl] = audio / med
                 row = {"preset": preset, "allocator": alloc, "impl": impl, "params_m": round(runs[0]["params_m"], 2),
                        "median_step_s": round(med, 4), "audio_s_per_s": round(audio / med, 2),
                        "peak_mib": round(peak), "gflop_per_s": round(gflops, 1)}
                 if args.peak_tflops:
                     row["mfu"] = round(gflops / 1e3 / args.peak_tflops, 4)
                 rows.append(row)
-                print(f"{preset:6} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['audio_s_per_s']:10.2f} "
+                print(f"{preset:14} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['audio_s_per_s']:10.2f} "
                       f"{row['peak_mib']:9d} {gflops:8.1f}" + (f"  {row['mfu']:.1%}" if args.peak_tflops else ""))
-            print(f"{preset:6} {alloc:8} speed-up of speechxl over transformers, same malloc: "
-                  f"{speed[alloc, 'speechxl'] / speed[alloc, 'transformers']:.2f}x")
-        if {"default", "kept"} <= set(args.allocators):
-            print(f"{preset:6} as each runs out of the box (speechxl's trainer keeps freed memory): "
-                  f"{speed['kept', 'speechxl'] / speed['default', 'transformers']:.2f}x")
+            if "transformers" in impls:
+                print(f"{preset:14} {alloc:8} speed-up of speechxl over transformers, same malloc: "
+                      f"{speed[preset, alloc, 'speechxl'] / speed[preset, alloc, 'transformers']:.2f}x")
+        if "transformers" in impls and {"default", "kept"} <= set(args.allocators):
+            print(f"{preset:14} as each runs out of the box (speechxl's trainer keeps freed memory): "
+                  f"{speed[preset, 'kept', 'speechxl'] / speed[preset, 'default', 'transformers']:.2f}x")
+    alloc = args.allocators[-1]
+    for a, b in (("bestrq_tiny", "tiny"), ("bestrq_tiny", "conformer_tiny"), ("bestrq_base", "base")):
+        if (a, alloc, "speechxl") in speed and (b, alloc, "speechxl") in speed:
+            print(f"speechxl {a} vs speechxl {b}: {speed[a, alloc, 'speechxl'] / speed[b, alloc, 'speechxl']:.2f}x "
+                  f"the audio per second ({alloc} malloc)")
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
 

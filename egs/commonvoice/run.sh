@@ -3,7 +3,8 @@
 #   bash run.sh                                  # all stages, on the built-in demo corpus
 #   bash run.sh --stage 1 --stop_stage 2 --cv_root /data/cv-corpus-17.0 --langs "de fr pl"
 # Stages: 0 demo corpus | 1 prepare data | 2 units | 3 pretrain | 4 fine-tune | 5 decode |
-#         6 score | 7 zero-shot. A finished stage is skipped on a re-run (exp/.done/).
+#         6 score | 7 zero-shot decode | 8 zero-shot score. A finished stage is skipped on a
+#         re-run (exp/.done/).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,7 +16,8 @@ heldout_langs=            # held-out locales for zero-shot tests (default: the d
 nj=2                      # parallel processes
 strict=false              # true: any rejected input stops stage 1 with an error
 bpe_size=500              # BPE vocabulary size
-pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml  # pretraining preset (any recipes/pretrain/*.yaml)
+pretrain_recipe=wav2vec2  # pretraining method: wav2vec2, bestrq or w2v-bert (its tiny preset)
+pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
 finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe)
@@ -31,6 +33,15 @@ exp=exp                   # models, decodes, reports and stage markers
 . ./path.sh
 . ../../tools/parse_options.sh
 . ../../tools/stages.sh
+
+if [ -z "$pretrain_config" ]; then
+  case "$pretrain_recipe" in
+    wav2vec2) pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml ;;
+    bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
+    w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq or w2v-bert, not $pretrain_recipe" >&2; exit 1 ;;
+  esac
+fi
 
 if [ -z "$cv_root" ]; then
   run_stage 0 "demo corpus" speechxl prepare demo --out "$demo" --scale "$demo_scale" --jobs "$nj"
@@ -59,10 +70,12 @@ init=$pretrain_exp; tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
 ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
 
 finetune_all() {  # finetune_all INIT UNITS...: one `speechxl finetune` per unit set
-  local init=$1; shift
+  local init=$1 start; shift
+  # from the pretrained model, or a random one of the pretraining preset's size
+  if [ -n "$init" ]; then start="init=$init"; else start="architecture=$pretrain_config"; fi
   for u in "$@"; do
     # shellcheck disable=SC2086  # finetune_args is a list of key=value words
-    speechxl finetune --config "$finetune_config" ${init:+init="$init"} units="$u" data="$data/train" \
+    speechxl finetune --config "$finetune_config" "$start" units="$u" data="$data/train" \
       valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $finetune_args
   done
 }
@@ -82,9 +95,26 @@ decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tune
 run_stage 5 "decode" decode_all "${ctc_dirs[@]}"
 
 decode_dirs=(); for m in "${ctc_dirs[@]}"; do decode_dirs+=("$m/decode_test" "$m/decode_test_lm"); done
-run_stage 6 "score" speechxl score "${decode_dirs[@]}"
+run_stage 6 "score" speechxl score "${decode_dirs[@]}" --compare "$exp/results_$tag.md"
 if [ "$stop_stage" -ge 6 ] && [ "$stage" -le 6 ]; then
   echo "== reports:"; for d in "${decode_dirs[@]}"; do echo "   $d/report.md"; done
+  echo "== all in one table: $exp/results_$tag.md"
 fi
 
-not_built 7 "zero-shot"
+# zero-shot: the phone model on languages it never saw, unrestricted, then restricted to each
+# language's inventory (stage 2 wrote data/lang_phone/inventory/<lang>.txt) by exact match and by
+# articulatory features
+phone_model=$exp/ctc_phones_$tag
+if [ -f "$data/test_heldout/utts.jsonl" ]; then
+  zero_shot() {  # zero_shot MODEL: three decodes of the held-out test set
+    speechxl decode "$1" "$data/test_heldout" --out "$1/decode_test_heldout_unrestricted"
+    for m in exact articulatory; do
+      speechxl decode "$1" "$data/test_heldout" --inventory "$data/lang_phone/inventory" --map "$m"
+    done
+  }
+  run_stage 7 "zero-shot decode" zero_shot "$phone_model"
+  zs_dirs=("$phone_model/decode_test_heldout_unrestricted" "$phone_model/decode_test_heldout_exact"
+           "$phone_model/decode_test_heldout_articulatory")
+  run_stage 8 "zero-shot score" speechxl score "${zs_dirs[@]}" --compare "$exp/zero_shot_$tag.md"
+  if [ "$stop_stage" -ge 8 ] && [ "$stage" -le 8 ]; then echo "== zero-shot PER: $exp/zero_shot_$tag.md"; fi
+fi

@@ -8,6 +8,9 @@
 a word LM (data/lang_word) decodes with a lexicon of its words spelled in the model's units, a
 unit LM (data/lang_<kind>/lm) decodes lexicon-free. ``--tune_on`` picks the LM weight and word
 score that give the lowest error rate on another set (a grid), then decodes with them.
+``--inventory`` (a phone model, a language it was not trained on) restricts the output to that
+language's phones, mapping the model's phones onto them (``--map articulatory``, ``exact``, or an
+edited phone_map.tsv; see speechxl.decode.phone_map).
 
 Writes exp/<model>/decode_<set>[_<tag>]/: hyp.jsonl (per utterance: ids, language, audio,
 reference and hypothesis as text and as units), ref.trn and hyp.trn (sclite), decode.json
@@ -31,7 +34,9 @@ from speechxl.data.batching import BatchConfig, BatchPlan, iterate
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
 from speechxl.decode.model import LoadedModel, load_model
+from speechxl.decode.phone_map import PhoneMap, read_inventory, restrict
 from speechxl.models.ctc import greedy_ids
+from speechxl.text.units import BLANK, UNK, WORD, Units
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +61,22 @@ def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_
 
 
 class Searcher:
-    """Greedy, or beam search with one decoder per language (their LMs differ)."""
+    """Greedy, or beam search with one decoder per language (their LMs differ), over ``units``
+    (the model's, or an inventory's when the output is restricted)."""
 
-    def __init__(self, model: LoadedModel, lm: str | Path | None, beam: BeamConfig):
+    def __init__(self, model: LoadedModel, lm: str | Path | None, beam: BeamConfig, units: Units | None = None):
         self.model, self.beam, self.lm = model, beam, Path(lm) if lm else None
+        self.units = units or model.units
         self._decoders: dict[str, object] = {}
 
     def with_config(self, beam: BeamConfig) -> Searcher:
         """The same LMs and lexicons, other weights (for tuning)."""
-        other = Searcher(self.model, self.lm, beam)
+        other = Searcher(self.model, self.lm, beam, self.units)
         other._decoders = {lang: d.with_config(beam) for lang, d in self._decoders.items()}
         return other
+
+    def text(self, ids: list[int]) -> str:
+        return self.model.tokenizer.text(self.units.decode(ids))
 
     def _arpa(self, lang: str) -> Path:
         if self.lm.is_file():
@@ -82,20 +92,20 @@ class Searcher:
             info = json.loads((arpa.parent / "info.json").read_text()) if (arpa.parent / "info.json").is_file() else {}
             if info.get("kind") == "words":
                 words = self.model.lexicon(arpa, lang)
-                self._decoders[lang] = LexiconBeamDecoder(self.model.units, words, arpa, self.beam)
+                self._decoders[lang] = LexiconBeamDecoder(self.units, words, arpa, self.beam)
             else:
-                self._decoders[lang] = TokenBeamDecoder(self.model.units, arpa, self.beam)
+                self._decoders[lang] = TokenBeamDecoder(self.units, arpa, self.beam)
         return self._decoders[lang]
 
     def __call__(self, log_probs: torch.Tensor, lang: str) -> tuple[list[int], str]:
         """(unit ids, text) for log_probs (T, V)."""
         if self.lm is None:
             ids = greedy_ids(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
-            return ids, self.model.detokenize(ids)
+            return ids, self.text(ids)
         result = self.decoder_for(lang)(log_probs)
         if isinstance(result, tuple):  # lexicon decoding gives words
             return result[0], " ".join(result[1])
-        return result, self.model.detokenize(result)
+        return result, self.text(result)
 
 
 def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utterance], words: bool) -> float:
@@ -107,6 +117,30 @@ def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utte
         errors += Levenshtein.distance(hyp, ref)
         total += len(ref)
     return errors / max(total, 1)
+
+
+def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, method: str, out: Path
+               ) -> dict[str, PhoneMap]:
+    """Per language: the map of the model's phones onto its inventory (``inventory`` is a file for
+    all, or a dir of <lang>.txt); each written to out/phone_map_<lang>.tsv. ``method`` is
+    articulatory, exact, an edited table, or a dir of phone_map_<lang>.tsv tables."""
+    if model.kind != "phones":
+        raise ValueError(f"--inventory needs a phone model; {model.checkpoint} predicts {model.kind}")
+    model_phones = [s for s in model.units.symbols if s not in (BLANK, UNK, WORD)]
+    maps = {}
+    for lang in langs:
+        inv = Path(inventory) / f"{lang}.txt" if Path(inventory).is_dir() else Path(inventory)
+        if not inv.is_file():
+            raise FileNotFoundError(f"{inv}: no phone inventory for language {lang!r}")
+        phones = read_inventory(inv)
+        table = Path(method) / f"phone_map_{lang}.tsv" if Path(method).is_dir() else Path(method)
+        maps[lang] = (PhoneMap.load(table, phones) if table.is_file()
+                      else PhoneMap.build(model_phones, phones, method))
+        maps[lang].save(out / f"phone_map_{lang}.tsv")
+        if maps[lang].dropped():
+            log.info("%s: %d model phones have no counterpart in %s: %s", lang, len(maps[lang].dropped()), inv,
+                     " ".join(maps[lang].dropped()[:20]))
+    return maps
 
 
 def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
@@ -130,29 +164,38 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
 
 def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
-           lang_dir: str | Path | None = None) -> Path:
+           lang_dir: str | Path | None = None, inventory: str | Path | None = None,
+           map_method: str = "articulatory") -> Path:
     """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
     model = load_model(model_dir, lang_dir)
     utts = [u for u in read_manifest(data_dir)]
-    out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{'_lm' if lm else ''}"
+    tag = ("_lm" if lm else "") + (f"_{Path(map_method).name if Path(map_method).exists() else map_method}"
+                                   if inventory else "")
+    out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
+    out.mkdir(parents=True, exist_ok=True)
+    maps = phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out) if inventory else {}
     grid = None
     if lm and tune_on:
         beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on))
         log.info("tuned on %s: lm_weight %.2f, word_score %+.1f", tune_on, beam.lm_weight, beam.word_score)
     t0 = time.time()
     em = emissions(model, utts)
+    if maps:  # each language's phones only
+        matrices = {lang: m.matrix(model.units) for lang, m in maps.items()}
+        em = {u.id: restrict(em[u.id], matrices[u.lang]) for u in utts}
     t_acoustic = time.time() - t0
-    searcher = Searcher(model, lm, beam)
+    searchers = {lang: Searcher(model, lm, beam, maps[lang].units() if maps else None)
+                 for lang in sorted({u.lang for u in utts})}
     refs = model.reference_units(utts)
     rows = []
     t1 = time.time()
     for u in tqdm(utts, desc="search", unit="utt", dynamic_ncols=True, mininterval=2.0):
-        ids, text = searcher(em[u.id], u.lang)
+        ids, text = searchers[u.lang](em[u.id], u.lang)
         rows.append({"id": u.id, "lang": u.lang, "audio": u.audio, "offset": u.offset, "duration": u.duration,
-                     "ref": u.text or "", "hyp": text, "ref_units": refs[u.id], "hyp_units": model.units.decode(ids)})
+                     "ref": u.text or "", "hyp": text, "ref_units": refs[u.id],
+                     "hyp_units": searchers[u.lang].units.decode(ids)})
     t_search = time.time() - t1
     audio_s = sum(u.duration for u in utts)
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "hyp.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     atomic_write(out / "ref.trn", "".join(f"{r['ref']} ({r['id']})\n" for r in rows))
     atomic_write(out / "hyp.trn", "".join(f"{r['hyp']} ({r['id']})\n" for r in rows))
@@ -161,6 +204,9 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         "audio_hours": round(audio_s / 3600, 4), "search": "beam+lm" if lm else "greedy",
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,
         "tuned_on": str(Path(tune_on).resolve()) if tune_on and lm else None,
+        "inventory": str(Path(inventory).resolve()) if inventory else None,
+        "phone_maps": {lang: {"method": m.method, "inventory_size": len(m.target), "dropped": m.dropped(),
+                              "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
         "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
         "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},
         "real_time_factor": round((t_acoustic + t_search) / max(audio_s, 1e-9), 4),

@@ -137,3 +137,28 @@ def score(decode_dir: str | Path) -> dict:
         log.info("%s: %s %.2f%% overall; %s", d, m, 100 * s["overall"]["rate"],
                  ", ".join(f"{lang} {100 * c['rate']:.1f}" for lang, c in s["languages"].items()))
     return report
+
+
+def compare(reports: dict[str, dict], out: str | Path) -> Path:
+    """One Markdown table (and a JSON beside it) of several reports: a row per decode, a column
+    per language and metric; ``reports`` maps a label to score()'s result."""
+    metrics = sorted({m for r in reports.values() for m in r["scores"]})
+    langs = sorted({lang for r in reports.values() for m in r["scores"].values() for lang in m["languages"]})
+    head = ["decode"] + [f"{m} {lang}" for m in metrics for lang in langs + ["all"]]
+    rows = []
+    for label, r in reports.items():
+        cells = [label]
+        for m in metrics:
+            s = r["scores"].get(m)
+            for lang in langs + ["all"]:
+                c = (s["overall"] if lang == "all" else s["languages"].get(lang)) if s else None
+                cells.append(f"{100 * c['rate']:.2f}" if c else "")
+        rows.append(cells)
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+    out = Path(out)
+    atomic_write(out, "\n".join(md) + "\n")
+    atomic_write(out.with_suffix(".json"), json.dumps(
+        {label: {m: {lang: c["rate"] for lang, c in {**s["languages"], "all": s["overall"]}.items()}
+                 for m, s in r["scores"].items()} for label, r in reports.items()}, indent=1) + "\n")
+    log.info("comparison of %d decodes: %s", len(reports), out)
+    return out

@@ -1,4 +1,5 @@
-"""Export a fine-tuned CTC model as a transformers ``Wav2Vec2ForCTC`` directory with its processor.
+"""Export a fine-tuned CTC model as a transformers ``Wav2Vec2ForCTC`` directory with its processor
+(``Wav2Vec2ConformerForCTC`` and ``Wav2Vec2BertForCTC`` for those families).
 
     speechxl export-hf exp/ctc_chars out_dir
     # then, offline: Wav2Vec2ForCTC.from_pretrained(out_dir), Wav2Vec2Processor.from_pretrained(out_dir)
@@ -7,7 +8,8 @@ Files: config.json and model.safetensors (weights renamed by the interop table; 
 ``lm_head``), vocab.json (the units, ``<blank>`` as ``<pad>``, transformers' CTC blank),
 tokenizer_config.json and special_tokens_map.json (Wav2Vec2CTCTokenizer with "|" between words;
 for phone models the phoneme tokenizer, which joins phones with spaces, without phonemising),
-and preprocessor_config.json (16 kHz, the model's waveform normalisation).
+and preprocessor_config.json (waveform models: 16 kHz, the model's waveform normalisation;
+w2v-BERT: SeamlessM4TFeatureExtractor, whose Kaldi fbank speechxl's log-mel frontend matches).
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ import json
 from pathlib import Path
 
 from speechxl.data.atomic import atomic_write
-from speechxl.interop.hf_wav2vec2 import save_hf
+from speechxl.interop.hf_wav2vec2 import FAMILY_TYPES, save_hf
 from speechxl.text.units import BLANK, UNK, WORD
+
+
+def _preprocessor(frontend) -> dict:
+    if hasattr(frontend, "n_mels"):  # log-mel frames: SeamlessM4T's Kaldi fbank, stacked
+        return {"feature_extractor_type": "SeamlessM4TFeatureExtractor", "processor_class": "Wav2Vec2BertProcessor",
+                "feature_size": frontend.n_mels, "num_mel_bins": frontend.n_mels, "sampling_rate": 16000,
+                "stride": frontend.stack, "padding_side": "right", "padding_value": 0.0, "return_attention_mask": True}
+    return {"feature_extractor_type": "Wav2Vec2FeatureExtractor", "processor_class": "Wav2Vec2Processor",
+            "feature_size": 1, "sampling_rate": 16000, "padding_side": "right", "padding_value": 0.0,
+            "do_normalize": frontend.normalize_waveform, "return_attention_mask": frontend.norm == "layer"}
 
 
 def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
@@ -31,7 +43,12 @@ def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
              "mask_time_prob": m.config.ctc.mask_time.prob, "mask_time_length": m.config.ctc.mask_time.length,
              "mask_feature_prob": m.config.ctc.mask_channel.prob,
              "mask_feature_length": m.config.ctc.mask_channel.length}
-    out = save_hf(m.net.state_dict(), m.config.model, out_dir, "Wav2Vec2ForCTC", extra)
+    model_type = FAMILY_TYPES.get(m.config.family)
+    if model_type is None:
+        raise ValueError(f"{m.config.family} models have no transformers counterpart to export to")
+    architecture = {"wav2vec2": "Wav2Vec2ForCTC", "wav2vec2-conformer": "Wav2Vec2ConformerForCTC",
+                    "wav2vec2-bert": "Wav2Vec2BertForCTC"}[model_type]
+    out = save_hf(m.net.state_dict(), m.config.model, out_dir, architecture, extra)
     tokenizer = {"unk_token": UNK, "pad_token": "<pad>", "bos_token": None, "eos_token": None,
                  "do_lower_case": False, "model_max_length": 1_000_000}
     if m.kind == "phones":
@@ -44,10 +61,7 @@ def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
         "vocab.json": vocab,
         "tokenizer_config.json": tokenizer,
         "special_tokens_map.json": {"unk_token": UNK, "pad_token": "<pad>"},
-        "preprocessor_config.json": {
-            "feature_extractor_type": "Wav2Vec2FeatureExtractor", "processor_class": "Wav2Vec2Processor",
-            "feature_size": 1, "sampling_rate": 16000, "padding_side": "right", "padding_value": 0.0,
-            "do_normalize": frontend.normalize_waveform, "return_attention_mask": frontend.norm == "layer"},
+        "preprocessor_config.json": _preprocessor(frontend),
     }
     for name, content in files.items():
         atomic_write(out / name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")

@@ -1,7 +1,13 @@
 """Hugging Face Wav2Vec2 model directories: config.json + weights, both ways.
 
+Three transformers model types map onto speechxl families:
+  wav2vec2            -> wav2vec2            conv frontend + Transformer (XLSR-53, XLS-R, ...)
+  wav2vec2-conformer  -> wav2vec2-conformer  conv frontend + Conformer (relative or rotary)
+  wav2vec2-bert       -> w2v-bert            log-mel frames + Conformer (w2v-BERT 2.0)
 Weights map by a table of name prefixes, no surgery: speechxl's parts carry transformers'
-names inside them. A directory can hold ``model.safetensors``, a sharded
+names inside them. Wav2Vec2Conformer keeps a convolutional positional embedding it never
+uses, and its rotary frequencies: both are dropped on import, and written on export so the file
+is complete. A directory can hold ``model.safetensors``, a sharded
 ``model.safetensors.index.json``, or ``pytorch_model.bin`` (read with
 ``torch.load(weights_only=True)``, never full pickle). Old checkpoints name the positional
 conv's weight norm ``weight_g``/``weight_v``; current ones ``parametrizations.weight.original0/1``:
@@ -18,61 +24,84 @@ from safetensors.torch import load_file, save_file
 
 from speechxl.config import from_dict
 from speechxl.data.atomic import atomic_path, atomic_write
-from speechxl.models.wav2vec2 import Wav2Vec2Config
+from speechxl.models.w2v_bert import W2vBertConfig
+from speechxl.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2ConformerConfig
+from speechxl.nn.conformer import rotary_frequencies
 
-# (speechxl prefix, transformers prefix), most specific first
-PREFIXES = [
-    ("backbone.frontend.", "wav2vec2.feature_extractor."),
-    ("backbone.", "wav2vec2."),
-    ("target.", "quantizer."),
-    ("objective.", ""),
-    ("head.", "lm_head."),
-]
+# transformers model_type -> (base model prefix in its weights, speechxl family)
+MODEL_TYPES = {"wav2vec2": ("wav2vec2", "wav2vec2"), "wav2vec2-conformer": ("wav2vec2_conformer", "wav2vec2-conformer"),
+               "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert")}
+FAMILY_TYPES = {family: model_type for model_type, (_, family) in MODEL_TYPES.items()}
 WEIGHT_NORM = [(".conv.weight_g", ".conv.parametrizations.weight.original0"),
                (".conv.weight_v", ".conv.parametrizations.weight.original1")]
 
 
-def to_hf_name(name: str) -> str:
+def _prefixes(base: str) -> list[tuple[str, str]]:
+    """(speechxl prefix, transformers prefix), most specific first."""
+    return [("backbone.frontend.", f"{base}.feature_extractor."), ("backbone.", f"{base}."),
+            ("target.", "quantizer."), ("objective.", ""), ("head.", "lm_head.")]
+
+
+def to_hf_name(name: str, model_type: str = "wav2vec2") -> str:
     for ours, hf in WEIGHT_NORM:
         if name.endswith(ours):
             name = name[: -len(ours)] + hf
-    for ours, hf in PREFIXES:
+    for ours, hf in _prefixes(MODEL_TYPES[model_type][0]):
         if name.startswith(ours):
             return hf + name[len(ours):]
     raise KeyError(f"no transformers name for parameter {name}")
 
 
-def from_hf_name(name: str) -> str:
+def from_hf_name(name: str, model_type: str = "wav2vec2") -> str | None:
+    """speechxl's name of a transformers weight; None for weights speechxl does not use."""
+    base = MODEL_TYPES[model_type][0]
     for ours, hf in WEIGHT_NORM:
         for old in (hf, ours):  # current and old transformers names
             if name.endswith(old):
                 name = name[: -len(old)] + ours
-    if not name.startswith(("wav2vec2.", "quantizer.", "project_", "lm_head.")):
-        name = "wav2vec2." + name  # a bare Wav2Vec2Model has no prefix
-    for ours, hf in PREFIXES:
+    if not name.startswith((f"{base}.", "quantizer.", "project_", "lm_head.")):
+        name = f"{base}.{name}"  # a bare base model has no prefix
+    if model_type == "wav2vec2-conformer" and ".encoder.pos_conv_embed." in name:
+        return None  # created by transformers' Wav2Vec2ConformerEncoder but never applied
+    if name.endswith(".embed_positions.inv_freq"):
+        return None  # rotary frequencies: derived from the config
+    for ours, hf in _prefixes(base):
         if hf and name.startswith(hf):
             return ours + name[len(hf):]
     return "objective." + name  # project_hid, project_q
 
 
-def config_from_hf(hf: dict) -> Wav2Vec2Config:
-    """A speechxl config with the architecture of a transformers Wav2Vec2Config dict."""
-    if hf.get("model_type") not in (None, "wav2vec2"):
-        raise ValueError(f"not a wav2vec2 config: model_type {hf.get('model_type')!r}")
-    for key in ("hidden_act", "feat_extract_activation"):
-        if hf.get(key, "gelu") != "gelu":
-            raise ValueError(f"{key}={hf[key]!r} is not supported (gelu only)")
+def _conv_frontend(g) -> dict:
+    return {"conv_dim": list(g("conv_dim", [512] * 7)), "conv_kernel": list(g("conv_kernel", [10, 3, 3, 3, 3, 2, 2])),
+            "conv_stride": list(g("conv_stride", [5, 2, 2, 2, 2, 2, 2])), "conv_bias": g("conv_bias", False),
+            "norm": g("feat_extract_norm", "group")}
+
+
+def _conformer(g, bert: bool) -> dict:
+    position = g("position_embeddings_type", "relative_key" if bert else "relative") or "none"
+    return {"hidden_size": g("hidden_size", 1024), "num_layers": g("num_hidden_layers", 24),
+            "num_heads": g("num_attention_heads", 16), "intermediate_size": g("intermediate_size", 4096),
+            "activation": g("hidden_act", "swish"), "position": position,
+            "rotary_base": g("rotary_embedding_base", 10000), "max_positions": g("max_source_positions", 5000),
+            "left_max_positions": g("left_max_position_embeddings", 64),
+            "right_max_positions": g("right_max_position_embeddings", 8),
+            "conv_kernel": g("conv_depthwise_kernel_size", 31), "conv_norm": "layer" if bert else "batch",
+            "final_norm": not bert, "dropout": g("hidden_dropout", 0.1), "attention_dropout": g("attention_dropout", 0.1),
+            "activation_dropout": g("activation_dropout", 0.1), "conv_dropout": g("conformer_conv_dropout", 0.1),
+            "layerdrop": g("layerdrop", 0.1), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
+
+
+def config_from_hf(hf: dict) -> tuple[str, object]:
+    """(speechxl family, config) with the architecture of a transformers Wav2Vec2/-Conformer/-Bert config."""
+    model_type = hf.get("model_type", "wav2vec2")
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type {model_type!r} is not one speechxl reads; known: {sorted(MODEL_TYPES)}")
     g = hf.get
-    return from_dict(Wav2Vec2Config, {
-        "frontend": {"conv_dim": list(g("conv_dim", [512] * 7)), "conv_kernel": list(g("conv_kernel", [10, 3, 3, 3, 3, 2, 2])),
-                     "conv_stride": list(g("conv_stride", [5, 2, 2, 2, 2, 2, 2])), "conv_bias": g("conv_bias", False),
-                     "norm": g("feat_extract_norm", "group")},
-        "encoder": {"hidden_size": g("hidden_size", 768), "num_layers": g("num_hidden_layers", 12),
-                    "num_heads": g("num_attention_heads", 12), "intermediate_size": g("intermediate_size", 3072),
-                    "pre_norm": g("do_stable_layer_norm", False), "dropout": g("hidden_dropout", 0.1),
-                    "attention_dropout": g("attention_dropout", 0.1), "activation_dropout": g("activation_dropout", 0.1),
-                    "layerdrop": g("layerdrop", 0.1), "pos_conv_kernel": g("num_conv_pos_embeddings", 128),
-                    "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)},
+    if g("feat_extract_activation", "gelu") != "gelu" or (model_type == "wav2vec2" and g("hidden_act", "gelu") != "gelu"):
+        raise ValueError("only gelu activations are supported in wav2vec2 frontends and Transformers")
+    if g("add_adapter") or g("use_intermediate_ffn_before_adapter"):
+        raise ValueError("adapter layers (add_adapter) are not supported")
+    common = {
         "quantizer": {"groups": g("num_codevector_groups", 2), "entries": g("num_codevectors_per_group", 320),
                       "dim": g("codevector_dim", 256)},
         "objective": {"num_negatives": g("num_negatives", 100), "final_dim": g("proj_codevector_dim", 256),
@@ -80,30 +109,63 @@ def config_from_hf(hf: dict) -> Wav2Vec2Config:
                       "diversity_weight": g("diversity_loss_weight", 0.1)},
         "projection_dropout": g("feat_proj_dropout", 0.0),
         "quantizer_input_dropout": g("feat_quantizer_dropout", 0.0),
-    })
-
-
-def config_to_hf(cfg: Wav2Vec2Config, architecture: str = "Wav2Vec2ForPreTraining") -> dict:
-    """A transformers Wav2Vec2Config dict for ``cfg``."""
-    f, e, q, o = cfg.frontend, cfg.encoder, cfg.quantizer, cfg.objective
-    return {
-        "model_type": "wav2vec2", "architectures": [architecture],
-        "conv_dim": list(f.conv_dim), "conv_kernel": list(f.conv_kernel), "conv_stride": list(f.conv_stride),
-        "conv_bias": f.conv_bias, "feat_extract_norm": f.norm, "feat_extract_activation": "gelu",
-        "num_feat_extract_layers": len(f.conv_dim),
-        "hidden_size": e.hidden_size, "num_hidden_layers": e.num_layers, "num_attention_heads": e.num_heads,
-        "intermediate_size": e.intermediate_size, "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
-        "hidden_dropout": e.dropout, "attention_dropout": e.attention_dropout,
-        "activation_dropout": e.activation_dropout, "layerdrop": e.layerdrop,
-        "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups,
-        "layer_norm_eps": e.layer_norm_eps, "feat_proj_dropout": cfg.projection_dropout,
-        "feat_quantizer_dropout": cfg.quantizer_input_dropout,
-        "num_codevector_groups": q.groups, "num_codevectors_per_group": q.entries, "codevector_dim": q.dim,
-        "proj_codevector_dim": o.final_dim, "num_negatives": o.num_negatives,
-        "contrastive_logits_temperature": o.temperature, "diversity_loss_weight": o.diversity_weight,
-        "mask_time_prob": cfg.masking.prob, "mask_time_length": cfg.masking.length,
-        "mask_time_min_masks": cfg.masking.min_masks,
     }
+    family = MODEL_TYPES[model_type][1]
+    if model_type == "wav2vec2":
+        encoder = {"hidden_size": g("hidden_size", 768), "num_layers": g("num_hidden_layers", 12),
+                   "num_heads": g("num_attention_heads", 12), "intermediate_size": g("intermediate_size", 3072),
+                   "pre_norm": g("do_stable_layer_norm", False), "dropout": g("hidden_dropout", 0.1),
+                   "attention_dropout": g("attention_dropout", 0.1), "activation_dropout": g("activation_dropout", 0.1),
+                   "layerdrop": g("layerdrop", 0.1), "pos_conv_kernel": g("num_conv_pos_embeddings", 128),
+                   "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
+        return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
+    if model_type == "wav2vec2-conformer":
+        return family, from_dict(Wav2Vec2ConformerConfig, {"frontend": _conv_frontend(g),
+                                                           "encoder": _conformer(g, bert=False), **common})
+    dim = g("feature_projection_input_dim", 160)
+    layers = g("num_hidden_layers", 24)
+    return family, from_dict(W2vBertConfig, {
+        "frontend": {"n_mels": 80, "stack": dim // 80, "subsampling": "stack"}, "encoder": _conformer(g, bert=True),
+        "contrastive_layers": max(1, layers // 3), **common})
+
+
+def config_to_hf(cfg, architecture: str) -> dict:
+    """A transformers config dict for a speechxl wav2vec2, wav2vec2-conformer or w2v-bert config."""
+    e, q, o = cfg.encoder, cfg.quantizer, cfg.objective
+    out = {
+        "architectures": [architecture], "hidden_size": e.hidden_size, "num_hidden_layers": e.num_layers,
+        "num_attention_heads": e.num_heads, "intermediate_size": e.intermediate_size, "hidden_dropout": e.dropout,
+        "attention_dropout": e.attention_dropout, "activation_dropout": e.activation_dropout,
+        "layerdrop": e.layerdrop, "layer_norm_eps": e.layer_norm_eps, "feat_proj_dropout": cfg.projection_dropout,
+        "feat_quantizer_dropout": cfg.quantizer_input_dropout, "num_codevector_groups": q.groups,
+        "num_codevectors_per_group": q.entries, "codevector_dim": q.dim, "proj_codevector_dim": o.final_dim,
+        "num_negatives": o.num_negatives, "contrastive_logits_temperature": o.temperature,
+        "diversity_loss_weight": o.diversity_weight, "mask_time_prob": cfg.masking.prob,
+        "mask_time_length": cfg.masking.length, "mask_time_min_masks": cfg.masking.min_masks,
+    }
+    if isinstance(cfg, (Wav2Vec2ConformerConfig, W2vBertConfig)):
+        out.update(hidden_act=e.activation, position_embeddings_type=None if e.position == "none" else e.position,
+                   rotary_embedding_base=e.rotary_base, max_source_positions=e.max_positions,
+                   left_max_position_embeddings=e.left_max_positions,
+                   right_max_position_embeddings=e.right_max_positions, conv_depthwise_kernel_size=e.conv_kernel,
+                   conformer_conv_dropout=e.conv_dropout)
+    if isinstance(cfg, W2vBertConfig):
+        f = cfg.frontend
+        if f.subsampling != "stack" or e.conv_norm != "layer" or e.final_norm or e.position == "relative":
+            raise ValueError("transformers' Wav2Vec2Bert needs stacked frames, conv_norm layer, no final norm, "
+                             "and rotary, relative_key or no positions")
+        return {**out, "model_type": "wav2vec2-bert", "feature_projection_input_dim": f.n_mels * f.stack}
+    f = cfg.frontend
+    out.update(conv_dim=list(f.conv_dim), conv_kernel=list(f.conv_kernel), conv_stride=list(f.conv_stride),
+               conv_bias=f.conv_bias, feat_extract_norm=f.norm, feat_extract_activation="gelu",
+               num_feat_extract_layers=len(f.conv_dim))
+    if isinstance(cfg, Wav2Vec2ConformerConfig):
+        if e.conv_norm != "batch" or not e.final_norm:
+            raise ValueError("transformers' Wav2Vec2Conformer needs conv_norm batch and a final norm")
+        return {**out, "model_type": "wav2vec2-conformer", "num_conv_pos_embeddings": 128,
+                "num_conv_pos_embedding_groups": 16}
+    return {**out, "model_type": "wav2vec2", "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
+            "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups}
 
 
 def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
@@ -124,28 +186,46 @@ def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
 
 def is_hf_dir(path: str | Path) -> bool:
     p = Path(path)
-    return (p / "config.json").is_file() and json.loads((p / "config.json").read_text()).get("model_type") == "wav2vec2"
+    return (p / "config.json").is_file() and json.loads((p / "config.json").read_text()).get("model_type") in MODEL_TYPES
 
 
-def load_hf(model_dir: str | Path) -> tuple[Wav2Vec2Config, dict[str, torch.Tensor]]:
-    """(config, state dict with speechxl names) of a transformers Wav2Vec2 directory; waveform
-    normalisation comes from its preprocessor_config.json (do_normalize) where there is one."""
+def load_hf(model_dir: str | Path) -> tuple[str, object, dict[str, torch.Tensor]]:
+    """(speechxl family, config, state dict with speechxl names) of a transformers model dir; a
+    wav2vec2 model's waveform normalisation comes from its preprocessor_config.json (do_normalize)."""
     d = Path(model_dir)
-    cfg = config_from_hf(json.loads((d / "config.json").read_text(encoding="utf-8")))
+    hf = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    family, cfg = config_from_hf(hf)
     pre = d / "preprocessor_config.json"
-    if pre.is_file():
+    if pre.is_file() and hasattr(cfg.frontend, "normalize_waveform"):
         cfg.frontend.normalize_waveform = bool(json.loads(pre.read_text()).get("do_normalize", False))
-    return cfg, {from_hf_name(k): v for k, v in read_hf_weights(d).items()}
+    model_type = hf.get("model_type", "wav2vec2")
+    state = {}
+    for k, v in read_hf_weights(d).items():
+        name = from_hf_name(k, model_type)
+        if name is not None:
+            state[name] = v
+    return family, cfg, state
 
 
-def save_hf(state_dict: dict[str, torch.Tensor], cfg: Wav2Vec2Config, out_dir: str | Path,
+def save_hf(state_dict: dict[str, torch.Tensor], cfg, out_dir: str | Path,
             architecture: str = "Wav2Vec2ForPreTraining", extra_config: dict | None = None) -> Path:
     """Write config.json and model.safetensors that transformers loads offline."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    weights = {to_hf_name(k): v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    hf_cfg = {**config_to_hf(cfg, architecture), **(extra_config or {})}
+    model_type = hf_cfg["model_type"]
+    weights = {to_hf_name(k, model_type): v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    if model_type == "wav2vec2-conformer":  # the positional conv transformers creates and never applies
+        base, d, k, g = MODEL_TYPES[model_type][0], cfg.encoder.hidden_size, 128, 16
+        gen = torch.Generator().manual_seed(0)
+        weights[f"{base}.encoder.pos_conv_embed.conv.parametrizations.weight.original0"] = torch.ones(1, 1, k)
+        weights[f"{base}.encoder.pos_conv_embed.conv.parametrizations.weight.original1"] = (
+            torch.randn(d, d // g, k, generator=gen) * 0.02)
+        weights[f"{base}.encoder.pos_conv_embed.conv.bias"] = torch.zeros(d)
+        if cfg.encoder.position == "rotary":  # transformers saves the frequencies, derived from the config
+            weights[f"{base}.encoder.embed_positions.inv_freq"] = rotary_frequencies(
+                d // cfg.encoder.num_heads, cfg.encoder.rotary_base)
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(weights, str(tmp), metadata={"format": "pt"})
-    hf_cfg = {**config_to_hf(cfg, architecture), **(extra_config or {})}
     atomic_write(out / "config.json", json.dumps(hf_cfg, indent=2) + "\n")
     return out

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from speechxl.models import wav2vec2
+from speechxl.models import bestrq, w2v_bert, wav2vec2
 
 
 @dataclass(frozen=True)
@@ -24,5 +24,10 @@ class Family:
 
 FAMILIES = {
     "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.Wav2Vec2Pretrain, wav2vec2.copy_architecture,
-                       wav2vec2.build_speech_encoder),
+                       wav2vec2.build_encoder),
+    "wav2vec2-conformer": Family(wav2vec2.Wav2Vec2ConformerConfig, wav2vec2.Wav2Vec2Pretrain,
+                                 wav2vec2.copy_architecture, wav2vec2.build_encoder),
+    "bestrq": Family(bestrq.BestRQConfig, bestrq.BestRQPretrain, bestrq.copy_architecture, bestrq.build_encoder),
+    "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.W2vBertPretrain, wav2vec2.copy_architecture,
+                       wav2vec2.build_encoder),
 }

@@ -8,10 +8,24 @@ Names follow transformers' ``Wav2Vec2Model`` (``feature_projection``, ``masked_s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
+from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
+from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
+
+# part configs -> the module they build: a part is swapped by giving another config type
+FRONTENDS = {ConvFrontendConfig: ConvFrontend, FbankFrontendConfig: FbankFrontend}
+ENCODERS = {TransformerConfig: TransformerEncoder, ConformerConfig: ConformerEncoder}
+# what continued pretraining and fine-tuning keep from their own config: regularisation
+TRAINING_FIELDS = {"dropout", "attention_dropout", "activation_dropout", "conv_dropout", "layerdrop", "grad_mult",
+                   "temperature"}
 
 
 class FeatureProjection(nn.Module):
@@ -28,6 +42,27 @@ class FeatureProjection(nn.Module):
         return self.dropout(self.projection(normed)), normed
 
 
+def build_speech_encoder(frontend: Any, encoder: Any, projection_dropout: float) -> SpeechEncoder:
+    """A SpeechEncoder from a frontend config and an encoder config (their types pick the modules)."""
+    return SpeechEncoder(FRONTENDS[type(frontend)](frontend), ENCODERS[type(encoder)](encoder), encoder.hidden_size,
+                         projection_dropout, encoder.layer_norm_eps)
+
+
+def copy_architecture(cfg: Any, source: Any, parts: tuple[str, ...], also: dict[str, tuple[str, ...]] = {}) -> Any:
+    """``cfg`` with ``source``'s architecture: every field of the ``parts`` except regularisation
+    (TRAINING_FIELDS), and the fields listed in ``also``; all else stays ``cfg``'s."""
+    changes = {}
+    for part in parts:
+        mine, theirs = getattr(cfg, part), getattr(source, part)
+        if type(mine) is not type(theirs):
+            raise ValueError(f"{part}: the initial model has a {type(theirs).__name__}, this run a {type(mine).__name__}")
+        keep = {f.name: getattr(theirs, f.name) for f in dataclasses.fields(theirs) if f.name not in TRAINING_FIELDS}
+        changes[part] = dataclasses.replace(mine, **keep)
+    for part, keys in also.items():
+        changes[part] = dataclasses.replace(getattr(cfg, part), **{k: getattr(getattr(source, part), k) for k in keys})
+    return dataclasses.replace(cfg, **changes)
+
+
 @dataclass
 class EncoderOutput:
     hidden: torch.Tensor
@@ -38,6 +73,8 @@ class EncoderOutput:
     """(B, T, C) frontend output before normalisation."""
     normed: torch.Tensor
     """(B, T, C) normalised frontend output (the quantizer's input)."""
+    layers: list[torch.Tensor] | None = None
+    """With return_layers: the input to the first encoder layer and each layer's output."""
 
 
 class SpeechEncoder(nn.Module):
@@ -56,7 +93,7 @@ class SpeechEncoder(nn.Module):
         return self.encode(features, valid, mask)
 
     def encode(self, features: torch.Tensor, valid: torch.Tensor | None, mask: torch.Tensor | None = None,
-               channel_mask: torch.Tensor | None = None) -> EncoderOutput:
+               channel_mask: torch.Tensor | None = None, return_layers: bool = False) -> EncoderOutput:
         """Frontend output (B, T, C) -> encoder output; for callers that need T before masking.
         ``channel_mask`` (B, D), True = that channel of the projected frames is zeroed."""
         x, normed = self.feature_projection(features)
@@ -64,4 +101,7 @@ class SpeechEncoder(nn.Module):
             x = torch.where(mask[..., None], self.masked_spec_embed.to(x.dtype), x)
         if channel_mask is not None:
             x = x.masked_fill(channel_mask[:, None, :], 0.0)
+        if return_layers:
+            hidden, layers = self.encoder(x, valid, return_layers=True)
+            return EncoderOutput(hidden, valid, features, normed, layers)
         return EncoderOutput(self.encoder(x, valid), valid, features, normed)

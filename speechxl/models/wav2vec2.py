@@ -12,17 +12,18 @@ wav2vec 2.0 BASE; the presets in recipes/pretrain/ derive tiny, LARGE and XLSR-5
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from speechxl.models.speech_encoder import SpeechEncoder
-from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+from speechxl.models.speech_encoder import SpeechEncoder, build_speech_encoder
+from speechxl.models.speech_encoder import copy_architecture as copy_parts
+from speechxl.nn.conformer import ConformerConfig
+from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
 from speechxl.nn.masking import MaskingConfig, span_mask
-from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
+from speechxl.nn.transformer import TransformerConfig
 from speechxl.objectives.contrastive import ContrastiveConfig, ContrastiveLoss
 
 
@@ -41,27 +42,21 @@ class Wav2Vec2Config:
     """Dropout on the frames the quantizer sees (fairseq dropout_features)."""
 
 
-ARCHITECTURE = {
-    "frontend": ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "norm", "normalize_waveform"),
-    "encoder": ("hidden_size", "num_layers", "num_heads", "intermediate_size", "pre_norm", "pos_conv_kernel",
-                "pos_conv_groups", "layer_norm_eps"),
-    "quantizer": ("groups", "entries", "dim"),
-    "objective": ("final_dim",),
-}
+@dataclass(kw_only=True)
+class Wav2Vec2ConformerConfig(Wav2Vec2Config):
+    """wav2vec 2.0 with a Conformer encoder (transformers' Wav2Vec2Conformer)."""
+
+    encoder: ConformerConfig = field(default_factory=lambda: ConformerConfig(
+        hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, position="relative"))
 
 
-def copy_architecture(cfg: Wav2Vec2Config, source: Wav2Vec2Config) -> Wav2Vec2Config:
+def copy_architecture(cfg: Wav2Vec2Config, source: Wav2Vec2Config) -> Wav2Vec2Config:  # and its subclasses
     """``cfg`` with the sizes and layer order of ``source``; training settings stay ``cfg``'s."""
-    parts = {}
-    for part, keys in ARCHITECTURE.items():
-        mine, theirs = getattr(cfg, part), getattr(source, part)
-        parts[part] = dataclasses.replace(mine, **{k: getattr(theirs, k) for k in keys})
-    return dataclasses.replace(cfg, **parts)
+    return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"), {"objective": ("final_dim",)})
 
 
-def build_speech_encoder(cfg: Wav2Vec2Config) -> SpeechEncoder:
-    return SpeechEncoder(ConvFrontend(cfg.frontend), TransformerEncoder(cfg.encoder), cfg.encoder.hidden_size,
-                         cfg.projection_dropout, cfg.encoder.layer_norm_eps)
+def build_encoder(cfg: Wav2Vec2Config) -> SpeechEncoder:
+    return build_speech_encoder(cfg.frontend, cfg.encoder, cfg.projection_dropout)
 
 
 class Wav2Vec2Pretrain(nn.Module):
@@ -70,7 +65,7 @@ class Wav2Vec2Pretrain(nn.Module):
     def __init__(self, cfg: Wav2Vec2Config):
         super().__init__()
         self.cfg = cfg
-        self.backbone = build_speech_encoder(cfg)
+        self.backbone = build_encoder(cfg)
         self.quantizer_input_dropout = nn.Dropout(cfg.quantizer_input_dropout)
         self.target = GumbelQuantizer(cfg.quantizer, self.backbone.frontend.output_dim)
         self.objective = ContrastiveLoss(cfg.objective, cfg.encoder.hidden_size, cfg.quantizer.dim,

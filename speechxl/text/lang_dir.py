@@ -10,6 +10,9 @@ A lang dir holds:
   bpe.model           BPE: the sentencepiece model
   lm/<lang>.arpa      an n-gram LM over the units per language (lexicon-free decoding), from the
                       training transcripts and, where given, the lm_text dir (<lang>.txt files)
+  inventory/<lang>.txt  phones: each language's phone inventory (one phone a line, with counts
+                      as comments) from its lm_text, for every language of the training and
+                      evaluation sets; what zero-shot decoding restricts a held-out language to
 
 The kind "words" builds ``data/lang_word/``: a word n-gram LM per language, ``<lang>.arpa``, from
 the same text, for lexicon decoding and WER.
@@ -93,6 +96,19 @@ def _write_lms(out_dir: Path, by_lang: dict[str, list[list[str]]], order: int) -
     return stats
 
 
+def _write_inventories(tokenizer: PhoneTokenizer, langs: list[str], lm_text: Path, out_dir: Path) -> None:
+    """inventory/<lang>.txt for each language with text in lm_text."""
+    for lang in langs:
+        path = lm_text / f"{lang}.txt"
+        if not path.is_file():
+            continue
+        lines = [t for t in path.read_text(encoding="utf-8").splitlines() if t]
+        counts = Counter(p for phones in tokenizer.g2p(lang)(lines) for p in phones if p != "|")
+        rows = [f"# {lang}: {len(counts)} phones from {len(lines)} sentences of {path} (espeak-ng)"]
+        rows += [f"{p}\t# {n}" for p, n in counts.most_common()]
+        atomic_write(out_dir / f"{lang}.txt", "\n".join(rows) + "\n")
+
+
 def make_word_lms(train_dir: str | Path, out_dir: str | Path, lm_text: str | Path | None = None,
                   order: int = 3, eval_dirs: list[str | Path] = ()) -> Path:
     """``data/lang_word``: a word n-gram LM per language and the eval sets' out-of-vocabulary rates."""
@@ -132,10 +148,10 @@ def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
     elif kind == "phones":
         from speechxl.text.g2p import espeak_voice
 
-        langs = {u.lang for u in utts}
+        seen = {u.lang for u in utts}
         for d in eval_dirs:
-            langs |= {u.lang for u in read_manifest(d)}
-        voices = {lang: (voices or {}).get(lang) or espeak_voice(lang) for lang in sorted(langs)}
+            seen |= {u.lang for u in read_manifest(d)}
+        voices = {lang: (voices or {}).get(lang) or espeak_voice(lang) for lang in sorted(seen)}
         version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
         info.update(voices=voices, espeak_ng=version)
         tokenizer = PhoneTokenizer(out_dir / "g2p", voices=voices, jobs=jobs)
@@ -173,6 +189,8 @@ def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
         if worst and worst[1]["unknown_rate"] > 0:
             log.info("%s: %s: %.1f%% of %s tokens outside the %s units, e.g. %s", out_dir.name, d,
                      100 * worst[1]["unknown_rate"], worst[0], kind, list(worst[1]["unknown_units"])[:5])
+    if kind == "phones" and lm_text:
+        _write_inventories(tokenizer, sorted(info["voices"]), Path(lm_text), out_dir / "inventory")
     lm_texts = lm_sentences(utts, lm_text)
     info["lm"] = {"order": TOKEN_LM_ORDER[kind], "languages": _write_lms(
         out_dir / "lm", {lang: tokenizer.tokenize(us) for lang, us in lm_texts.items()}, TOKEN_LM_ORDER[kind])}

@@ -18,56 +18,41 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from speechxl.config import ConfigError, from_dict, read_yaml, save_config
+from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
-from speechxl.data.sampling import SamplingConfig
 from speechxl.data.validate import ctc_min_frames
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
 from speechxl.text.lang_dir import KINDS
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
-from speechxl.train import checkpoint as ckpt
 from speechxl.train.distributed import init_distributed
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.setup import initial_weights, load_partial, load_run_config
-from speechxl.train.trainer import OptimConfig, TrainConfig, Trainer
+from speechxl.train.setup import RunConfig, build_model, load_run_config
+from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class FinetuneConfig:
-    """CTC fine-tuning run."""
+class FinetuneConfig(RunConfig):
+    """CTC fine-tuning run; without ``init`` the encoder starts from random weights."""
 
-    family: str = "wav2vec2"
-    data: list[str] = field(default_factory=list)
-    """Data dirs of transcribed training audio."""
-    valid_data: list[str] = field(default_factory=list)
-    out: str = ""
-    init: str | None = None
-    """Pretrained speechxl checkpoint or Hugging Face model dir; none = random initialisation."""
     units: str = "chars"
     """chars, phones or bpe."""
     lang_dir: str | None = None
     """Units stage output; default: lang_<kind> beside the first training data dir."""
-    model: Any = None
     ctc: CTCConfig = field(default_factory=CTCConfig)
     batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
         kind="tri_stage", warmup_steps=500, hold_steps=2000, init_scale=0.01, final_scale=0.05))
-    train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        if not self.data or not self.out:
-            raise ConfigError("give data=<training data dirs> and out=<experiment dir>")
+        super().validate()
         if self.units not in KINDS:
             raise ConfigError(f"units is one of {sorted(KINDS)}, not {self.units!r}")
         if self.batch.crop_to_shortest:
@@ -118,22 +103,14 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     out = Path(cfg.out)
     lang_dir = cfg.resolved_lang_dir()
     units = Units.load(lang_dir / "units.txt")
-    init_state = None
-    if ckpt.resolve(out / "checkpoints", "last") is not None:  # resuming: the run's own architecture
-        cfg.model = from_dict(FAMILIES[cfg.family].config, read_yaml(out / "config.yaml")["model"], "model")
-    elif cfg.init:
-        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
-    torch.manual_seed(cfg.train.seed)
-    model = build_ctc(cfg, len(units))
-    if init_state is not None:
-        load_partial(model, init_state, source)
-    torch.manual_seed(cfg.train.seed + dist.rank)
+    all_train = [u for d in cfg.data for u in read_manifest(d)]
+    model = build_model(cfg, lambda model_cfg: CTCModel(FAMILIES[cfg.family].encoder(model_cfg), len(units), cfg.ctc),
+                        dist.rank, all_train)
 
     def frames_of(samples: int) -> int:
         return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))
 
-    train_utts, train_labels, report = label_utterances(
-        [u for d in cfg.data for u in read_manifest(d)], lang_dir, units, frames_of)
+    train_utts, train_labels, report = label_utterances(all_train, lang_dir, units, frames_of)
     valid_utts, valid_labels, _ = label_utterances(
         [u for d in cfg.valid_data for u in read_manifest(d)], lang_dir, units, frames_of)
     labels = {**train_labels, **valid_labels}

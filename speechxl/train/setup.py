@@ -8,27 +8,81 @@ initial model's architecture, and keeps the run's own training settings.
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
+from torch import nn
 
-from speechxl.config import ConfigError, apply_overrides, from_dict, read_yaml, validate
+from speechxl.config import ConfigError, apply_overrides, merge_dicts, from_dict, read_yaml, validate
+from speechxl.data.batching import BatchConfig
+from speechxl.data.sampling import SamplingConfig
 from speechxl.models.registry import FAMILIES
 from speechxl.train import checkpoint as ckpt
+from speechxl.train.schedules import ScheduleConfig
+from speechxl.train.trainer import OptimConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(kw_only=True)
+class RunConfig:
+    """What every training run has: data, where it goes, where it starts, how it trains."""
+
+    family: str = "wav2vec2"
+    """Model family: a key of speechxl.models.registry.FAMILIES; by default init's or architecture's."""
+    data: list[str] = field(default_factory=list)
+    """Data dirs of training audio."""
+    valid_data: list[str] = field(default_factory=list)
+    """Data dirs of held-out audio for validation."""
+    out: str = ""
+    """Experiment dir: checkpoints/, log.jsonl, tensorboard/, config.yaml."""
+    init: str | None = None
+    """speechxl checkpoint or Hugging Face model dir to start from (it sets the architecture)."""
+    model: Any = None
+    """The family's model config (its regularisation always applies; its sizes without init)."""
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        if not self.data:
+            raise ConfigError("data: give the training data dirs, e.g. data=data/train")
+        if not self.out:
+            raise ConfigError("out: give the experiment dir, e.g. out=exp/run1")
+
+
+def family_of(init: str | Path) -> str:
+    """The model family of a speechxl checkpoint or a Hugging Face model dir."""
+    from speechxl.interop.hf_wav2vec2 import MODEL_TYPES, is_hf_dir
+
+    if is_hf_dir(init):
+        return MODEL_TYPES[json.loads((Path(init) / "config.json").read_text())["model_type"]][1]
+    return read_yaml(ckpt.find_checkpoint(init) / "config.yaml").get("family", "wav2vec2")
+
+
 def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
     """Preset + overrides; ``data``/``valid_data`` may be one dir or a comma list; ``model`` is
-    typed by ``family``."""
+    typed by ``family``, which defaults to init's. Without init, ``architecture=<preset.yaml>``
+    takes the family and the model section of another preset (a pretraining one) as the base of
+    this run's model section: a from-scratch baseline of the same size."""
     raw = apply_overrides(read_yaml(path) if path else {}, list(overrides))
     for key in ("data", "valid_data"):
         if isinstance(raw.get(key), str):
             raw[key] = raw[key].split(",")
+    architecture = raw.pop("architecture", None)
+    if architecture and not raw.get("init"):
+        arch = read_yaml(architecture)
+        raw.setdefault("family", arch.get("family", "wav2vec2"))
+        raw["model"] = merge_dicts(arch.get("model") or {}, raw.get("model") or {})
+    if raw.get("init") and "family" not in raw:
+        raw["family"] = family_of(raw["init"])
     family = raw.get("family", "wav2vec2")
     if family not in FAMILIES:
         raise ConfigError(f"family: unknown {family!r}; known: {sorted(FAMILIES)}")
@@ -45,7 +99,9 @@ def initial_weights(family: str, model_cfg: Any, init: str) -> tuple[Any, dict[s
     from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf
 
     if is_hf_dir(init):
-        init_model, state = load_hf(init)
+        init_family, init_model, state = load_hf(init)
+        if init_family != family:
+            raise ConfigError(f"init {init} is a {init_family} model, not {family}: set family={init_family}")
         source = f"Hugging Face model {init}"
     else:
         found = ckpt.find_checkpoint(init)
@@ -69,3 +125,35 @@ def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
         log.info("  %d start fresh, e.g. %s", len(missing), missing[:3])
     if unused or mismatched:
         log.info("  %d unused, e.g. %s", len(unused) + len(mismatched), (list(unused) + mismatched)[:3])
+
+
+def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
+                utts: list | None = None) -> nn.Module:
+    """The run's model: with the run's own architecture when ``out`` holds checkpoints (the
+    trainer then resumes the weights), else ``init``'s architecture and weights, else random (a
+    fresh model with a 'global' log-mel frontend gets its feature statistics from ``utts``).
+    Every worker builds the same initial weights, then seeds its own random stream."""
+    init_state = None
+    fresh = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is None and not cfg.init
+    if ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None:
+        cfg.model = from_dict(FAMILIES[cfg.family].config, read_yaml(Path(cfg.out) / "config.yaml")["model"], "model")
+    elif cfg.init:
+        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
+    torch.manual_seed(cfg.train.seed)
+    model = build(cfg.model)
+    if init_state is not None:
+        load_partial(model, init_state, source)
+    frontend = getattr(getattr(model, "backbone", None), "frontend", None)
+    if fresh and utts and getattr(getattr(frontend, "cfg", None), "normalize", None) == "global":
+        _fit_frontend(frontend, utts)
+    torch.manual_seed(cfg.train.seed + rank)
+    return model
+
+
+def _fit_frontend(frontend, utts: list, n: int = 300) -> None:
+    from speechxl.data.audio import load_audio
+    from speechxl.nn.fbank_frontend import fit_global_stats
+
+    sample = sorted(utts, key=lambda u: u.id)[:: max(1, len(utts) // n)][:n]  # spread, deterministic
+    frames = fit_global_stats(frontend, (load_audio(u.audio, u.offset, u.duration) for u in sample))
+    log.info("global log-mel statistics from %d utterances (%d frames)", len(sample), frames)

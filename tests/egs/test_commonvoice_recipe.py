@@ -49,10 +49,13 @@ def test_demo_recipe_stages_0_to_6(tmp_path):
         for decode in ("decode_test", "decode_test_lm"):
             assert (exp / decode / "report.md").is_file(), (units, decode)
     assert "PER" in (tmp_path / "exp" / "ctc_phones_wav2vec2_tiny" / "decode_test_lm" / "report.md").read_text()
-    assert "stage 7 (zero-shot): not built yet" in r.stdout
+    zero_shot = (tmp_path / "exp" / "zero_shot_wav2vec2_tiny.md").read_text()
+    assert all(v in zero_shot for v in ("unrestricted", "exact", "articulatory")) and "PER it" in zero_shot
+    assert (tmp_path / "exp" / "ctc_phones_wav2vec2_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
+            ).is_file()
     again = recipe(tmp_path, *tiny)
     assert again.returncode == 0
-    assert again.stdout.count("done already") == 7
+    assert again.stdout.count("done already") == 9
 
 
 def test_unknown_option_is_an_error(tmp_path):

@@ -23,7 +23,7 @@ def pair(request, tmp_path):
     torch.manual_seed(0)
     hf = transformers.Wav2Vec2ForPreTraining(tiny_hf_config(request.param)).eval()
     hf.save_pretrained(tmp_path / "hf")
-    cfg, state = load_hf(tmp_path / "hf")
+    _, cfg, state = load_hf(tmp_path / "hf")
     ours = Wav2Vec2Pretrain(cfg).eval()
     ours.load_state_dict(state, strict=True)
     return hf, ours, cfg, tmp_path

@@ -2,13 +2,13 @@ import torch
 
 from speechxl.config import from_dict
 from speechxl.models.ctc import CTCConfig, CTCModel, greedy_ids
-from speechxl.models.wav2vec2 import Wav2Vec2Config, build_speech_encoder
+from speechxl.models.wav2vec2 import Wav2Vec2Config, build_encoder
 from tests.models.test_wav2vec2 import TINY
 
 
 def model(**ctc):
     torch.manual_seed(0)
-    return CTCModel(build_speech_encoder(from_dict(Wav2Vec2Config, TINY)), 7, from_dict(CTCConfig, ctc))
+    return CTCModel(build_encoder(from_dict(Wav2Vec2Config, TINY)), 7, from_dict(CTCConfig, ctc))
 
 
 def test_greedy_merges_repeats_and_drops_blanks_and_padding():

@@ -159,3 +159,50 @@ def test_torchrun_two_processes(data, tmp_path):
     state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))
     assert state["step"] == 3 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["cpu"], state["rng"][1]["cpu"])  # workers draw different masks
+
+
+CONFORMER = ["model.encoder.hidden_size=32", "model.encoder.num_layers=2", "model.encoder.num_heads=2",
+             "model.encoder.intermediate_size=64", "model.encoder.conv_kernel=5"]
+FAMILY_PRESETS = {
+    "bestrq": ("recipes/pretrain/bestrq_conformer_tiny.yaml", CONFORMER + ["model.quantizer.codebook_size=64"]),
+    "w2v-bert": ("recipes/pretrain/w2v_bert_tiny.yaml", CONFORMER + [
+        "model.quantizer.entries=16", "model.quantizer.dim=16", "model.objective.final_dim=16",
+        "model.objective.num_negatives=5", "model.contrastive_layers=1"]),
+    "wav2vec2-conformer": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", CONFORMER + [
+        "model.frontend.conv_dim=[32,32,32,32]", "model.frontend.conv_kernel=[10,3,3,2]",
+        "model.frontend.conv_stride=[5,2,2,2]", "model.quantizer.entries=8", "model.quantizer.dim=16",
+        "model.objective.final_dim=16", "model.objective.num_negatives=5"]),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_PRESETS))
+def test_other_families_pretrain_then_finetune(family, data, tmp_path):
+    from pathlib import Path
+
+    from speechxl.data.manifest import Utterance, write_manifest
+    from speechxl.text.lang_dir import make_lang_dir
+    from speechxl.train.finetune import finetune, load_finetune_config
+
+    root = Path(__file__).resolve().parents[2]
+    preset, overrides = FAMILY_PRESETS[family]
+    train, valid = data
+    batch = ["batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",
+             "train.log_every=1", "train.valid_every=100", "train.save_every=100", "train.max_steps=2",
+             "schedule.warmup_steps=1"]
+    out = tmp_path / "pre"
+    figures = pretrain(load_pretrain_config(root / preset, overrides + batch + [
+        f"data={train}", f"valid_data={valid}", f"out={out}"]))
+    assert figures["loss"] > 0 and "accuracy" in figures
+    assert load_pretrain_config(out / "config.yaml").family == family
+    # fine-tuning takes the family and architecture from init
+    from speechxl.data.manifest import read_manifest
+
+    labelled = tmp_path / "labelled"
+    write_manifest([Utterance(**{**u.__dict__, "text": "ab ba"}) for u in read_manifest(train)], labelled)
+    make_lang_dir("chars", labelled, tmp_path / "lang_char")
+    ft = load_finetune_config(root / "recipes/finetune/ctc_tiny.yaml", batch + [
+        f"init={out}", "units=chars", f"lang_dir={tmp_path / 'lang_char'}", f"data={labelled}", f"valid_data={labelled}",
+        f"out={tmp_path / 'ctc'}", "batch.crop_to_shortest=false", "ctc.freeze_encoder_steps=0",
+        "ctc.mask_channel.length=4"])
+    assert ft.family == family
+    assert finetune(ft)["loss"] > 0

@@ -11,9 +11,9 @@ other.tsv, [clip_durations.tsv]}``. Columns are found by name: only ``client_id`
                      every clip of dev/test and every clip that reads a dev/test sentence
   test_heldout, pretrain_heldout   the same for held-out (zero-shot) languages
   audio/<locale>/    16 kHz mono FLAC copies of the clips, so MP3 is decoded only once
-  lm_text/<locale>.txt  normalised text for language models: the release's sentences
-                     (validated_sentences.tsv where it exists, else those of its clips) minus every
-                     dev/test sentence
+  lm_text/<locale>.txt  normalised text for language models and phone inventories: the
+                     release's sentences (validated_sentences.tsv where it exists, else those of
+                     its clips) minus every dev/test sentence, for every locale
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def prepare_commonvoice(
         }
         write_set(out_dir / name, utts, rejects, info, strict=strict)
         written.append(out_dir / name)
-    for loc in train_locales:
+    for loc in train_locales + heldout_locales:
         text = loc.lm_text()
         atomic_write(out_dir / "lm_text" / f"{loc.lang}.txt", "".join(t + "\n" for t in text))
         log.info("%s: %d sentences of language-model text", out_dir / "lm_text" / f"{loc.lang}.txt", len(text))

@@ -1,0 +1,72 @@
+"""BEST-RQ (Chiu et al., 2022): masked prediction of a frozen random-projection quantizer's labels.
+
+  frontend   FbankFrontend          waveform -> normalised log-mel frames stacked to 40 ms (B, T, C)
+  target     RandomProjectionQuantizer   unmasked frames at masked positions -> code ids
+  masker     span_mask              masked frames are replaced by noise N(0, noise_std^2) before
+                                    the projection (no learned mask vector)
+  encoder    ConformerEncoder
+  objective  MaskedPrediction       a softmax head per codebook at masked positions
+
+The targets come from the frontend's output, which has no trained parameters, so they never
+drift and the quantizer never collapses: nothing in it learns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from speechxl.models.speech_encoder import SpeechEncoder, build_speech_encoder
+from speechxl.models.speech_encoder import copy_architecture as copy_parts
+from speechxl.nn.conformer import ConformerConfig
+from speechxl.nn.fbank_frontend import FbankFrontendConfig
+from speechxl.nn.masking import MaskingConfig, span_mask
+from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
+from speechxl.objectives.masked_prediction import MaskedPrediction
+
+
+@dataclass(kw_only=True)
+class BestRQConfig:
+    """BEST-RQ: log-mel frames, a Conformer and a frozen random-projection quantizer."""
+
+    frontend: FbankFrontendConfig = field(default_factory=FbankFrontendConfig)
+    encoder: ConformerConfig = field(default_factory=ConformerConfig)
+    masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.4, length=10, min_masks=1))
+    """On 40 ms frames: 400 ms spans."""
+    quantizer: RandomProjectionConfig = field(default_factory=RandomProjectionConfig)
+    noise_std: float = 0.1
+    """Standard deviation of the noise that replaces masked input frames."""
+    projection_dropout: float = 0.0
+
+
+def copy_architecture(cfg: BestRQConfig, source: BestRQConfig) -> BestRQConfig:
+    """The quantizer is copied too: continued pretraining must predict the same labels."""
+    return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"))
+
+
+def build_encoder(cfg: BestRQConfig) -> SpeechEncoder:
+    return build_speech_encoder(cfg.frontend, cfg.encoder, cfg.projection_dropout)
+
+
+class BestRQPretrain(nn.Module):
+    """wav (B, S) + lengths (B,) -> (loss summed over masked frames, masked frames, logs)."""
+
+    def __init__(self, cfg: BestRQConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = build_encoder(cfg)
+        self.target = RandomProjectionQuantizer(cfg.quantizer, self.backbone.frontend.output_dim)
+        self.objective = MaskedPrediction(cfg.encoder.hidden_size, cfg.quantizer.codebooks,
+                                          cfg.quantizer.codebook_size)
+
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+        features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
+        frames = valid.sum(1)
+        mask = span_mask(frames, features.shape[1], self.cfg.masking)  # (B, T)
+        targets = self.target(features[mask])  # (N, K)
+        noise = torch.randn_like(features) * self.cfg.noise_std
+        out = self.backbone.encode(torch.where(mask[..., None], noise, features), valid)
+        loss, logs = self.objective(out.hidden[mask], targets)
+        return loss, int(mask.sum()), logs

@@ -1,0 +1,56 @@
+import torch
+
+from speechxl.config import from_dict
+from speechxl.models.bestrq import BestRQConfig, BestRQPretrain
+from speechxl.models.registry import FAMILIES
+from speechxl.models.w2v_bert import W2vBertConfig, W2vBertPretrain
+from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
+from speechxl.objectives.masked_prediction import MaskedPrediction
+
+CONFORMER = {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "intermediate_size": 32, "conv_kernel": 5}
+
+
+def test_random_projection_quantizer_is_frozen_seeded_and_saved():
+    cfg = RandomProjectionConfig(codebooks=2, codebook_size=16, dim=4)
+    q1, q2 = RandomProjectionQuantizer(cfg, 12), RandomProjectionQuantizer(cfg, 12)
+    x = torch.randn(30, 12)
+    assert torch.equal(q1(x), q2(x)) and q1(x).shape == (30, 2)
+    assert not list(q1.parameters()) and {"projection", "codebooks"} <= set(q1.state_dict())
+    # a frame's label is its nearest codeword by cosine
+    y = torch.nn.functional.normalize(x @ q1.projection, dim=-1)
+    assert torch.equal(q1(x)[:, 0], (y @ q1.codebooks[0].T).argmax(-1))
+
+
+def test_masked_prediction_loss_and_accuracy():
+    head = MaskedPrediction(4, codebooks=2, codebook_size=3)
+    loss, logs = head(torch.randn(5, 4), torch.randint(0, 3, (5, 2)))
+    assert loss > 0 and logs["count"] == 10 and 0 <= logs["correct"] <= 10
+
+
+def test_bestrq_trains_only_the_network_and_keeps_targets_fixed():
+    torch.manual_seed(0)
+    cfg = from_dict(BestRQConfig, {"encoder": CONFORMER, "quantizer": {"codebook_size": 32, "dim": 8}})
+    model = BestRQPretrain(cfg)
+    before = model.target.projection.clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss, n, logs = model(torch.randn(2, 16000), torch.tensor([16000, 12000]))
+    loss.backward()
+    opt.step()
+    assert n > 0 and torch.equal(model.target.projection, before)
+    assert model.objective.heads[0].weight.grad is not None
+    assert FAMILIES["bestrq"].copy_architecture(cfg, cfg).quantizer == cfg.quantizer
+
+
+def test_w2v_bert_combines_contrastive_and_masked_prediction():
+    torch.manual_seed(0)
+    cfg = from_dict(W2vBertConfig, {"encoder": {**CONFORMER, "position": "relative_key", "conv_norm": "layer",
+                                                "final_norm": False},
+                                    "quantizer": {"entries": 16, "dim": 8}, "objective": {"final_dim": 8,
+                                                                                          "num_negatives": 5},
+                                    "contrastive_layers": 1})
+    model = W2vBertPretrain(cfg)
+    loss, n, logs = model(torch.randn(2, 16000), torch.tensor([16000, 16000]))
+    assert {"contrastive", "mlm_ce", "mlm_accuracy", "code_perplexity"} <= set(logs)
+    loss.backward()
+    assert model.mlm.heads[0].weight.grad is not None
+    assert model.backbone.encoder.layers[1].ffn1.intermediate_dense.weight.grad is not None

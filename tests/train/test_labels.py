@@ -1,0 +1,29 @@
+from speechxl.data.manifest import Utterance, write_manifest
+from speechxl.text.lang_dir import make_lang_dir
+from speechxl.text.units import Units
+from speechxl.train.finetune import label_utterances
+
+
+def utt(i, lang, text, seconds=2.0):
+    return Utterance(id=f"{lang}-{i}", audio="/x.flac", duration=seconds, lang=lang, speaker="s", text=text)
+
+
+def test_symbols_outside_the_units_train_as_unk_and_are_counted(tmp_path):
+    write_manifest([utt(0, "es", "hola"), utt(1, "ru", "да")], tmp_path / "train")
+    lang = make_lang_dir("chars", tmp_path / "train", tmp_path / "lang_char")
+    units = Units.load(lang / "units.txt")
+    kept, labels, report = label_utterances(
+        [utt(2, "es", "hola ñu"), utt(3, "ru", "да"), utt(4, "es", None)], lang, units)
+    assert [u.id for u in kept] == ["es-2", "ru-3"]
+    assert labels["es-2"].count(units.unk_id) == 2  # ñ and u are not in the training text
+    assert report["unknown_tokens"] == {"es": 2, "ru": 0}
+
+
+def test_utterances_too_short_for_their_labels_are_left_out(tmp_path):
+    write_manifest([utt(0, "es", "abcdefghij")], tmp_path / "train")
+    lang = make_lang_dir("chars", tmp_path / "train", tmp_path / "lang_char")
+    units = Units.load(lang / "units.txt")
+    frames_of = lambda samples: samples // 320  # noqa: E731  (20 ms frames)
+    kept, _, report = label_utterances([utt(1, "es", "abcdefghij", 0.1), utt(2, "es", "ab", 0.1)], lang, units,
+                                       frames_of)
+    assert [u.id for u in kept] == ["es-2"] and report["left_out_too_short"] == {"es": 1}

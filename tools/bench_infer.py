@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Benchmark CTC inference: speechxl vs transformers' Wav2Vec2ForCTC, same weights, same audio.
+
+Both compute CTC log-probabilities (transformers: logits then log_softmax) for the same batch
+under torch.inference_mode. Each (implementation, preset, malloc setting) runs in a fresh
+process, in alternating rounds. Reports the real-time factor (compute seconds per audio
+second; lower is faster) and peak memory.
+
+    python tools/bench_infer.py                       # tiny and base, batch 1 x 8 s, CPU
+    python tools/bench_infer.py --batch 8 --seconds 4 --presets base
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = {"tiny": "recipes/finetune/ctc_tiny.yaml", "base": "recipes/finetune/ctc_base.yaml"}
+VOCAB = 64
+
+
+def worker(args) -> dict:
+    import torch
+
+    from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
+    from speechxl.train.finetune import build_ctc, load_finetune_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.allocator == "kept":
+        from speechxl.train.allocator import keep_freed_memory
+
+        assert keep_freed_memory()
+    cfg = load_finetune_config(ROOT / PRESETS[args.preset], ["data=x", "out=x"])
+    if args.preset == "base":  # the CTC preset keeps the model's sizes; BASE is the config's default
+        from speechxl.models.wav2vec2 import Wav2Vec2Config
+
+        cfg.model = Wav2Vec2Config()
+    torch.manual_seed(0)
+    ours = build_ctc(cfg, VOCAB).eval()
+    if args.impl == "speechxl":
+        def run(wav):
+            return ours.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]
+        model = ours
+    else:
+        import transformers
+
+        hf_cfg = transformers.Wav2Vec2Config(**{k: v for k, v in config_to_hf(cfg.model, "Wav2Vec2ForCTC").items()
+                                                if k not in ("model_type", "architectures")}, vocab_size=VOCAB)
+        model = transformers.Wav2Vec2ForCTC(hf_cfg).eval()
+        model.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()}, strict=True)
+
+        def run(wav):
+            return model(wav).logits.float().log_softmax(-1)
+    g = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(args.batch, int(args.seconds * 16000), generator=g)
+    times = []
+    with torch.inference_mode():
+        for i in range(args.warmup + args.n):
+            t0 = time.perf_counter()
+            run(wav)
+            if i >= args.warmup:
+                times.append(time.perf_counter() - t0)
+    return {"times": times, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", nargs="+", default=["tiny", "base"], choices=sorted(PRESETS))
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--n", type=int, default=10, help="timed batches per round")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"])
+    p.add_argument("--out", default="")
+    p.add_argument("--impl", help=argparse.SUPPRESS)
+    p.add_argument("--preset", help=argparse.SUPPRESS)
+    p.add_argument("--allocator", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.impl:
+        print(json.dumps(worker(args)))
+        return
+    impls = ("speechxl", "transformers")
+    results: dict = {}
+    for preset in args.presets:
+        for _ in range(args.rounds):
+            for alloc in args.allocators:
+                for impl in impls:
+                    cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
+                           f"--batch={args.batch}", f"--seconds={args.seconds}", f"--n={args.n}",
+                           f"--warmup={args.warmup}", f"--threads={args.threads}"]
+                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    if r.returncode:
+                        sys.exit(f"{impl} {preset} failed:\n{r.stderr[-3000:]}")
+                    results.setdefault((preset, alloc, impl), []).append(json.loads(r.stdout.splitlines()[-1]))
+    audio = args.batch * args.seconds
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; batch {args.batch} x {args.seconds} s; "
+          f"{args.rounds} rounds x {args.n} batches")
+    print(f"{'preset':6} {'malloc':8} {'impl':13} {'params':>7} {'batch s':>8} {'RTF':>7} {'peak MiB':>9}")
+    rows = []
+    for preset in args.presets:
+        for alloc in args.allocators:
+            rtf = {}
+            for impl in impls:
+                runs = results[(preset, alloc, impl)]
+                med = statistics.median(t for r in runs for t in r["times"])
+                rtf[impl] = med / audio
+                row = {"preset": preset, "allocator": alloc, "impl": impl, "median_batch_s": round(med, 4),
+                       "rtf": round(med / audio, 5), "peak_mib": round(max(r["peak_mib"] for r in runs)),
+                       "params_m": round(runs[0]["params_m"], 2)}
+                rows.append(row)
+                print(f"{preset:6} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['rtf']:7.4f} "
+                      f"{row['peak_mib']:9d}")
+            print(f"{preset:6} {alloc:8} speechxl is {rtf['transformers'] / rtf['speechxl']:.2f}x as fast")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
