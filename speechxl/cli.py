@@ -185,13 +185,17 @@ def _add_decode(sub) -> None:
     _option(p, "--inventory", help="phone models: restrict the output to these phones (one IPA phone per line)")
     _option(p, "--map", default="articulatory",
             help="with --inventory: articulatory (nearest phone by features), exact, or an edited phone_map.tsv")
+    _option(p, "--max_distance", type=float,
+            help="articulatory map: drop model phones farther than this from every inventory phone "
+                 "(default 0.2: one minor feature; inf: map every phone)")
 
 
 def _run_decode(args) -> None:
+    from speechxl.decode.phone_map import MAX_DISTANCE
     from speechxl.decode.run import decode
 
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
-           args.map)
+           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance)
 
 
 def _add_inventory(sub) -> None:

@@ -1,15 +1,21 @@
 """Zero-shot phone recognition: map a phone model's units onto a target language's inventory.
 
   articulatory  every phone of the model goes to the nearest phone of the inventory by weighted
-                articulatory distance (speechxl.text.articulatory); several may share a target
+                articulatory distance (speechxl.text.articulatory; ties go to the phone listed
+                first, the most frequent in generated inventories); several may share a target.
+                A phone farther than ``max_distance`` from every inventory phone (by default,
+                one that differs in more than minor features such as length, aspiration,
+                voicing or tenseness) is dropped instead: its mass then goes, on renormalising,
+                to the model's own next choices, which beat a far feature neighbour (the
+                Spanish/Greek lenited ð is an allophone of d, but its nearest phone is z)
   exact         phones of the model that are in the inventory are kept, the others dropped
 Decoding merges, per frame, the probability of all model phones mapped to a target phone
 (log-sum-exp), renormalises, and runs the CTC search over the inventory. The blank and the word
 boundary map to themselves; <unk> and phones with no features are dropped, and reported.
 
 The mapping table (phone_map.tsv: model phone, target phone or "-", distance, features that
-differ, how the model phone's features were found) is written next to the results; a linguist
-can edit it and give it back (--map <table.tsv>).
+differ, how the model phone's features were found, nearest inventory phone) is written next to
+the results; a linguist can edit it and give it back (--map <table.tsv>).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from speechxl.text.articulatory import differing, distance, phone_features
 from speechxl.text.units import BLANK, UNK, WORD, Units
 
 DROPPED = "-"
+MAX_DISTANCE = 0.2
+"""Default for articulatory maps: one minor feature (weight 0.125 in speechxl.text.articulatory)."""
 
 
 def inventory_from_text(lines: list[str], lang: str, voice: str | None = None, min_count: int = 1
@@ -65,10 +73,13 @@ class PhoneMap:
     target: list[str]
     pairs: dict[str, str | None] = field(default_factory=dict)
     distances: dict[str, float] = field(default_factory=dict)
+    nearest: dict[str, str] = field(default_factory=dict)
+    """Nearest inventory phone of each model phone not in the inventory (articulatory maps)."""
     method: str = "articulatory"
 
     @classmethod
-    def build(cls, model_phones: list[str], inventory: list[str], method: str) -> PhoneMap:
+    def build(cls, model_phones: list[str], inventory: list[str], method: str,
+              max_distance: float = MAX_DISTANCE) -> PhoneMap:
         if method not in ("articulatory", "exact"):
             raise ValueError(f"map is articulatory, exact or a table file, not {method!r}")
         m = cls(target=list(inventory), method=method)
@@ -79,17 +90,19 @@ class PhoneMap:
             elif method == "exact" or phone_features(p).vector is None or not usable:
                 m.pairs[p], m.distances[p] = None, math.inf
             else:
-                best = min(usable, key=lambda t: (distance(p, t), t))
-                m.pairs[p], m.distances[p] = best, distance(p, best)
+                best = min(usable, key=lambda t: (distance(p, t), inventory.index(t)))
+                m.nearest[p], m.distances[p] = best, distance(p, best)
+                m.pairs[p] = best if m.distances[p] <= max_distance else None
         return m
 
     def save(self, path: str | Path) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, delimiter="\t", lineterminator="\n")
-        w.writerow(["model_phone", "target_phone", "distance", "differs_in", "features"])
+        w.writerow(["model_phone", "target_phone", "distance", "differs_in", "features", "nearest"])
         for p, t in self.pairs.items():
+            near = self.nearest.get(p, t)
             w.writerow([p, t or DROPPED, "" if math.isinf(self.distances[p]) else f"{self.distances[p]:.3f}",
-                        " ".join(differing(p, t)) if t else "", phone_features(p).note])
+                        " ".join(differing(p, near)) if near else "", phone_features(p).note, near or ""])
         atomic_write(path, f"# {self.method} map onto: {' '.join(self.target)}\n" + buf.getvalue())
 
     @classmethod

@@ -34,7 +34,7 @@ from speechxl.data.batching import BatchConfig, BatchPlan, iterate
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
 from speechxl.decode.model import LoadedModel, load_model
-from speechxl.decode.phone_map import PhoneMap, read_inventory, restrict
+from speechxl.decode.phone_map import MAX_DISTANCE, PhoneMap, read_inventory, restrict
 from speechxl.models.ctc import greedy_ids
 from speechxl.text.units import BLANK, UNK, WORD, Units
 
@@ -108,22 +108,29 @@ class Searcher:
         return result, self.text(result)
 
 
-def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utterance], words: bool) -> float:
+def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utterance],
+                refs: dict[str, list[str]] | None) -> float:
+    """WER when ``refs`` is None (the model writes words), else the unit error rate against
+    ``refs`` with word boundaries left out (PER for phones, as ``speechxl score`` counts it)."""
     errors = total = 0
     for u in utts:
-        _, text = searcher(em[u.id], u.lang)
-        ref = u.text.split() if words else u.text
-        hyp = text.split() if words else text
+        ids, text = searcher(em[u.id], u.lang)
+        if refs is None:
+            ref, hyp = u.text.split(), text.split()
+        else:
+            ref = [x for x in refs[u.id] if x != WORD]
+            hyp = [x for x in searcher.units.decode(ids) if x != WORD]
         errors += Levenshtein.distance(hyp, ref)
         total += len(ref)
     return errors / max(total, 1)
 
 
-def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, method: str, out: Path
-               ) -> dict[str, PhoneMap]:
+def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, method: str, out: Path,
+               max_distance: float = MAX_DISTANCE) -> dict[str, PhoneMap]:
     """Per language: the map of the model's phones onto its inventory (``inventory`` is a file for
     all, or a dir of <lang>.txt); each written to out/phone_map_<lang>.tsv. ``method`` is
-    articulatory, exact, an edited table, or a dir of phone_map_<lang>.tsv tables."""
+    articulatory (phones farther than ``max_distance`` dropped), exact, an edited table, or a dir
+    of phone_map_<lang>.tsv tables."""
     if model.kind != "phones":
         raise ValueError(f"--inventory needs a phone model; {model.checkpoint} predicts {model.kind}")
     model_phones = [s for s in model.units.symbols if s not in (BLANK, UNK, WORD)]
@@ -135,20 +142,21 @@ def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, meth
         phones = read_inventory(inv)
         table = Path(method) / f"phone_map_{lang}.tsv" if Path(method).is_dir() else Path(method)
         maps[lang] = (PhoneMap.load(table, phones) if table.is_file()
-                      else PhoneMap.build(model_phones, phones, method))
+                      else PhoneMap.build(model_phones, phones, method, max_distance))
         maps[lang].save(out / f"phone_map_{lang}.tsv")
         if maps[lang].dropped():
-            log.info("%s: %d model phones have no counterpart in %s: %s", lang, len(maps[lang].dropped()), inv,
+            log.info("%s: %d model phones dropped (no inventory phone in %s, or none near enough): %s", lang,
+                     len(maps[lang].dropped()), inv,
                      " ".join(maps[lang].dropped()[:20]))
     return maps
 
 
 def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
          weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)) -> tuple[BeamConfig, list]:
-    """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev`` (WER when the
-    model writes words, else unit error rate)."""
+    """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev``: WER when the
+    model writes words, PER for a phone model."""
     em = emissions(model, dev)
-    words = model.kind != "phones"
+    refs = model.reference_units(dev) if model.kind == "phones" else None
     grid = []
     searcher = Searcher(model, lm, beam)
     for lang in sorted({u.lang for u in dev}):
@@ -156,8 +164,9 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
     for w in weights:
         for s in scores:
             cfg = BeamConfig(**{**asdict(beam), "lm_weight": w, "word_score": s})
-            grid.append((_error_rate(searcher.with_config(cfg), em, dev, words), w, s))
-            log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "WER" if words else "UER", grid[-1][0])
+            grid.append((_error_rate(searcher.with_config(cfg), em, dev, refs), w, s))
+            log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "WER" if refs is None else "PER",
+                     grid[-1][0])
     best = min(grid)
     return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid
 
@@ -165,7 +174,7 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
 def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
-           map_method: str = "articulatory") -> Path:
+           map_method: str = "articulatory", max_distance: float = MAX_DISTANCE) -> Path:
     """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
     model = load_model(model_dir, lang_dir)
     utts = [u for u in read_manifest(data_dir)]
@@ -173,7 +182,8 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
                                    if inventory else "")
     out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
     out.mkdir(parents=True, exist_ok=True)
-    maps = phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out) if inventory else {}
+    maps = (phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out, max_distance)
+            if inventory else {})
     grid = None
     if lm and tune_on:
         beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on))
@@ -205,7 +215,7 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,
         "tuned_on": str(Path(tune_on).resolve()) if tune_on and lm else None,
         "inventory": str(Path(inventory).resolve()) if inventory else None,
-        "phone_maps": {lang: {"method": m.method, "inventory_size": len(m.target), "dropped": m.dropped(),
+        "phone_maps": {lang: {"method": m.method, "max_distance": max_distance, "inventory_size": len(m.target), "dropped": m.dropped(),
                               "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
         "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
         "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},

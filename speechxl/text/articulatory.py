@@ -8,7 +8,7 @@ how:
   sequence       other sequences ("aɪ", "ja") take the mean of their segments' features
   unknown        nothing panphon knows ("1", "??"): no features; the caller must report it
 Distance is the weighted feature difference with panphon's feature weights (syllabic, sonorant
-and consonantal weigh most), summed over features.
+and consonantal weigh most; see _weights), summed over features.
 """
 
 from __future__ import annotations
@@ -40,14 +40,16 @@ def _table():
 
 @functools.lru_cache(maxsize=1)
 def _weights() -> np.ndarray:
-    """panphon's feature weights, in the feature table's order; its file lacks the two tone
-    features, which get 0.25 (as tense and long)."""
+    """panphon's feature weights, in the feature table's order, with two changes: tenseness
+    weighs as little as length (panphon weighs it as vowel height, so e would be as near i as
+    ɛ), and the two tone features, which its file lacks, get 0.25."""
     import csv
     from importlib.resources import files
 
     with open(files("panphon") / "data" / "feature_weights.csv", encoding="utf-8") as f:
         names, values = list(csv.reader(f))[:2]
     given = dict(zip(names, map(float, values)))
+    given["tense"] = given["long"]
     return np.array([given.get(n, 0.25) for n in _table().names])
 
 

@@ -102,3 +102,23 @@ def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
     ids = ref.argmax(-1)[0]
     assert processor.decode(ids) == ours.detokenize(
         [i for j, i in enumerate(ids.tolist()) if i != 0 and (j == 0 or i != ids[j - 1])])
+
+
+@pytest.mark.parametrize("units", ["chars", "phones"])
+def test_lm_tuning_minimises_the_error_rate_that_score_reports(trained, units):
+    """The tuning grid measures what the report shows: WER for characters, PER for phones."""
+    root, data, _ = trained
+    model = root / "ctc"
+    if units == "phones":
+        model = root / "ctc_phones"
+        cfg = load_finetune_config(None, TINY_CTC + [f"data={data / 'train'}", f"valid_data={data / 'dev'}",
+                                                     f"out={model}", "units=phones", "train.max_steps=4",
+                                                     "train.valid_every=4", "train.save_every=4"])
+        finetune(cfg)
+    lm = data / "lang_word" if units == "chars" else data / "lang_phone" / "lm"
+    out = decode(model, data / "dev", out_dir=root / f"tuned_{units}", lm=lm, tune_on=data / "dev")
+    info = json.loads((out / "decode.json").read_text())
+    best = min(g["error_rate"] for g in info["tuning_grid"])
+    metric = "WER" if units == "chars" else "PER"
+    overall = score(out)["scores"][metric]["overall"]
+    assert overall["errors"] / overall["ref"] == pytest.approx(best)
