@@ -154,9 +154,11 @@ def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, meth
 def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
          weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)) -> tuple[BeamConfig, list]:
     """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev``: WER when the
-    model writes words, PER for a phone model."""
+    model writes words, PER for a phone model. A phone model's word score stays as given: it only
+    moves word boundaries, which PER leaves out."""
     em = emissions(model, dev)
     refs = model.reference_units(dev) if model.kind == "phones" else None
+    scores = scores if refs is None else (beam.word_score,)
     grid = []
     searcher = Searcher(model, lm, beam)
     for lang in sorted({u.lang for u in dev}):

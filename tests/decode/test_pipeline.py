@@ -118,6 +118,7 @@ def test_lm_tuning_minimises_the_error_rate_that_score_reports(trained, units):
     lm = data / "lang_word" if units == "chars" else data / "lang_phone" / "lm"
     out = decode(model, data / "dev", out_dir=root / f"tuned_{units}", lm=lm, tune_on=data / "dev")
     info = json.loads((out / "decode.json").read_text())
+    assert len(info["tuning_grid"]) == (30 if units == "chars" else 6)  # phones: LM weights only
     best = min(g["error_rate"] for g in info["tuning_grid"])
     metric = "WER" if units == "chars" else "PER"
     overall = score(out)["scores"][metric]["overall"]
