@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = {"tiny": "recipes/finetune/ctc_tiny.yaml", "base": "recipes/finetune/ctc_base.yaml"}
+# preset -> (fine-tuning preset, the pretraining preset whose sizes the model takes)
+PRESETS = {"tiny": ("recipes/finetune/ctc_tiny.yaml", "recipes/pretrain/wav2vec2_tiny.yaml"),
+           "base": ("recipes/finetune/ctc_base.yaml", "recipes/pretrain/wav2vec2_base.yaml")}
 VOCAB = 64
 
 
@@ -40,11 +42,8 @@ def worker(args) -> dict:
         from speechxl.train.allocator import keep_freed_memory
 
         assert keep_freed_memory()
-    cfg = load_finetune_config(ROOT / PRESETS[args.preset], ["data=x", "out=x"])
-    if args.preset == "base":  # the CTC preset keeps the model's sizes; BASE is the config's default
-        from speechxl.models.wav2vec2 import Wav2Vec2Config
-
-        cfg.model = Wav2Vec2Config()
+    finetune, architecture = PRESETS[args.preset]
+    cfg = load_finetune_config(ROOT / finetune, ["data=x", "out=x", f"architecture={ROOT / architecture}"])
     torch.manual_seed(0)
     ours = build_ctc(cfg, VOCAB).eval()
     if args.impl == "speechxl":

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """pyctcdecode side of tools/bench_decode.py; runs in its own environment (pyctcdecode pins numpy<2).
 
-Reads <work>/job.json and <work>/{dev,test}.npz (log-probs per utterance), tunes alpha/beta on
-dev over the grid given, decodes test with the best, and writes <work>/pyctcdecode.json.
+Reads <work>/job.json and <work>/{dev,test}.npz (log-probs per utterance); for each unknown-word
+offset given (pyctcdecode's default -10 lets it spell words outside the LM's vocabulary; a very
+low one keeps it to the vocabulary, as a lexicon decoder), tunes alpha/beta on dev over the grid,
+decodes test with the best, and writes the results to <work>/pyctcdecode.json.
 """
 
 import json
@@ -29,14 +31,20 @@ def wer(refs, hyps):
 def main(work: Path) -> None:
     job = json.loads((work / "job.json").read_text())
     sets = {name: np.load(work / f"{name}.npz") for name in ("dev", "test")}
+    results = [tuned_run(job, sets, offset) for offset in job["unk_score_offsets"]]
+    (work / "pyctcdecode.json").write_text(json.dumps(results, ensure_ascii=False))
+
+
+def tuned_run(job: dict, sets: dict, unk_score_offset: float) -> dict:
     decoders = {}
 
     def decoder(lang, alpha, beta):
         if lang not in decoders:
             decoders[lang] = build_ctcdecoder(job["labels"], kenlm_model_path=job["arpa"][lang],
-                                              unigrams=job["words"][lang], alpha=alpha, beta=beta)
+                                              unigrams=job["words"][lang], alpha=alpha, beta=beta,
+                                              unk_score_offset=unk_score_offset)
         d = decoders[lang]
-        d.reset_params(alpha=alpha, beta=beta)
+        d.reset_params(alpha=alpha, beta=beta, unk_score_offset=unk_score_offset)
         return d
 
     def run(name, alpha, beta):
@@ -53,9 +61,8 @@ def main(work: Path) -> None:
     t0 = time.perf_counter()
     hyps = run("test", best[1], best[2])
     seconds = time.perf_counter() - t0
-    out = {"alpha": best[1], "beta": best[2], "dev_wer": best[0], "test_wer": wer(job["test"]["refs"], hyps),
-           "seconds": seconds, "hyps": hyps}
-    (work / "pyctcdecode.json").write_text(json.dumps(out, ensure_ascii=False))
+    return {"unk_score_offset": unk_score_offset, "alpha": best[1], "beta": best[2], "dev_wer": best[0],
+            "seconds": seconds, "hyps": hyps}
 
 
 if __name__ == "__main__":

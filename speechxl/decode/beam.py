@@ -105,7 +105,11 @@ class LexiconBeamDecoder:
 
     def __call__(self, log_probs: torch.Tensor) -> tuple[list[int], list[str]]:
         """(unit ids, words) of the best hypothesis for log_probs (T, V)."""
-        lp, t, v = _emissions(log_probs)
+        # spellings end with a word boundary, which transcripts lack after their last word: one
+        # more frame, certain to be a boundary, lets the last word end (else it is dropped)
+        end = torch.full((1, log_probs.shape[1]), -math.inf, dtype=log_probs.dtype, device=log_probs.device)
+        end[0, self.sil] = 0.0
+        lp, t, v = _emissions(torch.cat([log_probs, end]) if self.sil != self.units.blank_id else log_probs)
         best = self.decoder.decode(lp.data_ptr(), t, v)[0]
         words = [self.words.get_entry(i) for i in best.words if i >= 0]
         return _collapse(list(best.tokens), self.units.blank_id, self.sil), words

@@ -101,6 +101,10 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     """Run (or resume) CTC fine-tuning; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
+    if not cfg.init and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):
+        # a from-scratch baseline: random weights have nothing worth keeping fixed
+        log.info("no init: the frontend and encoder train from the first step (freezing settings ignored)")
+        cfg.ctc.freeze_frontend, cfg.ctc.freeze_encoder_steps = False, 0
     lang_dir = cfg.resolved_lang_dir()
     units = Units.load(lang_dir / "units.txt")
     all_train = [u for d in cfg.data for u in read_manifest(d)]

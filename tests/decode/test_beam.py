@@ -52,3 +52,11 @@ def test_word_score_penalises_insertions(tmp_path):
     lp = emissions([{"a": 0.6}, {"|": 0.5}, {"b": 0.35}, {"<blank>": 0.9}])  # is the weak "b" a word?
     assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=0.0, word_score=5.0))(lp)[1] == ["a", "b"]
     assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=0.0, word_score=-5.0))(lp)[1] == []
+
+
+def test_lexicon_decoder_keeps_the_last_word_without_a_boundary_after_it(tmp_path):
+    # transcripts have no boundary after their last word, so the model gives none there
+    arpa = write_arpa(train_ngram([["ab", "ca"], ["ca", "ab"], ["ab", "ab", "ca"]], 2), tmp_path / "w.arpa")
+    lexicon = {w: [list(w) + ["|"]] for w in ("ab", "ca")}
+    lp = emissions([{"a": 0.98}, {"b": 0.98}, {"|": 0.98}, {"c": 0.98}, {"a": 0.98}])
+    assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=1.0))(lp)[1] == ["ab", "ca"]

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+import yaml
 
 from speechxl.data.corpora.commonvoice import prepare_commonvoice
 from speechxl.data.corpora.demo import Sizes, make_demo_corpus
@@ -45,6 +46,9 @@ def test_finetune_writes_a_checkpoint_with_its_units(trained):
     ck = root / "ctc" / "checkpoints" / best
     assert (ck / "units.txt").read_text() == (data / "lang_char" / "units.txt").read_text()
     assert json.loads((root / "ctc" / "labels.json").read_text())["kept"]["es"] > 0
+    # no init: nothing is frozen (random weights have nothing worth keeping fixed)
+    ctc = yaml.safe_load((root / "ctc" / "config.yaml").read_text())["ctc"]
+    assert ctc["freeze_frontend"] is False and ctc["freeze_encoder_steps"] == 0
 
 
 def test_decode_greedy_and_with_lm_then_score(trained):
