@@ -28,6 +28,6 @@ FAMILIES = {
     "wav2vec2-conformer": Family(wav2vec2.Wav2Vec2ConformerConfig, wav2vec2.Wav2Vec2Pretrain,
                                  wav2vec2.copy_architecture, wav2vec2.build_encoder),
     "bestrq": Family(bestrq.BestRQConfig, bestrq.BestRQPretrain, bestrq.copy_architecture, bestrq.build_encoder),
-    "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.W2vBertPretrain, wav2vec2.copy_architecture,
+    "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.W2vBertPretrain, w2v_bert.copy_architecture,
                        wav2vec2.build_encoder),
 }

@@ -11,11 +11,13 @@ encoder (relative_key positions, causal LayerNorm convolution module, no final n
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 
 from speechxl.config import ConfigError
+from speechxl.models import wav2vec2
 from speechxl.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2Pretrain
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
@@ -66,3 +68,8 @@ class W2vBertPretrain(Wav2Vec2Pretrain):
         logs.update(mlm_ce=mlm_logs["masked_ce"], mlm_accuracy=mlm_logs["correct"] / max(mlm_logs["count"], 1),
                     temperature=self.target.temperature)
         return loss + self.cfg.mlm_weight * mlm_loss / self.cfg.quantizer.groups, n, logs
+
+
+def copy_architecture(cfg: W2vBertConfig, source: W2vBertConfig) -> W2vBertConfig:
+    """wav2vec 2.0's copy, and where the contrastive module ends."""
+    return dataclasses.replace(wav2vec2.copy_architecture(cfg, source), contrastive_layers=source.contrastive_layers)

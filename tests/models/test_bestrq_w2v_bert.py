@@ -54,3 +54,9 @@ def test_w2v_bert_combines_contrastive_and_masked_prediction():
     loss.backward()
     assert model.mlm.heads[0].weight.grad is not None
     assert model.backbone.encoder.layers[1].ffn1.intermediate_dense.weight.grad is not None
+    # a fine-tuning run takes the initial model's blocks and where its contrastive module ends,
+    # so that its saved config validates when loaded back
+    wide = from_dict(W2vBertConfig, {"encoder": {**CONFORMER, "num_layers": 8}, "contrastive_layers": 6})
+    copied = FAMILIES["w2v-bert"].copy_architecture(wide, cfg)
+    assert copied.encoder.num_layers == cfg.encoder.num_layers and copied.contrastive_layers == 1
+    copied.validate()
