@@ -35,6 +35,7 @@ from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
 from speechxl.decode.model import LoadedModel, load_model
 from speechxl.decode.phone_map import MAX_DISTANCE, PhoneMap, read_inventory, restrict
+from speechxl.eval.metrics import views
 from speechxl.models.ctc import greedy_ids
 from speechxl.text.units import BLANK, UNK, WORD, Units
 
@@ -109,17 +110,15 @@ class Searcher:
 
 
 def _error_rate(searcher: Searcher, em: dict[str, torch.Tensor], utts: list[Utterance],
-                refs: dict[str, list[str]] | None) -> float:
-    """WER when ``refs`` is None (the model writes words), else the unit error rate against
-    ``refs`` with word boundaries left out (PER for phones, as ``speechxl score`` counts it)."""
+                refs: dict[str, list[str]], kind: str) -> float:
+    """The error rate ``speechxl score`` reports first for this unit kind (PER for phones, else
+    WER), over ``utts`` with their references in units ``refs``."""
+    metric = "PER" if kind == "phones" else "WER"
     errors = total = 0
     for u in utts:
         ids, text = searcher(em[u.id], u.lang)
-        if refs is None:
-            ref, hyp = u.text.split(), text.split()
-        else:
-            ref = [x for x in refs[u.id] if x != WORD]
-            hyp = [x for x in searcher.units.decode(ids) if x != WORD]
+        row = {"ref": u.text or "", "hyp": text, "ref_units": refs[u.id], "hyp_units": searcher.units.decode(ids)}
+        ref, hyp = views(row, kind)[metric]
         errors += Levenshtein.distance(hyp, ref)
         total += len(ref)
     return errors / max(total, 1)
@@ -157,8 +156,9 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
     model writes words, PER for a phone model. A phone model's word score stays as given: it only
     moves word boundaries, which PER leaves out."""
     em = emissions(model, dev)
-    refs = model.reference_units(dev) if model.kind == "phones" else None
-    scores = scores if refs is None else (beam.word_score,)
+    refs = model.reference_units(dev)
+    phones = model.kind == "phones"
+    scores = (beam.word_score,) if phones else scores
     grid = []
     searcher = Searcher(model, lm, beam)
     for lang in sorted({u.lang for u in dev}):
@@ -166,8 +166,8 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
     for w in weights:
         for s in scores:
             cfg = BeamConfig(**{**asdict(beam), "lm_weight": w, "word_score": s})
-            grid.append((_error_rate(searcher.with_config(cfg), em, dev, refs), w, s))
-            log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "WER" if refs is None else "PER",
+            grid.append((_error_rate(searcher.with_config(cfg), em, dev, refs, model.kind), w, s))
+            log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "PER" if phones else "WER",
                      grid[-1][0])
     best = min(grid)
     return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid
@@ -217,7 +217,8 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,
         "tuned_on": str(Path(tune_on).resolve()) if tune_on and lm else None,
         "inventory": str(Path(inventory).resolve()) if inventory else None,
-        "phone_maps": {lang: {"method": m.method, "max_distance": max_distance, "inventory_size": len(m.target), "dropped": m.dropped(),
+        "phone_maps": {lang: {"method": m.method, "max_distance": max_distance, "inventory_size": len(m.target),
+                              "dropped": m.dropped(),
                               "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
         "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
         "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},
