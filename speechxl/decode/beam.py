@@ -6,6 +6,12 @@
 
 Scores: acoustic log-probability + lm_weight x LM log-probability + word_score per word
 (``word_score`` < 0 penalises insertions). log_probs are (T, V) float32 CTC outputs, blank = 0.
+
+Both are deterministic: the same log_probs and settings give the same hypothesis in any process.
+flashlight orders hypotheses of equal score by their memory address, so the best one is chosen
+here by score and then by content (``_best``), and an utterance whose search ends with no
+hypothesis at all (every score -inf) is searched again without the closing boundary frame
+(``LexiconBeamDecoder``) instead of returning whichever dead end came first.
 """
 
 from __future__ import annotations
@@ -62,6 +68,12 @@ def _emissions(log_probs: torch.Tensor) -> tuple[torch.Tensor, int, int]:
     return lp, lp.shape[0], lp.shape[1]
 
 
+def _best(results):
+    """The highest-scoring flashlight DecodeResult; among equal scores the one with the smallest
+    (words, tokens), never the one that memory order put first."""
+    return min(results, key=lambda r: (-r.score, list(r.words), list(r.tokens)))
+
+
 class LexiconBeamDecoder:
     """Word-level beam search; ``lexicon`` maps each word to its spellings in units.
     ``with_config`` gives a decoder with other weights that shares the LM and lexicon trie."""
@@ -86,6 +98,8 @@ class LexiconBeamDecoder:
                 trie.insert(units.encode(sp), idx, score)
         trie.smear(SmearingMode.MAX)
         self.trie, self.lexicon_size = trie, len(spellings)
+        self.unfinished = 0
+        """Utterances whose last word could not end at the closing boundary (searched again without it)."""
         self._configure(cfg)
 
     def _configure(self, cfg: BeamConfig) -> None:
@@ -100,17 +114,27 @@ class LexiconBeamDecoder:
 
     def with_config(self, cfg: BeamConfig) -> LexiconBeamDecoder:
         other = copy.copy(self)
+        other.unfinished = 0
         other._configure(cfg)
         return other
 
+    def _search(self, log_probs: torch.Tensor):
+        lp, t, v = _emissions(log_probs)
+        return _best(self.decoder.decode(lp.data_ptr(), t, v))
+
     def __call__(self, log_probs: torch.Tensor) -> tuple[list[int], list[str]]:
         """(unit ids, words) of the best hypothesis for log_probs (T, V)."""
-        # spellings end with a word boundary, which transcripts lack after their last word: one
-        # more frame, certain to be a boundary, lets the last word end (else it is dropped)
-        end = torch.full((1, log_probs.shape[1]), -math.inf, dtype=log_probs.dtype, device=log_probs.device)
-        end[0, self.sil] = 0.0
-        lp, t, v = _emissions(torch.cat([log_probs, end]) if self.sil != self.units.blank_id else log_probs)
-        best = self.decoder.decode(lp.data_ptr(), t, v)[0]
+        if self.sil == self.units.blank_id:  # BPE: words end where the next one starts
+            best = self._search(log_probs)
+        else:
+            # spellings end with a word boundary, which transcripts lack after their last word:
+            # one more frame, certain to be a boundary, lets the last word end (else it is dropped)
+            end = torch.full((1, log_probs.shape[1]), -math.inf, dtype=log_probs.dtype, device=log_probs.device)
+            end[0, self.sil] = 0.0
+            best = self._search(torch.cat([log_probs, end]))
+            if best.score == -math.inf:  # every hypothesis left was inside a word that cannot end
+                self.unfinished += 1
+                best = self._search(log_probs)  # the words completed before the end
         words = [self.words.get_entry(i) for i in best.words if i >= 0]
         return _collapse(list(best.tokens), self.units.blank_id, self.sil), words
 
@@ -144,5 +168,5 @@ class TokenBeamDecoder:
     def __call__(self, log_probs: torch.Tensor) -> list[int]:
         """Unit ids of the best hypothesis for log_probs (T, V)."""
         lp, t, v = _emissions(log_probs)
-        best = self.decoder.decode(lp.data_ptr(), t, v)[0]
+        best = _best(self.decoder.decode(lp.data_ptr(), t, v))
         return _collapse(list(best.tokens), self.units.blank_id, self.sil)

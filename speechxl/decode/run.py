@@ -76,6 +76,10 @@ class Searcher:
         other._decoders = {lang: d.with_config(beam) for lang, d in self._decoders.items()}
         return other
 
+    def unfinished(self) -> int:
+        """Utterances whose last word could not end (see LexiconBeamDecoder.unfinished)."""
+        return sum(getattr(d, "unfinished", 0) for d in self._decoders.values())
+
     def text(self, ids: list[int]) -> str:
         return self.model.tokenizer.text(self.units.decode(ids))
 
@@ -207,6 +211,11 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
                      "ref": u.text or "", "hyp": text, "ref_units": refs[u.id],
                      "hyp_units": searchers[u.lang].units.decode(ids)})
     t_search = time.time() - t1
+    unfinished = sum(s.unfinished() for s in searchers.values())
+    if unfinished:
+        log.warning("%d of %d utterances ended inside a word no lexicon entry could finish; their "
+                    "hypotheses keep the words completed before it (a wider --beam may find more)",
+                    unfinished, len(utts))
     audio_s = sum(u.duration for u in utts)
     atomic_write(out / "hyp.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     atomic_write(out / "ref.trn", "".join(f"{r['ref']} ({r['id']})\n" for r in rows))
@@ -220,6 +229,7 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         "phone_maps": {lang: {"method": m.method, "max_distance": max_distance, "inventory_size": len(m.target),
                               "dropped": m.dropped(),
                               "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
+        "unfinished_last_word": unfinished,
         "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
         "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},
         "real_time_factor": round((t_acoustic + t_search) / max(audio_s, 1e-9), 4),

@@ -60,3 +60,20 @@ def test_lexicon_decoder_keeps_the_last_word_without_a_boundary_after_it(tmp_pat
     lexicon = {w: [list(w) + ["|"]] for w in ("ab", "ca")}
     lp = emissions([{"a": 0.98}, {"b": 0.98}, {"|": 0.98}, {"c": 0.98}, {"a": 0.98}])
     assert LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(lm_weight=1.0))(lp)[1] == ["ab", "ca"]
+
+
+def test_an_utterance_ending_inside_a_word_decodes_the_same_every_time(tmp_path):
+    # the last sounds are the start of "abc", which cannot end there: every hypothesis dies at the
+    # closing boundary frame; the first word is "ca" or, less likely, "cb". flashlight ranks dead
+    # ends of equal score (-inf) by memory address, so this used to give either word by chance.
+    arpa = write_arpa(train_ngram([["ca", "abc"], ["cb", "abc"], ["abc", "ca"]], 2), tmp_path / "w.arpa")
+    lexicon = {w: [list(w) + ["|"]] for w in ("abc", "ca", "cb")}
+    lp = emissions([{"c": 0.9}, {"a": 0.5, "b": 0.4}, {"|": 0.9}, {"a": 0.9}, {"b": 0.9}])
+    results = set()
+    for i in range(20):
+        padding = [torch.randn(1000 * (i + 1)) for _ in range(i)]  # other allocations in between
+        decoder = LexiconBeamDecoder(UNITS, lexicon, arpa, BeamConfig(beam=4, lm_weight=1.0))
+        ids, words = decoder(lp)
+        results.add((tuple(ids), tuple(words)))
+        assert decoder.unfinished == 1 and padding is not None
+    assert results == {(tuple(UNITS.encode(list("ca|ab"))), ("ca",))}
