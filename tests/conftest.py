@@ -95,3 +95,10 @@ TINY_W2V = [
     "batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",
     "schedule.warmup_steps=2", "train.log_every=1", "train.valid_every=100", "train.save_every=100",
 ]
+
+# a Conformer small enough for unit tests, and the w2v-BERT (the demo's default method) built on it
+TINY_CONFORMER = ["model.encoder.hidden_size=32", "model.encoder.num_layers=2", "model.encoder.num_heads=2",
+                  "model.encoder.intermediate_size=64", "model.encoder.conv_kernel=5"]
+TINY_W2V_BERT = TINY_CONFORMER + [
+    "model.quantizer.entries=16", "model.quantizer.dim=16", "model.objective.final_dim=16",
+    "model.objective.num_negatives=5", "model.contrastive_layers=1"]

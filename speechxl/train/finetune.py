@@ -8,7 +8,9 @@ first training set). Before training, symbols outside the unit set are counted p
 (they train as <unk>), and utterances whose labels cannot fit their frames are left out, with
 a count per language. Without ``init`` the encoder starts from random weights (the baseline
 that pretraining must beat). The best checkpoint is the one with the lowest token error rate
-on ``valid_data`` (greedy decoding).
+on ``valid_data`` (greedy decoding). A run whose best token error rate is still 1.0 has learnt
+nothing (CTC's all-blank stage: every hypothesis empty) and ends with an error that says so,
+so that a recipe stops instead of decoding and scoring a model that writes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.validate import ctc_min_frames
+from speechxl.errors import SpeechxlError
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
 from speechxl.text.lang_dir import KINDS
@@ -46,6 +49,9 @@ class FinetuneConfig(RunConfig):
     """chars, phones or bpe."""
     lang_dir: str | None = None
     """Units stage output; default: lang_<kind> beside the first training data dir."""
+    require_learning: bool = True
+    """End with an error when the best dev token error rate is 1.0 or more (nothing learnt); false
+    only for smoke tests of a few updates."""
     ctc: CTCConfig = field(default_factory=CTCConfig)
     batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
@@ -140,4 +146,9 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     if dist.main and figures:
         log.info("done at step %d: valid token error rate %.4f, loss %.4f", trainer.step,
                  figures.get("error_rate", float("nan")), figures["loss"])
+    if cfg.require_learning and valid and trainer.best is not None and trainer.best >= 1.0:
+        raise SpeechxlError(
+            f"{out}: fine-tuning learnt nothing: the best dev token error rate in {trainer.step} updates is "
+            f"{trainer.best:.2f} (1.0: CTC's all-blank stage, every hypothesis empty); train longer "
+            "(train.max_steps), from a longer-pretrained model, or at another optim.lr")
     return figures

@@ -17,6 +17,7 @@ from tests.conftest import TINY_W2V
 TINY_CTC = [o for o in TINY_W2V if not o.startswith(("model.quantizer", "model.objective"))] + [
     "batch.crop_to_shortest=false", "batch.max_seconds=4.0", "batch.max_samples=96000",
     "ctc.freeze_encoder_steps=0", "schedule.kind=constant", "schedule.warmup_steps=0", "optim.lr=1e-3",
+    "require_learning=false",  # a few updates learn nothing; these tests check the plumbing
 ]
 
 
@@ -127,3 +128,24 @@ def test_lm_tuning_minimises_the_error_rate_that_score_reports(trained, units):
     metric = "WER" if units == "chars" else "PER"
     overall = score(out)["scores"][metric]["overall"]
     assert overall["errors"] / overall["ref"] == pytest.approx(best)
+
+
+def test_a_fine_tuning_that_only_writes_blanks_ends_with_an_error(trained, monkeypatch):
+    """CTC's all-blank stage (token error rate exactly 1.0) is reported, not passed on to decoding."""
+    from speechxl.errors import SpeechxlError
+    from speechxl.models.ctc import CTCModel
+
+    root, data, _ = trained
+    real = CTCModel.log_probs
+
+    def blank_only(self, wav, lengths):
+        lp, frames = real(self, wav, lengths)
+        return torch.where(torch.arange(lp.shape[-1]) == 0, 0.0, -1e4).expand_as(lp) + 0 * lp, frames
+
+    monkeypatch.setattr(CTCModel, "log_probs", blank_only)
+    overrides = [o for o in TINY_CTC if o != "require_learning=false"]
+    cfg = load_finetune_config(None, overrides + [f"data={data / 'train'}", f"valid_data={data / 'dev'}",
+                                                  f"out={root / 'blank'}", "units=chars", "train.max_steps=2"])
+    with pytest.raises(SpeechxlError, match=r"blank\W+fine-tuning learnt nothing: .* is 1\.00 "):
+        finetune(cfg)
+    assert (root / "blank" / "checkpoints" / "last").is_file()  # the run itself is kept
