@@ -83,8 +83,8 @@ def _run_prepare(args) -> None:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(sizes)} | ({"speakers"} & set(overrides))
         if unknown:
             raise SystemExit(f"speechxl: --sizes: unknown {sorted(unknown)}")
-        scaled = {f.name: max(1, round(getattr(sizes, f.name) * args.scale))
-                  for f in dataclasses.fields(sizes) if f.name != "speakers"}
+        scaled = {f.name: max(1, round(getattr(sizes, f.name) * args.scale))  # clip counts, not speakers
+                  for f in dataclasses.fields(sizes) if "speakers" not in f.name}
         sizes = dataclasses.replace(sizes, **{**scaled, **overrides})
         demo.make_demo_corpus(args.out, tuple(_words(args.langs)) or demo.TRAIN_LANGS,
                               tuple(_words(args.heldout_langs)) if args.heldout_langs is not None

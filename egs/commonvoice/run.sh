@@ -16,12 +16,12 @@ heldout_langs=            # held-out locales for zero-shot tests (default: the d
 nj=2                      # parallel processes
 strict=false              # true: any rejected input stops stage 1 with an error
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=wav2vec2  # pretraining method: wav2vec2, bestrq or w2v-bert (its tiny preset)
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq or wav2vec2 (its tiny preset)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
-finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe)
-finetune_from=pretrained  # pretrained: start from stage 3's model; scratch: random initialisation
+finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe), from stage 3's model
+scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
 finetune_args=            # extra overrides for stage 4
 lm_order=3                # order of the word n-gram LMs
 decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
@@ -64,22 +64,28 @@ pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
 run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
   valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
 
-# one CTC model per unit set; the experiment name says what it started from
-init=$pretrain_exp; tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
-[ "$finetune_from" == scratch ] && init= && tag=scratch
+# one CTC model per unit set; the experiment name says what it started from: ctc_<units>_<pretrained
+# model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture
+tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
 ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
+for u in $scratch_units; do ctc_dirs+=("$exp/ctc_${u}_scratch"); done
 
-finetune_all() {  # finetune_all INIT UNITS...: one `speechxl finetune` per unit set
-  local init=$1 start; shift
-  # from the pretrained model, or a random one of the pretraining preset's size
-  if [ -n "$init" ]; then start="init=$init"; else start="architecture=$pretrain_config"; fi
-  for u in "$@"; do
-    # shellcheck disable=SC2086  # finetune_args is a list of key=value words
-    speechxl finetune --config "$finetune_config" "$start" units="$u" data="$data/train" \
-      valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $finetune_args
+# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS": the pretrained model on each unit set, then the
+# from-scratch baselines; all three are arguments so that the stage marker records them
+finetune_all() {
+  local u
+  # shellcheck disable=SC2086  # unit sets and overrides are lists of words
+  for u in $1; do
+    speechxl finetune --config "$finetune_config" init="$pretrain_exp" units="$u" data="$data/train" \
+      valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $3
+  done
+  # shellcheck disable=SC2086
+  for u in $2; do
+    speechxl finetune --config "$finetune_config" architecture="$pretrain_config" units="$u" \
+      data="$data/train" valid_data="$data/dev" out="$exp/ctc_${u}_scratch" $3
   done
 }
-run_stage 4 "fine-tune" finetune_all "$init" $finetune_units
+run_stage 4 "fine-tune" finetune_all "$finetune_units" "$scratch_units" "$finetune_args"
 
 decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
   for m in "$@"; do

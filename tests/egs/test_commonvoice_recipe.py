@@ -1,6 +1,7 @@
 """The CommonVoice recipe end to end on a tiny demo corpus, and a stage killed midway."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,11 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from speechxl.data.manifest import read_manifest
 from speechxl.train import checkpoint as ckpt
-from tests.conftest import TINY_W2V, tone, write_release
+from tests.conftest import TINY_W2V_BERT, tone, write_release
 from tests.decode.test_pipeline import TINY_CTC
+
+# the default method (w2v-BERT) at test size, 2 updates of everything; the fine-tuned models take
+# their architecture from the pretrained one (or, from scratch, from the preset with these sizes)
+BATCH = ["batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0"]
+TINY_PRETRAIN = TINY_W2V_BERT + BATCH + ["schedule.warmup_steps=1", "train.valid_every=100",
+                                         "train.save_every=100", "train.max_steps=2"]
+TINY_FINETUNE = [o for o in TINY_CTC if not o.startswith("model.")] + ["train.max_steps=2"]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "egs" / "commonvoice" / "run.sh"
@@ -27,9 +36,9 @@ def recipe(tmp_path, *args, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, **kw)
 
 
-def test_demo_recipe_stages_0_to_6(tmp_path):
-    tiny = ["--demo_scale", "0.03", "--pretrain_args", " ".join(TINY_W2V + ["train.max_steps=2"]),
-            "--finetune_args", " ".join(TINY_CTC + ["train.max_steps=2"]), "--decode_args", "--beam 4 --beam_tokens 4"]
+def test_demo_recipe_stages_0_to_8(tmp_path):
+    tiny = ["--demo_scale", "0.06", "--pretrain_args", " ".join(TINY_PRETRAIN),
+            "--finetune_args", " ".join(TINY_FINETUNE), "--decode_args", "--beam 4 --beam_tokens 4"]
     r = recipe(tmp_path, *tiny)
     assert r.returncode == 0, r.stderr[-3000:]
     data = tmp_path / "data"
@@ -41,21 +50,37 @@ def test_demo_recipe_stages_0_to_6(tmp_path):
     assert (data / "lang_word" / "fa.arpa").is_file() and (data / "lm_text" / "hi.txt").is_file()
     assert {u.lang for u in read_manifest(data / "train")} == {"es", "ru", "el", "hi", "fa", "tr"}
     assert (data / "train" / "rejects.tsv").read_text().count("\n") > 1  # the demo's defects
-    pretrained = ckpt.resolve(tmp_path / "exp" / "pretrain_wav2vec2_tiny" / "checkpoints", "last")
+    pretrained = ckpt.resolve(tmp_path / "exp" / "pretrain_w2v_bert_tiny" / "checkpoints", "last")
     assert pretrained.name == "step_00000002"
-    for units in ("phones", "chars"):
-        exp = tmp_path / "exp" / f"ctc_{units}_wav2vec2_tiny"
+    for name in ("ctc_phones_w2v_bert_tiny", "ctc_chars_w2v_bert_tiny", "ctc_phones_scratch"):
+        exp = tmp_path / "exp" / name
         assert ckpt.resolve(exp / "checkpoints", "last").name == "step_00000002"
         for decode in ("decode_test", "decode_test_lm"):
-            assert (exp / decode / "report.md").is_file(), (units, decode)
-    assert "PER" in (tmp_path / "exp" / "ctc_phones_wav2vec2_tiny" / "decode_test_lm" / "report.md").read_text()
-    zero_shot = (tmp_path / "exp" / "zero_shot_wav2vec2_tiny.md").read_text()
+            assert (exp / decode / "report.md").is_file(), (name, decode)
+    assert "PER" in (tmp_path / "exp" / "ctc_phones_w2v_bert_tiny" / "decode_test_lm" / "report.md").read_text()
+    # the scratch baseline has the pretrained model's architecture (the preset's) and is scored beside it
+    scratch = yaml.safe_load((tmp_path / "exp" / "ctc_phones_scratch" / "config.yaml").read_text())
+    assert scratch["family"] == "w2v-bert" and not scratch["init"]
+    results = (tmp_path / "exp" / "results_w2v_bert_tiny.md").read_text()
+    assert "ctc_phones_scratch" in results and "ctc_phones_w2v_bert_tiny" in results
+    zero_shot = (tmp_path / "exp" / "zero_shot_w2v_bert_tiny.md").read_text()
     assert all(v in zero_shot for v in ("unrestricted", "exact", "articulatory")) and "PER it" in zero_shot
-    assert (tmp_path / "exp" / "ctc_phones_wav2vec2_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
+    assert (tmp_path / "exp" / "ctc_phones_w2v_bert_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
             ).is_file()
     again = recipe(tmp_path, *tiny)
     assert again.returncode == 0
     assert again.stdout.count("done already") == 9
+
+    # a fine-tuning that learnt nothing stops the recipe with a loud error before anything is decoded
+    # (here: 2 updates of the scratch model at learning rate 0, with the guard left on)
+    shutil.rmtree(tmp_path / "exp" / "ctc_phones_scratch")
+    nothing = [o for o in TINY_FINETUNE if o != "require_learning=false"] + ["optim.lr=0"]
+    r = recipe(tmp_path, *tiny[:4], "--finetune_args", " ".join(nothing), "--finetune_units", "",
+               "--stage", "4", "--decode_args", "--beam 4 --beam_tokens 4")
+    assert r.returncode != 0
+    assert "ctc_phones_scratch: fine-tuning learnt nothing" in r.stderr
+    assert not (tmp_path / "exp" / "ctc_phones_scratch" / "decode_test").exists()
+    assert not (tmp_path / "exp" / ".done" / "stage4").exists()
 
 
 def test_unknown_option_is_an_error(tmp_path):

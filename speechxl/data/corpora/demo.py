@@ -8,8 +8,13 @@ CommonVoice release (``<locale>/clips/*.mp3``, ``train.tsv``, ``dev.tsv``, ``tes
 - Text: sentences of 3-8 words drawn by frequency from wordfreq's word lists (letters of the
   language's main script only), capitalised and punctuated in the language's style.
   ``validated_sentences.tsv`` also holds sentences nobody recorded: text for a language model.
+- Shaped like the low-resource setting pretraining is for: a few minutes of transcribed speech
+  per language from a few speakers, and several times more untranscribed speech that is also
+  more varied (the train speakers and as many others again, wider speaking rates and pitches,
+  more noise, telephone-band and muffled channels).
 - Speakers: espeak-ng voice variants, each with its own pitch and speed; train, dev and test
-  speakers are disjoint, as in CommonVoice. Clips get random gain and white noise (20-40 dB SNR).
+  speakers are disjoint, as in CommonVoice. Clips get random gain and white noise (20-40 dB SNR;
+  untranscribed clips 5-40 dB, and half of them a band-limited channel).
 - Splits are sentence-disjoint. Held-out languages (for zero-shot tests) get a test split and
   unlabelled clips, no train split.
 - Three clips of every training language's train split are defective on purpose, so that the
@@ -54,17 +59,19 @@ SENTENCES_HEADER = ["sentence_id", "sentence", "sentence_domain", "source", "is_
 class Sizes:
     """Clips per language and split."""
 
-    train: int = 250
+    train: int = 80
     dev: int = 40
     test: int = 60
-    unlabelled: int = 400
+    unlabelled: int = 700
     """Validated clips in no split: audio for pretraining."""
     heldout_test: int = 100
     heldout_unlabelled: int = 200
     text_only: int = 2000
     """Sentences in validated_sentences.tsv that nobody recorded (language-model text)."""
-    speakers: tuple[int, int, int] = (8, 2, 3)
+    speakers: tuple[int, int, int] = (4, 2, 3)
     """Speakers for (train + unlabelled, dev, test)."""
+    unlabelled_speakers: int = 8
+    """Speakers heard only in unlabelled clips, with wider ranges of pitch and speed."""
 
 
 @dataclass(frozen=True)
@@ -141,13 +148,15 @@ def _sentences(lang: str, count: int, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def _speakers(lang: str, voice: str, n: int, rng: np.random.Generator, seed: int) -> list[Speaker]:
+def _speakers(lang: str, voice: str, n: int, varied: int, rng: np.random.Generator, seed: int) -> list[Speaker]:
+    """``n`` speakers, then ``varied`` more with wider pitch and speed ranges."""
     variants = rng.permutation(VARIANTS)
     return [Speaker(
         client_id=hashlib.sha512(f"speechxl-demo/{seed}/{lang}/{i}".encode()).hexdigest(),
-        voice=f"{voice}+{variants[i % len(variants)]}", pitch=int(rng.integers(25, 76)),
-        speed=int(rng.integers(140, 196)),
-    ) for i in range(n)]
+        voice=f"{voice}+{variants[i % len(variants)]}",
+        pitch=int(rng.integers(25, 76) if i < n else rng.integers(10, 91)),
+        speed=int(rng.integers(140, 196) if i < n else rng.integers(115, 231)),
+    ) for i in range(n + varied)]
 
 
 def _plan_language(lang: str, heldout: bool, sizes: Sizes, seed: int) -> _Language:
@@ -160,9 +169,10 @@ def _plan_language(lang: str, heldout: bool, sizes: Sizes, seed: int) -> _Langua
     else:
         plan = {"train": sizes.train, "dev": sizes.dev, "test": sizes.test, "unlabelled": sizes.unlabelled}
     n_train, n_dev, n_test = sizes.speakers
-    spk = _speakers(lang, voice, n_train + n_dev + n_test, rng, seed)
-    pools = {"train": spk[:n_train], "unlabelled": spk[:n_train],
-             "dev": spk[n_train:n_train + n_dev], "test": spk[n_train + n_dev:]}
+    n = n_train + n_dev + n_test
+    spk = _speakers(lang, voice, n, sizes.unlabelled_speakers, rng, seed)
+    pools = {"train": spk[:n_train], "unlabelled": spk[:n_train] + spk[n:],
+             "dev": spk[n_train:n_train + n_dev], "test": spk[n_train + n_dev:n]}
     sentences = _sentences(lang, sum(plan.values()) + sizes.text_only, rng)
     out = _Language(lang, voice, text_only=sentences[sum(plan.values()):])
     i = 0
@@ -180,15 +190,32 @@ def _plan_language(lang: str, heldout: bool, sizes: Sizes, seed: int) -> _Langua
     return out
 
 
+# Channels of untranscribed clips: (low, high) edge of the pass band in Hz; None passes all.
+CHANNELS = {"full": None, "telephone": (300.0, 3400.0), "muffled": (0.0, 2500.0)}
+
+
+def _band(x: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
+    """``x`` with the frequencies outside ``band`` removed."""
+    spectrum = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(x.size, 1 / rate)
+    spectrum[(freqs < band[0]) | (freqs > band[1])] = 0
+    return np.fft.irfft(spectrum, n=x.size).astype(np.float32)
+
+
 def _synthesise(clip: _Clip) -> np.ndarray:
-    """espeak-ng audio of the clip's sentence, with the clip's gain and noise; (S,) at 22050 Hz."""
+    """espeak-ng audio of the clip's sentence, with the clip's gain, noise and (untranscribed
+    clips) channel; (S,) at 22050 Hz."""
     cmd = ["espeak-ng", "-v", clip.speaker.voice, "-p", str(clip.speaker.pitch),
            "-s", str(clip.speaker.speed), "--stdin", "--stdout"]
     wav = subprocess.run(cmd, input=clip.sentence.encode(), capture_output=True, check=True).stdout
-    x, _ = sf.read(io.BytesIO(wav), dtype="float32")
+    x, rate = sf.read(io.BytesIO(wav), dtype="float32")
     rng = np.random.default_rng(clip.seed)
+    varied = clip.split == "unlabelled"
+    if varied:
+        band = CHANNELS[str(rng.choice(["full", "full", "telephone", "muffled"]))]
+        x = _band(x, rate, band) if band else x
     x = x / max(float(np.abs(x).max()), 1e-6) * rng.uniform(0.3, 0.9)
-    snr_db = rng.uniform(20, 40)
+    snr_db = rng.uniform(5 if varied else 20, 40)
     noise = rng.standard_normal(x.size).astype(np.float32)
     x = x + noise * float(np.sqrt(np.mean(x ** 2))) * 10 ** (-snr_db / 20)
     return x
