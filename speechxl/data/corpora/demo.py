@@ -8,10 +8,10 @@ CommonVoice release (``<locale>/clips/*.mp3``, ``train.tsv``, ``dev.tsv``, ``tes
 - Text: sentences of 3-8 words drawn by frequency from wordfreq's word lists (letters of the
   language's main script only), capitalised and punctuated in the language's style.
   ``validated_sentences.tsv`` also holds sentences nobody recorded: text for a language model.
-- Shaped like the low-resource setting pretraining is for: a few minutes of transcribed speech
-  per language from a few speakers, and several times more untranscribed speech that is also
-  more varied (the train speakers and as many others again, wider speaking rates and pitches,
-  more noise, telephone-band and muffled channels).
+- Untranscribed speech is more plentiful and more varied than transcribed speech, as it is for
+  the languages pretraining is for: about 8 minutes transcribed per language from 8 speakers,
+  three times as much untranscribed from those and 8 more speakers, with wider speaking rates
+  and pitches, more noise, and telephone-band and muffled channels.
 - Speakers: espeak-ng voice variants, each with its own pitch and speed; train, dev and test
   speakers are disjoint, as in CommonVoice. Clips get random gain and white noise (20-40 dB SNR;
   untranscribed clips 5-40 dB, and half of them a band-limited channel).
@@ -59,7 +59,7 @@ SENTENCES_HEADER = ["sentence_id", "sentence", "sentence_domain", "source", "is_
 class Sizes:
     """Clips per language and split."""
 
-    train: int = 80
+    train: int = 250
     dev: int = 40
     test: int = 60
     unlabelled: int = 700
@@ -68,7 +68,7 @@ class Sizes:
     heldout_unlabelled: int = 200
     text_only: int = 2000
     """Sentences in validated_sentences.tsv that nobody recorded (language-model text)."""
-    speakers: tuple[int, int, int] = (4, 2, 3)
+    speakers: tuple[int, int, int] = (8, 2, 3)
     """Speakers for (train + unlabelled, dev, test)."""
     unlabelled_speakers: int = 8
     """Speakers heard only in unlabelled clips, with wider ranges of pitch and speed."""
