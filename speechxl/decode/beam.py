@@ -9,7 +9,7 @@ Scores: acoustic log-probability + lm_weight x LM log-probability + word_score p
 
 Both are deterministic: the same log_probs and settings give the same hypothesis in any process.
 flashlight orders hypotheses of equal score by their memory address, so the best one is chosen
-here by score and then by content (``_best``), and an utterance whose search ends with no
+here by score and then by content (``_search``), and an utterance whose search ends with no
 hypothesis at all (every score -inf) is searched again without the closing boundary frame
 (``LexiconBeamDecoder``) instead of returning whichever dead end came first.
 """
@@ -63,14 +63,11 @@ def _dictionary(entries: list[str]):
     return d
 
 
-def _emissions(log_probs: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+def _search(decoder, log_probs: torch.Tensor):
+    """The highest-scoring flashlight DecodeResult of ``decoder`` for log_probs (T, V); among equal
+    scores the one with the smallest (words, tokens), never the one that memory order put first."""
     lp = log_probs.detach().to(torch.float32).contiguous().cpu()
-    return lp, lp.shape[0], lp.shape[1]
-
-
-def _best(results):
-    """The highest-scoring flashlight DecodeResult; among equal scores the one with the smallest
-    (words, tokens), never the one that memory order put first."""
+    results = decoder.decode(lp.data_ptr(), lp.shape[0], lp.shape[1])
     return min(results, key=lambda r: (-r.score, list(r.words), list(r.tokens)))
 
 
@@ -118,23 +115,19 @@ class LexiconBeamDecoder:
         other._configure(cfg)
         return other
 
-    def _search(self, log_probs: torch.Tensor):
-        lp, t, v = _emissions(log_probs)
-        return _best(self.decoder.decode(lp.data_ptr(), t, v))
-
     def __call__(self, log_probs: torch.Tensor) -> tuple[list[int], list[str]]:
         """(unit ids, words) of the best hypothesis for log_probs (T, V)."""
         if self.sil == self.units.blank_id:  # BPE: words end where the next one starts
-            best = self._search(log_probs)
+            best = _search(self.decoder, log_probs)
         else:
             # spellings end with a word boundary, which transcripts lack after their last word:
             # one more frame, certain to be a boundary, lets the last word end (else it is dropped)
             end = torch.full((1, log_probs.shape[1]), -math.inf, dtype=log_probs.dtype, device=log_probs.device)
             end[0, self.sil] = 0.0
-            best = self._search(torch.cat([log_probs, end]))
+            best = _search(self.decoder, torch.cat([log_probs, end]))
             if best.score == -math.inf:  # every hypothesis left was inside a word that cannot end
                 self.unfinished += 1
-                best = self._search(log_probs)  # the words completed before the end
+                best = _search(self.decoder, log_probs)  # the words completed before the end
         words = [self.words.get_entry(i) for i in best.words if i >= 0]
         return _collapse(list(best.tokens), self.units.blank_id, self.sil), words
 
@@ -167,6 +160,5 @@ class TokenBeamDecoder:
 
     def __call__(self, log_probs: torch.Tensor) -> list[int]:
         """Unit ids of the best hypothesis for log_probs (T, V)."""
-        lp, t, v = _emissions(log_probs)
-        best = _best(self.decoder.decode(lp.data_ptr(), t, v))
+        best = _search(self.decoder, log_probs)
         return _collapse(list(best.tokens), self.units.blank_id, self.sil)
