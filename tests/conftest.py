@@ -62,6 +62,17 @@ def run_cli():
     return lambda *args: main([str(a) for a in args])
 
 
+def prepared_demo(root: Path, langs: tuple[str, ...], sizes, seed: int) -> Path:
+    """A demo corpus of ``sizes`` (speechxl.data.corpora.demo.Sizes) in ``langs`` synthesised under
+    root/cv and prepared by stage 1 into root/data; returns root/data."""
+    from speechxl.data.corpora.commonvoice import prepare_commonvoice
+    from speechxl.data.corpora.demo import make_demo_corpus
+
+    make_demo_corpus(root / "cv", langs, (), sizes, seed=seed, jobs=2)
+    prepare_commonvoice(root / "cv", root / "data", list(langs), jobs=2)
+    return root / "data"
+
+
 def write_audio_set(root: Path, n: int = 12, langs: tuple[str, ...] = ("aa", "bb"), seconds=(1.0, 2.5),
                     seed: int = 0) -> Path:
     """A data dir of ``n`` short utterances of noisy tones (FLAC), spread over ``langs``."""

@@ -6,13 +6,12 @@ import pytest
 import torch
 import yaml
 
-from speechxl.data.corpora.commonvoice import prepare_commonvoice
-from speechxl.data.corpora.demo import Sizes, make_demo_corpus
+from speechxl.data.corpora.demo import Sizes
 from speechxl.decode.run import decode, transcribe
 from speechxl.eval.report import score
 from speechxl.text.lang_dir import make_lang_dir, make_word_lms
 from speechxl.train.finetune import finetune, load_finetune_config
-from tests.conftest import TINY_W2V
+from tests.conftest import TINY_W2V, prepared_demo
 
 TINY_CTC = [o for o in TINY_W2V if not o.startswith(("model.quantizer", "model.objective"))] + [
     "batch.crop_to_shortest=false", "batch.max_seconds=4.0", "batch.max_samples=96000",
@@ -26,9 +25,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipe")
     sizes = Sizes(train=16, dev=3, test=4, unlabelled=0, heldout_test=2, heldout_unlabelled=1, text_only=30,
                   speakers=(2, 1, 1))
-    make_demo_corpus(root / "cv", ("es", "ru"), (), sizes, seed=1, jobs=2)
-    data = root / "data"
-    prepare_commonvoice(root / "cv", data, ["es", "ru"], jobs=2)
+    data = prepared_demo(root, ("es", "ru"), sizes, seed=1)
     for kind in ("chars", "phones"):
         make_lang_dir(kind, data / "train", data / f"lang_{kind[:-1] if kind != 'phones' else 'phone'}",
                       eval_dirs=[data / "test"], lm_text=data / "lm_text")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from speechxl.data.corpora.commonvoice import prepare_commonvoice
-from speechxl.data.corpora.demo import Sizes, make_demo_corpus
+from speechxl.data.corpora.demo import Sizes
 from speechxl.text.lang_dir import make_lang_dir
 from speechxl.train.finetune import finetune, load_finetune_config
+from tests.conftest import prepared_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 300
@@ -21,13 +21,11 @@ SMALL = ["model.encoder.hidden_size=64", "model.encoder.num_layers=2", "model.en
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("learn")
     sizes = Sizes(train=35, dev=8, test=1, unlabelled=0, heldout_test=1, heldout_unlabelled=1, text_only=5,
                   speakers=(2, 1, 1))
-    make_demo_corpus(root / "cv", ("es", "ru"), (), sizes, seed=2, jobs=2)
-    prepare_commonvoice(root / "cv", root / "data", ["es", "ru"], jobs=2)
-    make_lang_dir("phones", root / "data" / "train", root / "data" / "lang_phone")
-    return root / "data"
+    data = prepared_demo(tmp_path_factory.mktemp("learn"), ("es", "ru"), sizes, seed=2)
+    make_lang_dir("phones", data / "train", data / "lang_phone")
+    return data
 
 
 def run(data: Path, out: Path, overrides: list[str]) -> dict[str, float]:
