@@ -188,6 +188,13 @@ def _add_decode(sub) -> None:
     _option(p, "--max_distance", type=float,
             help="articulatory map: drop model phones farther than this from every inventory phone "
                  "(default 0.2: one minor feature; inf: map every phone)")
+    _all_units_option(p)
+
+
+def _all_units_option(p) -> None:
+    _option(p, "--all_units", action="store_true",
+            help="let every language output every unit (default: a training language keeps to the units of "
+                 "its own training text)")
 
 
 def _run_decode(args) -> None:
@@ -195,7 +202,7 @@ def _run_decode(args) -> None:
     from speechxl.decode.run import decode
 
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
-           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance)
+           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units)
 
 
 def _add_inventory(sub) -> None:
@@ -235,13 +242,15 @@ def _add_transcribe(sub) -> None:
     p.add_argument("model")
     p.add_argument("audio", nargs="+")
     _add_beam_options(p)
-    _option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir)")
+    _option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
+                              "may output)")
+    _all_units_option(p)
 
 
 def _run_transcribe(args) -> None:
     from speechxl.decode.run import transcribe
 
-    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args)):
+    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args), args.all_units):
         print(f"{path}\t{text}")
 
 

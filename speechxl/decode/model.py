@@ -27,6 +27,16 @@ class LoadedModel:
     exp: Path
     config: FinetuneConfig
     step: int
+    language_units: dict[str, Units]
+    """Each training language's own units (units_<lang>.txt; none for BPE)."""
+
+    def own_units_mask(self, lang: str) -> torch.Tensor | None:
+        """(V,) True for the units of ``lang``'s training text (with blank, <unk> and the word
+        boundary); None for a language the model has no inventory of."""
+        own = self.language_units.get(lang)
+        if own is None:
+            return None
+        return torch.tensor([s in own for s in self.units.symbols])
 
     def detokenize(self, ids: list[int]) -> str:
         return self.tokenizer.text(self.units.decode(ids))
@@ -88,4 +98,7 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedMo
         tokenizer = CharTokenizer()
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
     step = int(ckpt.load_trainer_state(found)["step"])
-    return LoadedModel(net, units, kind, tokenizer, found, exp, cfg, step)
+    # checkpoints from before the language inventories travelled with them: the lang dir's
+    language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
+    language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
+    return LoadedModel(net, units, kind, tokenizer, found, exp, cfg, step, language_units)

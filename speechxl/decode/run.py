@@ -10,7 +10,10 @@ unit LM (data/lang_<kind>/lm) decodes lexicon-free. ``--tune_on`` picks the LM w
 score that give the lowest error rate on another set (a grid), then decodes with them.
 ``--inventory`` (a phone model, a language it was not trained on) restricts the output to that
 language's phones, mapping the model's phones onto them (``--map articulatory``, ``exact``, or an
-edited phone_map.tsv; see speechxl.decode.phone_map).
+edited phone_map.tsv; see speechxl.decode.phone_map). Otherwise each utterance of a training
+language is decoded over that language's own units (the characters or phones of its training
+text: a Greek utterance cannot come out in Devanagari); ``--all_units`` lets every language use
+every unit.
 
 Writes exp/<model>/decode_<set>[_<tag>]/: hyp.jsonl (per utterance: ids, language, audio,
 reference and hypothesis as text and as units), ref.trn and hyp.trn (sclite), decode.json
@@ -59,6 +62,23 @@ def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_
             bar.update(len(batch["ids"]))
     bar.close()
     return out
+
+
+def own_units(model: LoadedModel, langs: list[str]) -> dict[str, torch.Tensor]:
+    """(V,) masks of the units each of ``langs`` may output: its training inventory; a language
+    the model was not trained on (or a BPE model) gets none and may use every unit."""
+    masks = {lang: m for lang in langs if (m := model.own_units_mask(lang)) is not None}
+    if model.language_units and set(langs) - set(masks):
+        log.info("no training inventory for %s: their output may use every unit", " ".join(sorted(set(langs) - set(masks))))
+    return masks
+
+
+def restrict_to_own_units(em: dict[str, torch.Tensor], utts: list[Utterance], masks: dict[str, torch.Tensor]
+                          ) -> dict[str, torch.Tensor]:
+    """Each utterance's log-probs (T, V) with the units outside its language's mask at -inf,
+    renormalised."""
+    return {u.id: em[u.id].masked_fill(~masks[u.lang], float("-inf")).log_softmax(-1) if u.lang in masks
+            else em[u.id] for u in utts}
 
 
 class Searcher:
@@ -154,12 +174,15 @@ def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, meth
     return maps
 
 
-def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
+def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance], all_units: bool = False,
          weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)) -> tuple[BeamConfig, list]:
     """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev``: WER when the
     model writes words, PER for a phone model. A phone model's word score stays as given: it only
-    moves word boundaries, which PER leaves out."""
+    moves word boundaries, which PER leaves out. The output units are restricted as the decode
+    they tune for restricts them (``all_units``)."""
     em = emissions(model, dev)
+    if not all_units:
+        em = restrict_to_own_units(em, dev, own_units(model, sorted({u.lang for u in dev})))
     refs = model.reference_units(dev)
     phones = model.kind == "phones"
     scores = (beam.word_score,) if phones else scores
@@ -180,7 +203,7 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance],
 def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
-           map_method: str = "articulatory", max_distance: float = MAX_DISTANCE) -> Path:
+           map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False) -> Path:
     """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
     model = load_model(model_dir, lang_dir)
     utts = [u for u in read_manifest(data_dir)]
@@ -192,13 +215,17 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
             if inventory else {})
     grid = None
     if lm and tune_on:
-        beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on))
+        beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on), all_units or bool(inventory))
         log.info("tuned on %s: lm_weight %.2f, word_score %+.1f", tune_on, beam.lm_weight, beam.word_score)
     t0 = time.time()
     em = emissions(model, utts)
+    own = {}
     if maps:  # each language's phones only
         matrices = {lang: m.matrix(model.units) for lang, m in maps.items()}
         em = {u.id: restrict(em[u.id], matrices[u.lang]) for u in utts}
+    elif not all_units:
+        own = own_units(model, sorted({u.lang for u in utts}))
+        em = restrict_to_own_units(em, utts, own)
     t_acoustic = time.time() - t0
     searchers = {lang: Searcher(model, lm, beam, maps[lang].units() if maps else None)
                  for lang in sorted({u.lang for u in utts})}
@@ -226,6 +253,7 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,
         "tuned_on": str(Path(tune_on).resolve()) if tune_on and lm else None,
         "inventory": str(Path(inventory).resolve()) if inventory else None,
+        "own_units": {lang: int(m.sum()) for lang, m in own.items()},
         "phone_maps": {lang: {"method": m.method, "max_distance": max_distance, "inventory_size": len(m.target),
                               "dropped": m.dropped(),
                               "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
@@ -241,17 +269,22 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
 
 
 def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = None, lang: str | None = None,
-               beam: BeamConfig = BeamConfig()) -> list[tuple[str, str]]:
+               beam: BeamConfig = BeamConfig(), all_units: bool = False) -> list[tuple[str, str]]:
     """(path, text) for audio files in any format soundfile reads, at any sample rate. Beam
-    search with ``lm`` needs the files' language (``lang``) when the LM dir has one per language."""
+    search with ``lm`` needs the files' language (``lang``) when the LM dir has one per language;
+    given ``lang``, the output keeps to that language's units unless ``all_units``."""
     from speechxl.data.audio import load_audio
 
     model = load_model(model_dir)
     searcher = Searcher(model, lm, beam)
+    mask = None if all_units or not lang else own_units(model, [lang]).get(lang)
     out = []
     with torch.inference_mode():
         for p in paths:
             wav = torch.from_numpy(load_audio(p))[None]
             lp, frames = model.net.log_probs(wav, torch.tensor([wav.shape[1]]))
-            out.append((p, searcher(lp[0, : int(frames[0])], lang or "")[1]))
+            lp = lp[0, : int(frames[0])]
+            if mask is not None:
+                lp = lp.masked_fill(~mask, float("-inf")).log_softmax(-1)
+            out.append((p, searcher(lp, lang or "")[1]))
     return out

@@ -135,6 +135,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
                        world=dist.world) if valid_utts else None)
     files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json"}
+    files |= {f.name: f for f in sorted(lang_dir.glob("units_*.txt"))}  # each language's own units
     if (lang_dir / "bpe.model").is_file():
         files["bpe.model"] = lang_dir / "bpe.model"
     trainer = Trainer(model, lambda m, b: m(b["wav"], b["lengths"], b["labels"]), train, valid, out, cfg,

@@ -7,9 +7,12 @@ import torch
 import yaml
 
 from speechxl.data.corpora.demo import Sizes
-from speechxl.decode.run import decode, transcribe
+from speechxl.data.manifest import Utterance
+from speechxl.decode.model import load_model
+from speechxl.decode.run import decode, own_units, restrict_to_own_units, transcribe
 from speechxl.eval.report import score
 from speechxl.text.lang_dir import make_lang_dir, make_word_lms
+from speechxl.text.units import Units
 from speechxl.train.finetune import finetune, load_finetune_config
 from tests.conftest import TINY_W2V, prepared_demo
 
@@ -87,7 +90,6 @@ def test_transcribe_any_audio_file(trained, tmp_path):
 
 def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
     transformers = pytest.importorskip("transformers")
-    from speechxl.decode.model import load_model
     from speechxl.interop.hf_ctc import export_ctc
 
     root, _, _ = trained
@@ -104,6 +106,29 @@ def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
     ids = ref.argmax(-1)[0]
     assert processor.decode(ids) == ours.detokenize(
         [i for j, i in enumerate(ids.tolist()) if i != 0 and (j == 0 or i != ids[j - 1])])
+
+
+def test_each_language_keeps_to_the_units_of_its_own_training_text(trained, tmp_path):
+    root, data, _ = trained
+    model = load_model(root / "ctc")
+    # the checkpoint carries each language's inventory: decoding needs no lang dir
+    assert set(model.language_units) == {"es", "ru"}
+    assert (model.checkpoint / "units_ru.txt").read_text() == (data / "lang_char" / "units_ru.txt").read_text()
+    es, ru = model.own_units_mask("es"), model.own_units_mask("ru")
+    assert es[model.units.index["ñ"]] and not ru[model.units.index["ñ"]] and ru[model.units.index["ж"]]
+    assert model.own_units_mask("it") is None  # not a training language: every unit
+    # an utterance whose most likely unit is of the other language's script gets its own language's
+    lp = torch.full((3, len(model.units)), -10.0)
+    lp[:, model.units.index["ж"]], lp[:, model.units.index["o"]] = -0.1, -3.0
+    utts = [Utterance(id=lang, audio="", duration=0.1, lang=lang, speaker="") for lang in ("es", "ru", "it")]
+    out = restrict_to_own_units({u.id: lp for u in utts}, utts, own_units(model, ["es", "ru", "it"]))
+    assert [model.units.symbols[int(out[u].argmax(-1)[0])] for u in ("es", "ru", "it")] == ["o", "ж", "ж"]
+    assert torch.allclose(out["es"].exp().sum(-1), torch.ones(3))
+    own = decode(root / "ctc", data / "test", out_dir=tmp_path / "own")
+    assert json.loads((own / "decode.json").read_text())["own_units"] == {
+        lang: len(Units.load(data / "lang_char" / f"units_{lang}.txt")) for lang in ("es", "ru")}
+    anything = decode(root / "ctc", data / "test", out_dir=tmp_path / "all", all_units=True)
+    assert json.loads((anything / "decode.json").read_text())["own_units"] == {}
 
 
 @pytest.mark.parametrize("units", ["chars", "phones"])
