@@ -22,6 +22,8 @@ pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=5
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
 finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe), from stage 3's model
 scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
+units_from=phones         # the other unit sets start from the model fine-tuned on these units (characters
+                          # learn spelling on top of phones); empty: every unit set from stage 3's model
 finetune_args=            # extra overrides for stage 4
 lm_order=3                # order of the word n-gram LMs
 decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
@@ -64,28 +66,41 @@ pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
 run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
   valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
 
-# one CTC model per unit set; the experiment name says what it started from: ctc_<units>_<pretrained
-# model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture
+# one CTC model per unit set; the experiment name says which branch it grew from: ctc_<units>_<pretrained
+# model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture (each
+# through its units_from model)
 tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
 ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
 for u in $scratch_units; do ctc_dirs+=("$exp/ctc_${u}_scratch"); done
 
-# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS": the pretrained model on each unit set, then the
-# from-scratch baselines; all three are arguments so that the stage marker records them
-finetune_all() {
+# in_order "UNITS" FIRST: FIRST (when it is one of UNITS), then the other unit sets
+in_order() {
   local u
-  # shellcheck disable=SC2086  # unit sets and overrides are lists of words
-  for u in $1; do
-    speechxl finetune --config "$finetune_config" init="$pretrain_exp" units="$u" data="$data/train" \
+  for u in $1; do if [ "$u" == "$2" ]; then echo "$u"; fi; done
+  for u in $1; do if [ "$u" != "$2" ]; then echo "$u"; fi; done
+}
+
+# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS" "FROM": the pretrained model on each unit set, then
+# the from-scratch baselines; a unit set other than FROM starts from the FROM model of its branch
+# when there is one. All are arguments so that the stage marker records them.
+finetune_all() {
+  local u start
+  for u in $(in_order "$1" "$4"); do
+    start=(init="$pretrain_exp")
+    if [[ " $1 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_$tag"); fi
+    # shellcheck disable=SC2086  # ARGS is a list of key=value words
+    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
       valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $3
   done
-  # shellcheck disable=SC2086
-  for u in $2; do
-    speechxl finetune --config "$finetune_config" architecture="$pretrain_config" units="$u" \
-      data="$data/train" valid_data="$data/dev" out="$exp/ctc_${u}_scratch" $3
+  for u in $(in_order "$2" "$4"); do
+    start=(architecture="$pretrain_config")
+    if [[ " $2 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_scratch"); fi
+    # shellcheck disable=SC2086
+    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
+      valid_data="$data/dev" out="$exp/ctc_${u}_scratch" $3
   done
 }
-run_stage 4 "fine-tune" finetune_all "$finetune_units" "$scratch_units" "$finetune_args"
+run_stage 4 "fine-tune" finetune_all "$finetune_units" "$scratch_units" "$finetune_args" "$units_from"
 
 decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
   for m in "$@"; do
