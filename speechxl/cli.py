@@ -18,112 +18,42 @@ Options take underscores or dashes alike (--cv_root, --cv-root).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
 import sys
 from pathlib import Path
 
-
-def _option(parser: argparse.ArgumentParser, name: str, **kw) -> None:
-    """Add --a_b with --a-b as its alias."""
-    names = [name] + ([name.replace("_", "-")] if "_" in name else [])
-    parser.add_argument(*names, **kw)
-
-
-def _words(values: list[str] | None) -> list[str]:
-    """'de fr' 'pl' or 'de,fr' -> ['de', 'fr', 'pl']."""
-    return [w for v in values or [] for w in v.replace(",", " ").split()]
-
-
-def _key_values(values: list[str] | None, what: str) -> dict[str, str]:
-    out = {}
-    for item in _words(values):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise SystemExit(f"speechxl: {what}: expected key=value, got {item!r}")
-        out[key] = value
-    return out
+from speechxl.corpora import CORPORA
+from speechxl.options import key_values, option, words
 
 
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="corpus on disk -> data/<set>/ (manifests, Kaldi files, rejects)")
     corpora = p.add_subparsers(dest="corpus", required=True)
-
-    demo = corpora.add_parser("demo", help="synthesise the built-in demo corpus (CommonVoice layout)")
-    _option(demo, "--out", required=True, help="directory for the corpus")
-    _option(demo, "--langs", nargs="+", help="training languages (default: es ru el hi fa tr)")
-    _option(demo, "--heldout_langs", nargs="+", help="held-out languages (default: it pl)")
-    _option(demo, "--scale", type=float, default=1.0, help="multiply every clip count")
-    _option(demo, "--sizes", nargs="+", help="clip counts as key=value, e.g. train=20 test=5")
-    _option(demo, "--seed", type=int, default=0)
-    _option(demo, "--jobs", type=int, default=2, help="processes")
-
-    cv = corpora.add_parser("commonvoice", help="a CommonVoice release (or the demo corpus)")
-    _option(cv, "--cv_root", required=True, help="release directory holding <locale>/ folders")
-    _option(cv, "--out", required=True, help="data directory: writes <out>/train, dev, test, ...")
-    _option(cv, "--langs", nargs="+", help="training locales (default: demo.json's, else all)")
-    _option(cv, "--heldout_langs", nargs="+", help="held-out locales for zero-shot tests")
-    _option(cv, "--unlabelled", nargs="+", default=["validated"],
-            help="splits whose clips (minus dev/test) form the pretraining set; add 'other' for more")
-    _option(cv, "--jobs", type=int, default=2, help="decoding processes")
-    _option(cv, "--strict", action="store_true", help="any rejected input is an error")
-    _option(cv, "--min_duration", type=float, default=0.5)
-    _option(cv, "--max_duration", type=float, default=30.0)
-    _option(cv, "--frame_shift_ms", type=float, default=20.0,
-            help="model frame shift for the transcript-length check")
+    for name, corpus in CORPORA.items():
+        corpus.add_arguments(corpora.add_parser(name, help=corpus.HELP))
 
 
 def _run_prepare(args) -> None:
-    if args.corpus == "demo":
-        from speechxl.data.corpora import demo
-
-        sizes = demo.Sizes()
-        overrides = {k: int(v) for k, v in _key_values(args.sizes, "--sizes").items()}
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(sizes)} | ({"speakers"} & set(overrides))
-        if unknown:
-            raise SystemExit(f"speechxl: --sizes: unknown {sorted(unknown)}")
-        scaled = {f.name: max(1, round(getattr(sizes, f.name) * args.scale))  # clip counts, not speakers
-                  for f in dataclasses.fields(sizes) if "speakers" not in f.name}
-        sizes = dataclasses.replace(sizes, **{**scaled, **overrides})
-        demo.make_demo_corpus(args.out, tuple(_words(args.langs)) or demo.TRAIN_LANGS,
-                              tuple(_words(args.heldout_langs)) if args.heldout_langs is not None
-                              else demo.HELDOUT_LANGS, sizes=sizes, seed=args.seed, jobs=args.jobs)
-        return
-    from speechxl.data.corpora.commonvoice import prepare_commonvoice
-    from speechxl.data.validate import Limits
-
-    root = Path(args.cv_root)
-    langs, heldout = _words(args.langs), _words(args.heldout_langs)
-    meta = root / "demo.json"
-    if not langs and meta.is_file():
-        d = json.loads(meta.read_text(encoding="utf-8"))
-        langs, heldout = d["langs"], heldout or d["heldout_langs"]
-    if not langs:
-        langs = sorted(p.name for p in root.iterdir() if (p / "clips").is_dir() and p.name not in heldout)
-    limits = Limits(min_duration=args.min_duration, max_duration=args.max_duration,
-                    frame_shift_ms=args.frame_shift_ms)
-    prepare_commonvoice(root, args.out, langs, heldout, jobs=args.jobs, limits=limits,
-                        strict=args.strict, unlabelled_splits=tuple(_words(args.unlabelled)))
+    CORPORA[args.corpus].run(args)
 
 
 def _add_units(sub) -> None:
     p = sub.add_parser("units", help="transcripts -> data/lang_<kind>/ (chars, phones, bpe; words: word LMs)")
     p.add_argument("kinds", nargs="+", choices=["chars", "phones", "bpe", "words"])
-    _option(p, "--train", required=True, help="data dir whose transcripts define the units")
-    _option(p, "--eval", nargs="*", default=[], help="data dirs to tokenise and check coverage of")
-    _option(p, "--out", required=True, help="writes <out>/lang_char, lang_phone, lang_bpe")
-    _option(p, "--bpe_size", type=int, default=500, help="BPE vocabulary size")
-    _option(p, "--voice", nargs="*", help="espeak-ng voice per language, e.g. pt=pt-br")
-    _option(p, "--lm_text", help="dir of <lang>.txt files: more text for the n-gram LMs (stage 1 writes data/lm_text)")
-    _option(p, "--lm_order", type=int, default=3, help="order of the word n-gram LMs")
-    _option(p, "--jobs", type=int, default=2)
+    option(p, "--train", required=True, help="data dir whose transcripts define the units")
+    option(p, "--eval", nargs="*", default=[], help="data dirs to tokenise and check coverage of")
+    option(p, "--out", required=True, help="writes <out>/lang_char, lang_phone, lang_bpe")
+    option(p, "--bpe_size", type=int, default=500, help="BPE vocabulary size")
+    option(p, "--voice", nargs="*", help="espeak-ng voice per language, e.g. pt=pt-br")
+    option(p, "--lm_text", help="dir of <lang>.txt files: more text for the n-gram LMs (stage 1 writes data/lm_text)")
+    option(p, "--lm_order", type=int, default=3, help="order of the word n-gram LMs")
+    option(p, "--jobs", type=int, default=2)
 
 
 def _run_units(args) -> None:
     from speechxl.text.lang_dir import KINDS, make_lang_dir, make_word_lms
 
-    voices = _key_values(args.voice, "--voice")
+    voices = key_values(args.voice, "--voice")
     for kind in args.kinds:
         out = Path(args.out) / KINDS[kind]
         if kind == "words":
@@ -135,7 +65,7 @@ def _run_units(args) -> None:
 
 def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="self-supervised pretraining (wav2vec 2.0 / XLSR) -> exp/<name>/")
-    _option(p, "--config", help="YAML preset, e.g. recipes/pretrain/wav2vec2_tiny.yaml")
+    option(p, "--config", help="YAML preset, e.g. recipes/pretrain/wav2vec2_tiny.yaml")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. data=data/pretrain out=exp/w2v optim.lr=1e-3")
 
 
@@ -147,7 +77,7 @@ def _run_pretrain(args) -> None:
 
 def _add_finetune(sub) -> None:
     p = sub.add_parser("finetune", help="CTC fine-tuning on transcribed audio -> exp/<name>/")
-    _option(p, "--config", help="YAML preset, e.g. recipes/finetune/ctc_tiny.yaml")
+    option(p, "--config", help="YAML preset, e.g. recipes/finetune/ctc_tiny.yaml")
     p.add_argument("overrides", nargs="*",
                    help="key=value, e.g. init=exp/pretrain units=phones data=data/train valid_data=data/dev out=exp/ctc")
 
@@ -159,12 +89,12 @@ def _run_finetune(args) -> None:
 
 
 def _add_beam_options(p) -> None:
-    _option(p, "--lm", help="dir of <lang>.arpa (data/lang_word: words; data/lang_<kind>/lm: units) or one .arpa")
-    _option(p, "--beam", type=int, default=50, help="hypotheses kept per frame")
-    _option(p, "--beam_tokens", type=int, default=16, help="units tried per frame (0: all)")
-    _option(p, "--beam_threshold", type=float, default=25.0)
-    _option(p, "--lm_weight", type=float, default=0.5)
-    _option(p, "--word_score", type=float, default=0.0)
+    option(p, "--lm", help="dir of <lang>.arpa (data/lang_word: words; data/lang_<kind>/lm: units) or one .arpa")
+    option(p, "--beam", type=int, default=50, help="hypotheses kept per frame")
+    option(p, "--beam_tokens", type=int, default=16, help="units tried per frame (0: all)")
+    option(p, "--beam_threshold", type=float, default=25.0)
+    option(p, "--lm_weight", type=float, default=0.5)
+    option(p, "--word_score", type=float, default=0.0)
 
 
 def _beam(args):
@@ -179,20 +109,20 @@ def _add_decode(sub) -> None:
     p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model")
     p.add_argument("data", help="data dir to transcribe")
     _add_beam_options(p)
-    _option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")
-    _option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm][_<map>])")
-    _option(p, "--lang_dir", help="the model's units dir, if not where training found it")
-    _option(p, "--inventory", help="phone models: restrict the output to these phones (one IPA phone per line)")
-    _option(p, "--map", default="articulatory",
+    option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")
+    option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm][_<map>])")
+    option(p, "--lang_dir", help="the model's units dir, if not where training found it")
+    option(p, "--inventory", help="phone models: restrict the output to these phones (one IPA phone per line)")
+    option(p, "--map", default="articulatory",
             help="with --inventory: articulatory (nearest phone by features), exact, or an edited phone_map.tsv")
-    _option(p, "--max_distance", type=float,
+    option(p, "--max_distance", type=float,
             help="articulatory map: drop model phones farther than this from every inventory phone "
                  "(default 0.2: one minor feature; inf: map every phone)")
     _all_units_option(p)
 
 
 def _all_units_option(p) -> None:
-    _option(p, "--all_units", action="store_true",
+    option(p, "--all_units", action="store_true",
             help="let every language output every unit (default: a training language keeps to the units of "
                  "its own training text)")
 
@@ -207,10 +137,10 @@ def _run_decode(args) -> None:
 
 def _add_inventory(sub) -> None:
     p = sub.add_parser("inventory", help="text of a language -> its IPA phones, one per line (espeak-ng)")
-    _option(p, "--from_text", required=True, help="a text file in the language, one sentence a line")
-    _option(p, "--lang", required=True, help="language code (the espeak-ng voice is found from it)")
-    _option(p, "--voice", help="espeak-ng voice, if not the language's default")
-    _option(p, "--min_count", type=int, default=1, help="leave out phones seen fewer times")
+    option(p, "--from_text", required=True, help="a text file in the language, one sentence a line")
+    option(p, "--lang", required=True, help="language code (the espeak-ng voice is found from it)")
+    option(p, "--voice", help="espeak-ng voice, if not the language's default")
+    option(p, "--min_count", type=int, default=1, help="leave out phones seen fewer times")
 
 
 def _run_inventory(args) -> None:
@@ -226,7 +156,7 @@ def _run_inventory(args) -> None:
 def _add_score(sub) -> None:
     p = sub.add_parser("score", help="a decode dir -> report.md, report.html, report.json, error_rates.png")
     p.add_argument("decode_dirs", nargs="+")
-    _option(p, "--compare", help="also write one table of all the decodes here (Markdown, and JSON beside it)")
+    option(p, "--compare", help="also write one table of all the decodes here (Markdown, and JSON beside it)")
 
 
 def _run_score(args) -> None:
@@ -242,7 +172,7 @@ def _add_transcribe(sub) -> None:
     p.add_argument("model")
     p.add_argument("audio", nargs="+")
     _add_beam_options(p)
-    _option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
+    option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
                               "may output)")
     _all_units_option(p)
 
@@ -261,7 +191,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> None:
-    from speechxl.interop.hf_ctc import export_ctc
+    from speechxl.decode.export_hf import export_ctc
 
     print(export_ctc(args.model, args.out))
 

@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
+from speechxl.errors import SpeechxlError
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(SpeechxlError, ValueError):
     """A config that cannot be built: the message names the key."""
 
 

@@ -2,4 +2,5 @@
 
 
 class SpeechxlError(Exception):
-    """A problem with the user's input or run that its message explains."""
+    """A problem with the user's input or run that its message explains: the root of every
+    speechxl error (ConfigError, AudioError, RejectError, NonFiniteError, ...)."""

@@ -63,10 +63,10 @@ def run_cli():
 
 
 def prepared_demo(root: Path, langs: tuple[str, ...], sizes, seed: int) -> Path:
-    """A demo corpus of ``sizes`` (speechxl.data.corpora.demo.Sizes) in ``langs`` synthesised under
+    """A demo corpus of ``sizes`` (speechxl.corpora.demo.Sizes) in ``langs`` synthesised under
     root/cv and prepared by stage 1 into root/data; returns root/data."""
-    from speechxl.data.corpora.commonvoice import prepare_commonvoice
-    from speechxl.data.corpora.demo import make_demo_corpus
+    from speechxl.corpora.commonvoice import prepare_commonvoice
+    from speechxl.corpora.demo import make_demo_corpus
 
     make_demo_corpus(root / "cv", langs, (), sizes, seed=seed, jobs=2)
     prepare_commonvoice(root / "cv", root / "data", list(langs), jobs=2)
@@ -113,3 +113,10 @@ TINY_CONFORMER = ["model.encoder.hidden_size=32", "model.encoder.num_layers=2", 
 TINY_W2V_BERT = TINY_CONFORMER + [
     "model.quantizer.entries=16", "model.quantizer.dim=16", "model.objective.final_dim=16",
     "model.objective.num_negatives=5", "model.contrastive_layers=1"]
+
+# CTC fine-tuning of TINY_W2V's architecture from random weights, a few updates
+TINY_CTC = [o for o in TINY_W2V if not o.startswith(("model.quantizer", "model.objective"))] + [
+    "batch.crop_to_shortest=false", "batch.max_seconds=4.0", "batch.max_samples=96000",
+    "ctc.freeze_encoder_steps=0", "schedule.kind=constant", "schedule.warmup_steps=0", "optim.lr=1e-3",
+    "require_learning=false",  # a few updates learn nothing; these tests check the plumbing
+]

@@ -55,3 +55,14 @@ def test_yaml_base_chain_and_validation(tmp_path):
     save_config(cfg, tmp_path / "saved.yaml")
     assert load_config(Outer, tmp_path / "saved.yaml") == cfg
     assert to_dict(cfg)["inner"]["betas"] == [0.9, 0.98]
+
+
+def test_large_and_xlsr_presets_normalise_the_waveform_as_those_models_expect():
+    from pathlib import Path
+
+    from speechxl.train.pretrain import load_pretrain_config
+
+    presets = Path(__file__).parents[1] / "recipes" / "pretrain"
+    for name, normalised in (("wav2vec2_base", False), ("wav2vec2_large", True), ("xlsr53", True)):
+        cfg = load_pretrain_config(presets / f"{name}.yaml", ["data=d", "out=o"])
+        assert cfg.model.frontend.normalize_waveform is normalised, name

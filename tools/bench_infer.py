@@ -34,7 +34,9 @@ def worker(args) -> dict:
     import torch
 
     from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
-    from speechxl.train.finetune import build_ctc, load_finetune_config
+    from speechxl.models.ctc import CTCModel
+    from speechxl.models.registry import FAMILIES
+    from speechxl.train.finetune import load_finetune_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -45,7 +47,7 @@ def worker(args) -> dict:
     finetune, architecture = PRESETS[args.preset]
     cfg = load_finetune_config(ROOT / finetune, ["data=x", "out=x", f"architecture={ROOT / architecture}"])
     torch.manual_seed(0)
-    ours = build_ctc(cfg, VOCAB).eval()
+    ours = CTCModel(FAMILIES[cfg.family].encoder(cfg.model), VOCAB, cfg.ctc).eval()
     if args.impl == "speechxl":
         def run(wav):
             return ours.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]

@@ -101,7 +101,7 @@ def worker(args) -> dict:
     if args.impl == "speechxl":
         def step():
             with autocast:
-                loss, n, _ = model(wav, lengths)
+                loss, n, _ = model({"wav": wav, "lengths": lengths})
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)

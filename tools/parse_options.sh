@@ -3,16 +3,21 @@
 #   cv_root=       # CommonVoice release
 #   . ../../tools/parse_options.sh
 # Then `run.sh --stage 3 --cv_root /x` (or --cv-root=/x) sets stage=3 and cv_root=/x. Only
-# variables the script already set can be given; --help lists them with their comments.
+# variables the script already set can be given; --help lists them with their comments (from
+# the recipe and what it sources, e.g. egs/TEMPLATE/asr.sh).
 # What follows the options stays in "$@".
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h)
-      sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
+      # the scripts in the sourcing chain (run.sh, egs/TEMPLATE/asr.sh), found from the recipe's
+      # own directory, where run.sh has cd'ed
+      _files=(); for _f in "${BASH_SOURCE[@]:1}"; do
+        [ -f "$_f" ] || _f=$(basename "$_f"); _files=("$_f" "${_files[@]}"); done
+      sed -n '2,/^set /p' "${_files[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
       echo "Options (default in brackets):"
-      grep -E '^[a-z_][a-z0-9_]*=[^ ]* *#' "$0" |
-        sed -E 's/^([a-z0-9_]+)=([^ ]*) *# */  --\1 [\2]  /'
+      grep -hE '^[a-z_][a-z0-9_]*=("[^"]*"|[^ "]*) *#' "${_files[@]}" |
+        sed -E 's/^([a-z0-9_]+)=("[^"]*"|[^ "]*) *# */  --\1 [\2]  /; s/\["([^"]*)"\]/[\1]/'
       exit 0 ;;
     --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
     --*)

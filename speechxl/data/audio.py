@@ -12,12 +12,13 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from speechxl.data.atomic import atomic_path
+from speechxl.atomic import atomic_path
+from speechxl.errors import SpeechxlError
 
 SAMPLE_RATE = 16000
 
 
-class AudioError(Exception):
+class AudioError(SpeechxlError):
     """An audio file that cannot be used; the message names the file and the reason.
 
     ``reason`` is "unreadable" or "empty_audio" (a file of 0 bytes); ``detail`` is the

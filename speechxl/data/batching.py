@@ -111,7 +111,8 @@ class BatchPlan:
 
 def load_batch(utts: list[Utterance], pieces: list[Piece],
                labels: Callable[[Utterance], list[int]] | None = None) -> dict:
-    """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), ids, langs [, labels]."""
+    """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), audio_seconds, ids, langs
+    [, labels]."""
     waves = []
     for p in pieces:
         u = utts[p.index]
@@ -121,7 +122,8 @@ def load_batch(utts: list[Utterance], pieces: list[Piece],
     wav = torch.zeros(len(pieces), int(lengths.max()))
     for j, x in enumerate(waves):
         wav[j, : x.size] = torch.from_numpy(x)
-    batch = {"wav": wav, "lengths": lengths, "ids": [utts[p.index].id for p in pieces],
+    batch = {"wav": wav, "lengths": lengths, "audio_seconds": float(lengths.sum()) / SAMPLE_RATE,
+             "ids": [utts[p.index].id for p in pieces],
              "langs": [utts[p.index].lang for p in pieces]}
     if labels is not None:
         batch["labels"] = [labels(utts[p.index]) for p in pieces]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 
 MANIFEST = "utts.jsonl"
 

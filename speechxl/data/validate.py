@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.errors import SpeechxlError
 
 REASONS = {

@@ -1,19 +1,19 @@
 """A fine-tuned CTC model loaded for inference, with what decoding and scoring need around it:
-its units, turning unit ids into text, references in units, and lexicons for word LMs."""
+its units, turning unit ids into text, references in units, and lexicons for word LMs. Built
+from the checkpoint's model card alone (speechxl.models.card), never from the training code."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from speechxl import checkpoint as ckpt
 from speechxl.data.manifest import Utterance
+from speechxl.models.card import ModelCard
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
 from speechxl.text.units import WORD, Units
-from speechxl.train import checkpoint as ckpt
-from speechxl.train.finetune import FinetuneConfig, build_ctc, load_finetune_config
 
 
 @dataclass
@@ -25,7 +25,7 @@ class LoadedModel:
     tokenizer: Tokenizer
     checkpoint: Path
     exp: Path
-    config: FinetuneConfig
+    card: ModelCard
     step: int
     language_units: dict[str, Units]
     """Each training language's own units (units_<lang>.txt; none for BPE)."""
@@ -56,8 +56,8 @@ class LoadedModel:
 
     def describe(self) -> dict:
         return {"checkpoint": str(self.checkpoint.resolve()), "step": self.step, "units": self.kind,
-                "vocabulary": len(self.units), "init": self.config.init, "family": self.config.family,
-                "training_data": self.config.data,
+                "vocabulary": len(self.units), "init": self.card.provenance.get("init"), "family": self.card.family,
+                "training_data": self.card.provenance.get("training_data"),
                 "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3)}
 
 
@@ -79,21 +79,23 @@ def _arpa_words(path: Path) -> list[str]:
 
 
 def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedModel:
-    """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode."""
+    """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode.
+    ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it."""
     found = ckpt.find_checkpoint(path)
-    cfg = load_finetune_config(found / "config.yaml")
+    card = ModelCard.load(found)
     units = Units.load(found / "units.txt")
-    kind = json.loads((found / "lang_info.json").read_text())["kind"]
-    net = build_ctc(cfg, len(units))
+    if len(units) != card.vocabulary:
+        raise ValueError(f"{found}: units.txt has {len(units)} units, the model card {card.vocabulary}")
+    net = card.build()
     net.load_state_dict(ckpt.load_model_state(found))
     net.eval()
-    lang_dir = Path(lang_dir) if lang_dir else cfg.resolved_lang_dir()
+    lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)
-    elif kind == "bpe":
+    elif card.units == "bpe":
         tokenizer = BpeTokenizer(found / "bpe.model")
-    elif kind == "phones":
-        tokenizer = PhoneTokenizer(g2p_dir=None)  # no lang dir at hand: G2P without a cache
+    elif card.units == "phones":
+        tokenizer = PhoneTokenizer(g2p_dir=None, voices=card.voices)  # no lang dir at hand: G2P without a cache
     else:
         tokenizer = CharTokenizer()
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
@@ -101,4 +103,4 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedMo
     # checkpoints from before the language inventories travelled with them: the lang dir's
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
-    return LoadedModel(net, units, kind, tokenizer, found, exp, cfg, step, language_units)
+    return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units)

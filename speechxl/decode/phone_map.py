@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.text.articulatory import differing, distance, phone_features
 from speechxl.text.units import BLANK, UNK, WORD, Units
 

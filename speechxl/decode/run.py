@@ -32,7 +32,7 @@ import torch
 from rapidfuzz.distance import Levenshtein
 from tqdm import tqdm
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.data.batching import BatchConfig, BatchPlan, iterate
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder

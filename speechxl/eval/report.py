@@ -18,7 +18,7 @@ import json
 import logging
 from pathlib import Path
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.eval.metrics import score_rows
 
 log = logging.getLogger(__name__)

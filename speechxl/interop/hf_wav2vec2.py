@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from speechxl.config import from_dict
-from speechxl.data.atomic import atomic_path, atomic_write
+from speechxl.atomic import atomic_path, atomic_write
 from speechxl.models.w2v_bert import W2vBertConfig
 from speechxl.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2ConformerConfig
 from speechxl.nn.conformer import rotary_frequencies

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from speechxl.config import ConfigError
 from speechxl.models.speech_encoder import SpeechEncoder, build_speech_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
@@ -40,6 +41,11 @@ class BestRQConfig:
     """Standard deviation of the noise that replaces masked input frames."""
     projection_dropout: float = 0.0
 
+    def validate(self) -> None:
+        if self.frontend.subsampling != "stack":  # conv2d has weights: the targets would drift as it trains
+            raise ConfigError("BEST-RQ's targets are computed from the frontend's output, which must have no "
+                              f"trained parameters: frontend.subsampling is 'stack', not {self.frontend.subsampling!r}")
+
 
 def copy_architecture(cfg: BestRQConfig, source: BestRQConfig) -> BestRQConfig:
     """The quantizer is copied too: continued pretraining must predict the same labels."""
@@ -51,7 +57,7 @@ def build_encoder(cfg: BestRQConfig) -> SpeechEncoder:
 
 
 class BestRQPretrain(nn.Module):
-    """wav (B, S) + lengths (B,) -> (loss summed over masked frames, masked frames, logs)."""
+    """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
     def __init__(self, cfg: BestRQConfig):
         super().__init__()
@@ -61,8 +67,8 @@ class BestRQPretrain(nn.Module):
         self.objective = MaskedPrediction(cfg.encoder.hidden_size, cfg.quantizer.codebooks,
                                           cfg.quantizer.codebook_size)
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
-        features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
+    def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        features, valid = self.backbone.frontend(batch["wav"], batch["lengths"])  # (B, T, C)
         frames = valid.sum(1)
         mask = span_mask(frames, features.shape[1], self.cfg.masking)  # (B, T)
         targets = self.target(features[mask])  # (N, K)

@@ -81,10 +81,11 @@ class CTCModel(nn.Module):
         b, d = features.shape[0], self.head.in_features
         return span_mask(torch.full((b,), d, device=features.device), d, self.cfg.mask_channel)  # (B, D)
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor,
-                labels: list[list[int]]) -> tuple[torch.Tensor, int, dict[str, float]]:
-        """CTC loss summed over utterances, the number of label tokens, and logs."""
-        log_probs, frames = self.log_probs(wav, lengths)
+    def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        """batch: wav (B, S), lengths (B,), labels (B lists of unit ids) -> (CTC loss summed over
+        utterances, the number of label tokens, logs)."""
+        labels = batch["labels"]
+        log_probs, frames = self.log_probs(batch["wav"], batch["lengths"])
         target_lengths = torch.tensor([len(lab) for lab in labels], device=log_probs.device)
         targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long, device=log_probs.device)
         loss = F.ctc_loss(log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0,

@@ -49,13 +49,14 @@ class W2vBertConfig(Wav2Vec2Config):
 
 
 class W2vBertPretrain(Wav2Vec2Pretrain):
-    """wav (B, S) + lengths (B,) -> (loss summed over masked frames, masked frames, logs)."""
+    """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
     def __init__(self, cfg: W2vBertConfig):
         super().__init__(cfg)
         self.mlm = MaskedPrediction(cfg.encoder.hidden_size, cfg.quantizer.groups, cfg.quantizer.entries)
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+    def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        wav, lengths = batch["wav"], batch["lengths"]
         features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
         frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
         mask = span_mask(frames, features.shape[1], self.cfg.masking)

@@ -60,7 +60,7 @@ def build_encoder(cfg: Wav2Vec2Config) -> SpeechEncoder:
 
 
 class Wav2Vec2Pretrain(nn.Module):
-    """wav (B, S) + lengths (B,) -> (loss summed over masked frames, masked frames, logs)."""
+    """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
     def __init__(self, cfg: Wav2Vec2Config):
         super().__init__()
@@ -75,7 +75,8 @@ class Wav2Vec2Pretrain(nn.Module):
         """Called by the trainer before each update: anneals the Gumbel temperature."""
         self.target.set_step(step)
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+    def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        wav, lengths = batch["wav"], batch["lengths"]
         features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C), (B, T)
         penalty = features.float().pow(2).mean()
         frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])

@@ -177,7 +177,7 @@ class ConformerConvModule(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:  # (B, T, D)
         x = self.layer_norm(x)
-        if self.causal and mask is not None:
+        if mask is not None:  # padded frames must not reach real ones through the kernel
             x = x.masked_fill(~mask[..., None], 0.0)
         x = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (B, D, T)
         if self.causal:

@@ -98,12 +98,13 @@ class FbankFrontend(nn.Module):
         return torch.div(n, self.cfg.stack, rounding_mode="floor")
 
     def log_mel(self, wav: torch.Tensor) -> torch.Tensor:
-        """(B, S) -> (B, T, n_mels), fp32."""
-        frames = (wav.float() * 32768.0).unfold(1, self.win, self.hop)  # (B, T, win), 16-bit scale
-        frames = frames - frames.mean(-1, keepdim=True)  # DC offset
-        frames = torch.cat([frames[..., :1] * (1 - 0.97), frames[..., 1:] - 0.97 * frames[..., :-1]], dim=-1)
-        spec = torch.fft.rfft(frames * self.window, n=self.cfg.n_fft).abs().square()  # (B, T, F)
-        return torch.log(torch.clamp(spec @ self.mel, min=1.192092955078125e-07))
+        """(B, S) -> (B, T, n_mels), fp32 also under autocast (BEST-RQ's targets are made from it)."""
+        with torch.autocast(wav.device.type, enabled=False):
+            frames = (wav.float() * 32768.0).unfold(1, self.win, self.hop)  # (B, T, win), 16-bit scale
+            frames = frames - frames.mean(-1, keepdim=True)  # DC offset
+            frames = torch.cat([frames[..., :1] * (1 - 0.97), frames[..., 1:] - 0.97 * frames[..., :-1]], dim=-1)
+            spec = torch.fft.rfft(frames * self.window, n=self.cfg.n_fft).abs().square()  # (B, T, F)
+            return torch.log(torch.clamp(spec @ self.mel, min=1.192092955078125e-07))
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
         if lengths is None:

@@ -40,5 +40,6 @@ class RandomProjectionQuantizer(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.normalize(x.float() @ self.projection, dim=-1)  # (N, d)
-        return torch.einsum("nd,kvd->nkv", y, self.codebooks).argmax(-1)  # (N, K)
+        with torch.autocast(x.device.type, enabled=False):  # fp32 labels under bf16 training too
+            y = F.normalize(x.float() @ self.projection, dim=-1)  # (N, d)
+            return torch.einsum("nd,kvd->nkv", y, self.codebooks).argmax(-1)  # (N, K)

@@ -26,14 +26,16 @@ import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.text.ngram import train_ngram, write_arpa
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer
 from speechxl.text.units import Units
 
 log = logging.getLogger(__name__)
 
 KINDS = {"chars": "lang_char", "phones": "lang_phone", "bpe": "lang_bpe", "words": "lang_word"}
+UNIT_KINDS = ("chars", "phones", "bpe")  # what a model can output; "words" makes word LMs only
 TOKEN_LM_ORDER = {"chars": 6, "phones": 6, "bpe": 4}
 
 
@@ -86,8 +88,6 @@ def lm_sentences(utts: list[Utterance], lm_text: str | Path | None) -> dict[str,
 
 
 def _write_lms(out_dir: Path, by_lang: dict[str, list[list[str]]], order: int) -> dict:
-    from speechxl.decode.ngram import train_ngram, write_arpa
-
     stats = {}
     for lang, sentences in sorted(by_lang.items()):
         model = train_ngram(sentences, order)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 
 BLANK = "<blank>"
 UNK = "<unk>"

@@ -28,9 +28,10 @@ from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.validate import ctc_min_frames
 from speechxl.errors import SpeechxlError
+from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
-from speechxl.text.lang_dir import KINDS
+from speechxl.text.lang_dir import KINDS, UNIT_KINDS
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
 from speechxl.train.distributed import init_distributed
@@ -59,8 +60,8 @@ class FinetuneConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.units not in KINDS:
-            raise ConfigError(f"units is one of {sorted(KINDS)}, not {self.units!r}")
+        if self.units not in UNIT_KINDS:
+            raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not {self.units!r}")
         if self.batch.crop_to_shortest:
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
 
@@ -99,10 +100,6 @@ def label_utterances(utts: list[Utterance], lang_dir: Path, units: Units,
     return kept, labels, report
 
 
-def build_ctc(cfg: FinetuneConfig, vocab_size: int) -> CTCModel:
-    return CTCModel(FAMILIES[cfg.family].encoder(cfg.model), vocab_size, cfg.ctc)
-
-
 def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     """Run (or resume) CTC fine-tuning; returns the final validation figures."""
     dist = init_distributed()
@@ -127,6 +124,11 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
+        ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, vocabulary=len(units), units=cfg.units,
+                  voices=json.loads((lang_dir / "info.json").read_text(encoding="utf-8")).get("voices"),
+                  frame_shift_ms=frame_shift_ms(model),
+                  provenance={"init": cfg.init, "training_data": cfg.data, "lang_dir": str(lang_dir)}
+                  ).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n")
         log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
                  sum(p.numel() for p in model.parameters()) / 1e6,
@@ -134,11 +136,12 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     train = BatchPlan(train_utts, cfg.batch, cfg.train.seed, cfg.sampling, rank=dist.rank, world=dist.world)
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
                        world=dist.world) if valid_utts else None)
-    files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json"}
+    files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json",
+             "card.json": out / "card.json"}
     files |= {f.name: f for f in sorted(lang_dir.glob("units_*.txt"))}  # each language's own units
     if (lang_dir / "bpe.model").is_file():
         files["bpe.model"] = lang_dir / "bpe.model"
-    trainer = Trainer(model, lambda m, b: m(b["wav"], b["lengths"], b["labels"]), train, valid, out, cfg,
+    trainer = Trainer(model, train, valid, out, cfg,
                       cfg.optim, cfg.schedule, cfg.train, cfg.batch.num_workers, dist,
                       labels=lambda u: labels[u.id], files=files,
                       best_metric="error_rate" if valid else "loss")

@@ -26,6 +26,16 @@ class Meter:
             self.sums[k] += v if k in SUMMED else v * n
             self.weights[k] += n
 
+    @classmethod
+    def combined(cls, meters: list[Meter]) -> Meter:
+        """One meter with the sums of several (every worker's share of a validation)."""
+        out = cls()
+        for m in meters:
+            for k, v in m.sums.items():
+                out.sums[k] += v
+                out.weights[k] += m.weights[k]
+        return out
+
     def result(self) -> dict[str, float]:
         out = {k: (v if k in SUMMED else v / max(self.weights[k], 1e-9)) for k, v in self.sums.items()}
         if out.get("count"):

@@ -56,7 +56,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     valid_utts = [u for d in cfg.valid_data for u in read_manifest(d)]
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank, world=dist.world)
              if valid_utts else None)
-    trainer = Trainer(model, lambda m, b: m(b["wav"], b["lengths"]), train, valid, out, cfg, cfg.optim,
+    trainer = Trainer(model, train, valid, out, cfg, cfg.optim,
                       cfg.schedule, cfg.train, cfg.batch.num_workers, dist)
     trainer.resume()
     figures = trainer.fit()

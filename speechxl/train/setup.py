@@ -21,7 +21,7 @@ from speechxl.config import ConfigError, apply_overrides, merge_dicts, from_dict
 from speechxl.data.batching import BatchConfig
 from speechxl.data.sampling import SamplingConfig
 from speechxl.models.registry import FAMILIES
-from speechxl.train import checkpoint as ckpt
+from speechxl import checkpoint as ckpt
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.trainer import OptimConfig, TrainConfig
 

@@ -1,7 +1,8 @@
 """The trainer every training verb uses.
 
-One update = ``accum_steps`` micro-batches. A model call returns (loss summed over its
-``sample_size`` items, sample_size, logs); gradients are divided by the total sample size of
+One update = ``accum_steps`` micro-batches. The model owns its batch: ``model(batch)`` returns
+(loss summed over its ``sample_size`` items, sample_size, logs), so the trainer knows no model
+family, modality or sample rate (it counts the ``audio_seconds`` a batch says it holds); gradients are divided by the total sample size of
 the update over micro-batches and workers (fairseq's convention), clipped, and applied with
 AdamW under the learning-rate schedule. A non-finite loss or gradient norm skips the update
 (parameters and optimizer state untouched), is counted and logged, and after
@@ -20,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,17 +30,13 @@ from tqdm import tqdm
 from speechxl.config import ConfigError
 from speechxl.data.batching import BatchPlan, iterate
 from speechxl.errors import SpeechxlError
-from speechxl.train import checkpoint as ckpt
+from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
 from speechxl.train.metrics import Meter, MetricsWriter
 from speechxl.train.schedules import ScheduleConfig, lr_scale
 
 log = logging.getLogger(__name__)
-
-# model, batch -> (loss summed over the sample, sample size, logs)
-Compute = Callable[[nn.Module, dict], tuple[torch.Tensor, int, dict[str, float]]]
-
 
 @dataclass(kw_only=True)
 class OptimConfig:
@@ -94,14 +91,14 @@ class NonFiniteError(SpeechxlError):
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, compute: Compute, train: BatchPlan, valid: BatchPlan | None,
+    def __init__(self, model: nn.Module, train: BatchPlan, valid: BatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
                  train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
                  files: dict[str, Path] | None = None, best_metric: str = "loss"):
         self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
         self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
         self.ckpt_root = self.out / "checkpoints"
-        self.compute, self.train_plan, self.valid_plan = compute, train, valid
+        self.train_plan, self.valid_plan = train, valid
         self.num_workers, self.labels, self.best_metric = num_workers, labels, best_metric
         self.raw_model = model.to(dist.device)
         self.model = model
@@ -137,7 +134,7 @@ class Trainer:
         name = f"step_{self.step:08d}"
         ckpt.save_checkpoint(self.ckpt_root, name, self.raw_model.state_dict(), state, self.config, self.files)
         ckpt.mark(self.ckpt_root, "last", name)
-        if valid_score is not None and (self.best is None or valid_score <= self.best):
+        if valid_score is not None and math.isfinite(valid_score) and (self.best is None or valid_score <= self.best):
             self.best = valid_score
             ckpt.mark(self.ckpt_root, "best", name)
         ckpt.prune(self.ckpt_root, self.cfg.keep_last)
@@ -184,17 +181,19 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.dist.device)
         sample_size = 0
         interval_logs = []
+        # the forward pass writes buffers (BatchNorm statistics): a skipped update restores them
+        buffers = [b.detach().clone() for b in self.raw_model.buffers()]
         for micro in range(self.optim_cfg.accum_steps):
             batch = self._to_device(next(batches))
             last = micro == self.optim_cfg.accum_steps - 1
             sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.model.no_sync()
             with sync:
                 with self._autocast():
-                    loss, n, logs = self.compute(self.model, batch)
+                    loss, n, logs = self.model(batch)
                 loss.backward()
             loss_sum += loss.detach().float()
             sample_size += n
-            interval_logs.append((logs, n, float(batch["lengths"].sum()) / 16000))
+            interval_logs.append((logs, n, batch.get("audio_seconds", 0.0)))
         totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(float(sample_size), device=loss_sum.device)]),
                                 self.dist)
         n_total = float(totals[1])
@@ -208,6 +207,9 @@ class Trainer:
         loss_value = float(totals[0]) / max(n_total, 1)
         if not (math.isfinite(loss_value) and math.isfinite(grad_norm)) or n_total == 0:
             self.optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for b, saved in zip(self.raw_model.buffers(), buffers):
+                    b.copy_(saved)
             self.skipped += 1
             self.nonfinite_run += 1
             log.warning("step %d: non-finite loss %s or gradient norm %s; update skipped (%d in a row)",
@@ -239,11 +241,15 @@ class Trainer:
         with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast():
             torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
             for batch in iterate(self.valid_plan, 0, 0, self.num_workers, self.labels):
-                loss, n, logs = self.compute(self.raw_model, self._to_device(batch))
+                loss, n, logs = self.raw_model(self._to_device(batch))
                 totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
                 meter.add(logs, n)
         totals = all_reduce_sum(totals, self.dist)
+        meter = Meter.combined(all_gather(meter, self.dist))  # every worker's share of the set
         figures = {**meter.result(), "loss": float(totals[0] / totals[1].clamp(min=1))}
+        if not math.isfinite(figures["loss"]):
+            log.warning("step %d: the validation loss is %s: the model's weights or buffers hold non-finite "
+                        "values; this checkpoint cannot be best", self.step, figures["loss"])
         self.writer.write("valid", self.step, figures)
         return figures
 

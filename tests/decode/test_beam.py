@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
-from speechxl.decode.ngram import train_ngram, write_arpa
+from speechxl.text.ngram import train_ngram, write_arpa
 from speechxl.models.ctc import greedy_ids
 from speechxl.text.units import Units
 

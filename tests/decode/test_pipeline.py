@@ -6,38 +6,13 @@ import pytest
 import torch
 import yaml
 
-from speechxl.data.corpora.demo import Sizes
 from speechxl.data.manifest import Utterance
 from speechxl.decode.model import load_model
 from speechxl.decode.run import decode, own_units, restrict_to_own_units, transcribe
 from speechxl.eval.report import score
-from speechxl.text.lang_dir import make_lang_dir, make_word_lms
 from speechxl.text.units import Units
 from speechxl.train.finetune import finetune, load_finetune_config
-from tests.conftest import TINY_W2V, prepared_demo
-
-TINY_CTC = [o for o in TINY_W2V if not o.startswith(("model.quantizer", "model.objective"))] + [
-    "batch.crop_to_shortest=false", "batch.max_seconds=4.0", "batch.max_samples=96000",
-    "ctc.freeze_encoder_steps=0", "schedule.kind=constant", "schedule.warmup_steps=0", "optim.lr=1e-3",
-    "require_learning=false",  # a few updates learn nothing; these tests check the plumbing
-]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipe")
-    sizes = Sizes(train=16, dev=3, test=4, unlabelled=0, heldout_test=2, heldout_unlabelled=1, text_only=30,
-                  speakers=(2, 1, 1))
-    data = prepared_demo(root, ("es", "ru"), sizes, seed=1)
-    for kind in ("chars", "phones"):
-        make_lang_dir(kind, data / "train", data / f"lang_{kind[:-1] if kind != 'phones' else 'phone'}",
-                      eval_dirs=[data / "test"], lm_text=data / "lm_text")
-    make_word_lms(data / "train", data / "lang_word", data / "lm_text", 2, eval_dirs=[data / "test"])
-    cfg = load_finetune_config(None, TINY_CTC + [f"data={data / 'train'}", f"valid_data={data / 'dev'}",
-                                                 f"out={root / 'ctc'}", "units=chars", "train.max_steps=4",
-                                                 "train.valid_every=2", "train.save_every=2"])
-    figures = finetune(cfg)
-    return root, data, figures
+from tests.conftest import TINY_CTC
 
 
 def test_finetune_writes_a_checkpoint_with_its_units(trained):
@@ -90,7 +65,7 @@ def test_transcribe_any_audio_file(trained, tmp_path):
 
 def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
     transformers = pytest.importorskip("transformers")
-    from speechxl.interop.hf_ctc import export_ctc
+    from speechxl.decode.export_hf import export_ctc
 
     root, _, _ = trained
     out = export_ctc(root / "ctc", tmp_path / "hf")
@@ -171,3 +146,14 @@ def test_a_fine_tuning_that_only_writes_blanks_ends_with_an_error(trained, monke
     with pytest.raises(SpeechxlError, match=r"blank\W+fine-tuning learnt nothing: .* is 1\.00 "):
         finetune(cfg)
     assert (root / "blank" / "checkpoints" / "last").is_file()  # the run itself is kept
+
+
+def test_an_unreadable_audio_file_is_one_line_naming_it(trained, tmp_path, caplog):
+    from speechxl.cli import main
+
+    root, _, _ = trained
+    (tmp_path / "broken.wav").write_bytes(b"RIFF but not audio" * 10)
+    with pytest.raises(SystemExit) as e:
+        main(["transcribe", str(root / "ctc"), str(tmp_path / "broken.wav")])
+    assert e.value.code == 1
+    assert any("broken.wav" in r.getMessage() and "\n" not in r.getMessage() for r in caplog.records)

@@ -8,15 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import yaml
 
 from speechxl.data.manifest import read_manifest
-from speechxl.train import checkpoint as ckpt
+from speechxl import checkpoint as ckpt
 from tests.conftest import TINY_W2V_BERT, tone, write_release
-from tests.decode.test_pipeline import TINY_CTC
+from tests.conftest import TINY_CTC
 
 # the default method (w2v-BERT) at test size, 2 updates of everything; the fine-tuned models take
 # their architecture from the pretrained one (or, from scratch, from the preset with these sizes)
@@ -73,6 +72,11 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     again = recipe(tmp_path, *tiny)
     assert again.returncode == 0
     assert again.stdout.count("done already") == 9
+    # a setting a stage reads besides its command (here decode's options) re-runs that stage
+    other = recipe(tmp_path, *tiny[:-2], "--decode_args", "--beam 3 --beam_tokens 4", "--stop_stage", "5")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "== stage 5 (decode): finished" in other.stdout and other.stdout.count("done already") == 5
+    assert "--beam 3" in (tmp_path / "exp" / ".done" / "stage5").read_text()
 
     # a fine-tuning that learnt nothing stops the recipe with a loud error before anything is decoded
     # (here: 2 updates of the scratch model at learning rate 0, with the guard left on)
@@ -131,3 +135,10 @@ def test_killed_stage_reruns_and_gives_the_same_data(tmp_path):
         a = (tmp_path / "data" / name / "utts.jsonl").read_text()
         b = (clean / "data" / name / "utts.jsonl").read_text()
         assert a == b and a, name
+
+
+def test_help_from_the_repository_root_lists_the_recipe_and_template_options():
+    r = subprocess.run(["bash", "egs/commonvoice/run.sh", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "--cv_root []" in r.stdout and "--demo_scale [1.0]" in r.stdout  # the corpus's own options
+    assert "--finetune_units [phones chars]" in r.stdout and "--stop_stage [100]" in r.stdout  # the template's

@@ -56,16 +56,21 @@ def test_conformer_hidden_states_match(conformer):
 
 
 def test_conformer_padded_batch(conformer):
+    """Real frames of a padded utterance are what it gives alone, as in transformers alone.
+    (transformers' Wav2Vec2Conformer lets padded frames into the last real ones through its
+    convolution module; speechxl zeroes them first, as ESPnet and Wav2Vec2Bert do.)"""
     hf, ours, cfg, _ = conformer
-    wav = torch.randn(2, 5000)
-    wav[1, 3000:] = 0
-    lengths = torch.tensor([5000, 3000])
-    attn = (torch.arange(5000)[None] < lengths[:, None]).long()
+    wav = torch.randn(1, 3000)
     with torch.no_grad():
-        ref = hf.wav2vec2_conformer(wav, attention_mask=attn).last_hidden_state
-        out = ours.backbone(wav, lengths)
-    # BatchNorm sees padded frames in both; compare real frames
-    torch.testing.assert_close(out.hidden[out.valid], ref[out.valid], atol=1e-5, rtol=0)
+        features, _ = ours.backbone.frontend(wav)  # (1, T, C)
+        t = features.shape[1]
+        padded = torch.cat([features, torch.randn(1, 6, features.shape[2])], dim=1)
+        valid = torch.arange(t + 6)[None] < t
+        out = ours.backbone.encode(padded, valid).hidden[0, :t]
+        alone = ours.backbone(wav).hidden[0]
+        ref = hf.wav2vec2_conformer(wav).last_hidden_state[0]
+    torch.testing.assert_close(out, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(alone, ref, atol=1e-5, rtol=0)
 
 
 def test_conformer_export_loads_back(conformer):

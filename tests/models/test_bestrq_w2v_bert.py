@@ -33,7 +33,7 @@ def test_bestrq_trains_only_the_network_and_keeps_targets_fixed():
     model = BestRQPretrain(cfg)
     before = model.target.projection.clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss, n, logs = model(torch.randn(2, 16000), torch.tensor([16000, 12000]))
+    loss, n, logs = model({"wav": torch.randn(2, 16000), "lengths": torch.tensor([16000, 12000])})
     loss.backward()
     opt.step()
     assert n > 0 and torch.equal(model.target.projection, before)
@@ -49,7 +49,7 @@ def test_w2v_bert_combines_contrastive_and_masked_prediction():
                                                                                           "num_negatives": 5},
                                     "contrastive_layers": 1})
     model = W2vBertPretrain(cfg)
-    loss, n, logs = model(torch.randn(2, 16000), torch.tensor([16000, 16000]))
+    loss, n, logs = model({"wav": torch.randn(2, 16000), "lengths": torch.tensor([16000, 16000])})
     assert {"contrastive", "mlm_ce", "mlm_accuracy", "code_perplexity"} <= set(logs)
     loss.backward()
     assert model.mlm.heads[0].weight.grad is not None
@@ -60,3 +60,33 @@ def test_w2v_bert_combines_contrastive_and_masked_prediction():
     copied = FAMILIES["w2v-bert"].copy_architecture(wide, cfg)
     assert copied.encoder.num_layers == cfg.encoder.num_layers and copied.contrastive_layers == 1
     copied.validate()
+
+
+def test_bestrq_refuses_a_frontend_with_trained_weights():
+    """conv2d subsampling has weights: BEST-RQ's targets would drift as it trains."""
+    from pathlib import Path
+
+    import pytest
+
+    from speechxl.config import ConfigError, load_config
+    from speechxl.train.pretrain import load_pretrain_config
+
+    preset = Path(__file__).parents[2] / "recipes" / "pretrain" / "bestrq_conformer_tiny.yaml"
+    with pytest.raises(ConfigError, match=r"model: .*frontend.subsampling is 'stack', not 'conv2d'"):
+        load_pretrain_config(preset, ["data=d", "out=o", "model.frontend.subsampling=conv2d"])
+    assert load_config(BestRQConfig).frontend.subsampling == "stack"
+
+
+def test_bestrq_targets_are_the_same_under_bf16_autocast():
+    """The log-mel features and the random-projection labels stay fp32 when training in bf16."""
+    from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
+
+    frontend = FbankFrontend(FbankFrontendConfig())
+    quantizer = RandomProjectionQuantizer(RandomProjectionConfig(codebook_size=1024), frontend.output_dim)
+    wav = torch.randn(2, 32000) * 0.1
+    features, _ = frontend(wav)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features_bf16, _ = frontend(wav)
+        labels_bf16 = quantizer(features_bf16.flatten(0, 1))
+    assert features_bf16.dtype == torch.float32 and torch.equal(features_bf16, features)
+    assert torch.equal(labels_bf16, quantizer(features.flatten(0, 1)))

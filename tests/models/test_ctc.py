@@ -20,7 +20,7 @@ def test_greedy_merges_repeats_and_drops_blanks_and_padding():
 def test_loss_counts_infeasible_utterances_instead_of_failing():
     m = model(mask_time={"prob": 0.0})
     wav, lengths = torch.randn(2, 4000), torch.tensor([4000, 300])  # 300 samples: 14 frames (hop 20)
-    loss, n, logs = m(wav, lengths, [[1, 2, 3], [1, 2] * 20])
+    loss, n, logs = m({"wav": wav, "lengths": lengths, "labels": [[1, 2, 3], [1, 2] * 20]})
     assert torch.isfinite(loss) and n == 43 and logs["zeroed"] == 1
     loss.backward()
     assert m.head.weight.grad.abs().sum() > 0
@@ -30,12 +30,12 @@ def test_frozen_frontend_and_encoder_get_no_gradient():
     m = model(freeze_encoder_steps=3)
     m.train()
     m.set_step(0)
-    m(torch.randn(2, 4000), torch.tensor([4000, 4000]), [[1, 2], [3]])[0].backward()
+    m({"wav": torch.randn(2, 4000), "lengths": torch.tensor([4000, 4000]), "labels": [[1, 2], [3]]})[0].backward()
     assert all(p.grad is None for p in m.backbone.parameters())
     assert m.head.weight.grad is not None
     m.zero_grad()
     m.set_step(3)
-    m(torch.randn(2, 4000), torch.tensor([4000, 4000]), [[1, 2], [3]])[0].backward()
+    m({"wav": torch.randn(2, 4000), "lengths": torch.tensor([4000, 4000]), "labels": [[1, 2], [3]]})[0].backward()
     assert all(p.grad is None for p in m.backbone.frontend.parameters())
     assert m.backbone.encoder.layers[0].attention.q_proj.weight.grad is not None
 
@@ -43,5 +43,5 @@ def test_frozen_frontend_and_encoder_get_no_gradient():
 def test_validation_counts_token_errors():
     m = model().eval()
     with torch.no_grad():
-        _, _, logs = m(torch.randn(2, 4000), torch.tensor([4000, 4000]), [[1, 2], [3, 3, 4]])
+        _, _, logs = m({"wav": torch.randn(2, 4000), "lengths": torch.tensor([4000, 4000]), "labels": [[1, 2], [3, 3, 4]]})
     assert logs["ref_tokens"] == 5 and 0 <= logs["errors"]

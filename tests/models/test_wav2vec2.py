@@ -13,7 +13,7 @@ def test_forward_backward_scores_only_masked_frames():
     torch.manual_seed(0)
     model = Wav2Vec2Pretrain(from_dict(Wav2Vec2Config, TINY))
     wav, lengths = torch.randn(3, 8000), torch.tensor([8000, 6000, 3000])
-    loss, n, logs = model(wav, lengths)
+    loss, n, logs = model({"wav": wav, "lengths": lengths})
     frames = model.backbone.frontend.output_lengths(lengths)
     assert 0 < n < int(frames.sum()) and logs["count"] == n
     assert torch.isfinite(loss)

@@ -27,3 +27,13 @@ def test_utterances_too_short_for_their_labels_are_left_out(tmp_path):
     kept, _, report = label_utterances([utt(1, "es", "abcdefghij", 0.1), utt(2, "es", "ab", 0.1)], lang, units,
                                        frames_of)
     assert [u.id for u in kept] == ["es-2"] and report["left_out_too_short"] == {"es": 1}
+
+
+def test_words_are_not_units_a_model_can_output():
+    import pytest
+
+    from speechxl.config import ConfigError
+    from speechxl.train.finetune import load_finetune_config
+
+    with pytest.raises(ConfigError, match=r"units is one of \['chars', 'phones', 'bpe'\], not 'words'"):
+        load_finetune_config(None, ["data=d", "out=o", "units=words"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from speechxl.data.corpora.demo import Sizes
+from speechxl.corpora.demo import Sizes
 from speechxl.text.lang_dir import make_lang_dir
 from speechxl.train.finetune import finetune, load_finetune_config
 from tests.conftest import prepared_demo

@@ -15,6 +15,15 @@ def test_meter_weights_each_figure_by_its_own_sample_sizes():
     assert (r["correct"], r["count"], r["accuracy"]) == (4, 40, pytest.approx(0.1))
 
 
+def test_meters_of_several_workers_combine_into_one():
+    a, b = Meter(), Meter()
+    a.add({"errors": 3, "ref_tokens": 10, "ctc": 1.0}, n=10)
+    b.add({"errors": 1, "ref_tokens": 30, "ctc": 3.0}, n=30)
+    r = Meter.combined([a, b]).result()
+    assert (r["errors"], r["ref_tokens"], r["error_rate"]) == (4, 40, pytest.approx(0.1))
+    assert r["ctc"] == pytest.approx(2.5)
+
+
 def test_writer_appends_json_lines_and_tensorboard_events(tmp_path):
     w = MetricsWriter(tmp_path)
     w.write("train", 5, {"loss": 1.25, "error_rate": 0.5})

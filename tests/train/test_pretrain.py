@@ -1,5 +1,6 @@
 """The pretrain verb: exact resume, non-finite updates, init from checkpoints, torchrun."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -8,10 +9,10 @@ import sys
 import pytest
 import torch
 
-from speechxl.train import checkpoint as ckpt
+from speechxl import checkpoint as ckpt
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from speechxl.train.trainer import NonFiniteError, Trainer
-from tests.conftest import TINY_CONFORMER, TINY_W2V, TINY_W2V_BERT, write_audio_set
+from tests.conftest import TINY_CONFORMER, TINY_CTC, TINY_W2V, TINY_W2V_BERT, write_audio_set
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,17 @@ def losses(out):
 
 def final_weights(out):
     return ckpt.load_model_state(ckpt.resolve(out / "checkpoints", "last"))
+
+
+@contextlib.contextmanager
+def nan_loss(model):
+    """The model's loss turns NaN (its forward is wrapped while inside)."""
+    forward = model.forward
+    model.forward = lambda batch: (lambda loss, n, logs: (loss * float("nan"), n, logs))(*forward(batch))
+    try:
+        yield
+    finally:
+        del model.forward
 
 
 def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
@@ -68,10 +80,8 @@ def test_nonfinite_loss_skips_the_update_and_keeps_the_state(data, tmp_path, mon
             seen["before"] = ({k: v.clone() for k, v in self.raw_model.state_dict().items()},
                               {k: {n: t.clone() for n, t in s.items() if torch.is_tensor(t)}
                                for k, s in self.optimizer.state_dict()["state"].items()})
-            compute = self.compute
-            self.compute = lambda m, b: (lambda loss, n, logs: (loss * float("nan"), n, logs))(*compute(m, b))
-            result = update(self, batches, meter)
-            self.compute = compute
+            with nan_loss(self.raw_model):
+                result = update(self, batches, meter)
             seen["after"] = ({k: v.clone() for k, v in self.raw_model.state_dict().items()},
                              {k: {n: t.clone() for n, t in s.items() if torch.is_tensor(t)}
                               for k, s in self.optimizer.state_dict()["state"].items()})
@@ -90,6 +100,39 @@ def test_nonfinite_loss_skips_the_update_and_keeps_the_state(data, tmp_path, mon
     assert any(r.get("skipped_updates") == 1 for r in rows)
 
 
+def test_a_skipped_update_leaves_batchnorm_statistics_as_they_were(data, tmp_path, monkeypatch):
+    """A NaN batch writes NaN into BatchNorm's running statistics during the forward pass; the
+    skipped update must undo that, or every later validation and fine-tuning inherits NaN."""
+    from pathlib import Path
+
+    train, valid = data
+    preset = Path(__file__).resolve().parents[2] / "recipes/pretrain/bestrq_conformer_tiny.yaml"
+    cfg = load_pretrain_config(preset, TINY_CONFORMER + [
+        "model.quantizer.codebook_size=64", "model.encoder.conv_norm=batch", "batch.max_samples=64000",
+        "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0", "schedule.warmup_steps=1",
+        "train.log_every=1", "train.valid_every=3", "train.save_every=3", "train.max_steps=3",
+        f"data={train}", f"valid_data={valid}", f"out={tmp_path / 'bn'}"])
+    seen = {}
+    update = Trainer._update
+
+    def nan_batch_at_step_1(self, batches, meter):
+        if self.step != 1 or "before" in seen:
+            return update(self, batches, meter)
+        seen["before"] = {k: v.clone() for k, v in self.raw_model.named_buffers()}
+        poisoned = ({**b, "wav": b["wav"] * float("nan")} for b in batches)
+        result = update(self, poisoned, meter)
+        seen["after"] = {k: v.clone() for k, v in self.raw_model.named_buffers()}
+        seen["result"] = result
+        return result
+
+    monkeypatch.setattr(Trainer, "_update", nan_batch_at_step_1)
+    figures = pretrain(cfg)
+    assert seen["result"] is None  # skipped
+    running = [k for k in seen["before"] if "running_mean" in k]
+    assert running and all(torch.equal(seen["before"][k], seen["after"][k]) for k in seen["before"])
+    assert figures["loss"] == figures["loss"]  # validation after it is finite
+
+
 def test_nonfinite_patience_stops_without_overwriting_the_checkpoint(data, tmp_path, monkeypatch):
     out = tmp_path / "stop"
     pretrain(config(data, out, "train.max_steps=2", "train.save_every=2"))
@@ -97,12 +140,8 @@ def test_nonfinite_patience_stops_without_overwriting_the_checkpoint(data, tmp_p
     update = Trainer._update
 
     def always_nan(self, batches, meter):
-        compute = self.compute
-        self.compute = lambda m, b: (lambda loss, n, logs: (loss * float("nan"), n, logs))(*compute(m, b))
-        try:
+        with nan_loss(self.raw_model):
             return update(self, batches, meter)
-        finally:
-            self.compute = compute
 
     monkeypatch.setattr(Trainer, "_update", always_nan)
     with pytest.raises(NonFiniteError, match="3 non-finite updates in a row"):
@@ -159,6 +198,26 @@ def test_torchrun_two_processes(data, tmp_path):
     state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))
     assert state["step"] == 3 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["cpu"], state["rng"][1]["cpu"])  # workers draw different masks
+
+
+
+def test_torchrun_validation_counts_every_workers_share(data, tmp_path):
+    """The best checkpoint is chosen on all of dev, not on rank 0's half."""
+    from speechxl.data.manifest import Utterance, read_manifest, write_manifest
+    from speechxl.text.lang_dir import make_lang_dir
+
+    train, valid = data
+    labelled = tmp_path / "labelled"
+    write_manifest([Utterance(**{**u.__dict__, "text": "ab ba"}) for u in read_manifest(valid)], labelled)
+    make_lang_dir("chars", labelled, tmp_path / "lang_char")
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29732",
+           "-m", "speechxl", "finetune", *TINY_CTC, "units=chars", f"lang_dir={tmp_path / 'lang_char'}",
+           f"data={labelled}", f"valid_data={labelled}", f"out={out}", "train.max_steps=1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    valid_rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"valid"' in x]
+    assert valid_rows[-1]["ref_tokens"] == 5 * len(read_manifest(labelled))  # "ab ba": a b | b a
 
 
 FAMILY_PRESETS = {

@@ -1,8 +1,6 @@
-import math
-
 import pytest
 
-from speechxl.decode.ngram import BOS, EOS, UNK, train_ngram, write_arpa
+from speechxl.text.ngram import BOS, EOS, UNK, train_ngram, write_arpa
 
 TEXT = [s.split() for s in [
     "the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "the cat ran",

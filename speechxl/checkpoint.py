@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from speechxl.config import save_config
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 
 
 def save_checkpoint(root: Path, name: str, model_state: dict[str, torch.Tensor], trainer_state: dict,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
+from speechxl.decode.model import load_model
 from speechxl.interop.hf_wav2vec2 import FAMILY_TYPES, save_hf
 from speechxl.text.units import BLANK, UNK, WORD
 
@@ -33,22 +34,20 @@ def _preprocessor(frontend) -> dict:
 
 
 def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
-    from speechxl.decode.model import load_model
-
     m = load_model(model_dir)
     vocab = {("<pad>" if s == BLANK else s): i for i, s in enumerate(m.units.symbols)}
-    frontend = m.config.model.frontend
+    frontend = m.card.model.frontend
     extra = {"vocab_size": len(vocab), "pad_token_id": 0, "bos_token_id": None, "eos_token_id": None,
-             "ctc_loss_reduction": "sum", "ctc_zero_infinity": True, "final_dropout": m.config.ctc.final_dropout,
-             "mask_time_prob": m.config.ctc.mask_time.prob, "mask_time_length": m.config.ctc.mask_time.length,
-             "mask_feature_prob": m.config.ctc.mask_channel.prob,
-             "mask_feature_length": m.config.ctc.mask_channel.length}
-    model_type = FAMILY_TYPES.get(m.config.family)
+             "ctc_loss_reduction": "sum", "ctc_zero_infinity": True, "final_dropout": m.card.ctc.final_dropout,
+             "mask_time_prob": m.card.ctc.mask_time.prob, "mask_time_length": m.card.ctc.mask_time.length,
+             "mask_feature_prob": m.card.ctc.mask_channel.prob,
+             "mask_feature_length": m.card.ctc.mask_channel.length}
+    model_type = FAMILY_TYPES.get(m.card.family)
     if model_type is None:
-        raise ValueError(f"{m.config.family} models have no transformers counterpart to export to")
+        raise ValueError(f"{m.card.family} models have no transformers counterpart to export to")
     architecture = {"wav2vec2": "Wav2Vec2ForCTC", "wav2vec2-conformer": "Wav2Vec2ConformerForCTC",
                     "wav2vec2-bert": "Wav2Vec2BertForCTC"}[model_type]
-    out = save_hf(m.net.state_dict(), m.config.model, out_dir, architecture, extra)
+    out = save_hf(m.net.state_dict(), m.card.model, out_dir, architecture, extra)
     tokenizer = {"unk_token": UNK, "pad_token": "<pad>", "bos_token": None, "eos_token": None,
                  "do_lower_case": False, "model_max_length": 1_000_000}
     if m.kind == "phones":

@@ -4,8 +4,8 @@ import json
 import pytest
 import soundfile as sf
 
-from speechxl.data.corpora.commonvoice import read_tsv
-from speechxl.data.corpora.demo import TSV_HEADER, Sizes, make_demo_corpus
+from speechxl.corpora.commonvoice import read_tsv
+from speechxl.corpora.demo import TSV_HEADER, Sizes, make_demo_corpus
 
 TINY = Sizes(train=6, dev=2, test=2, unlabelled=3, heldout_test=2, heldout_unlabelled=1, text_only=5,
              speakers=(2, 1, 1))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from speechxl.data.atomic import atomic_path
+from speechxl.atomic import atomic_path
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
-from speechxl.data.atomic import atomic_write
-from speechxl.data.prepare import Source, build_set, convert, write_set
+from speechxl.atomic import atomic_write
+from speechxl.corpora.prepare import Source, build_set, convert, write_set
 from speechxl.data.validate import Limits
+from speechxl.options import option, words
 from speechxl.text import normalize as norm
 
 log = logging.getLogger(__name__)
@@ -61,16 +63,26 @@ def read_tsv(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[d
 
 
 def _read_durations(locale_dir: Path) -> dict[str, float]:
-    """clip file name -> seconds, from clip_durations.tsv where the release has it."""
+    """clip file name -> seconds, from clip_durations.tsv where the release has it (columns
+    ``clip`` and ``duration[ms]``, found by name; without them the check is skipped, with a
+    warning). The durations only check the decoded audio, so nothing else depends on them."""
     path = locale_dir / "clip_durations.tsv"
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, [])
-        if len(header) < 2:
-            return {}
-        return {row[0]: float(row[1]) / 1000 for row in reader if len(row) >= 2 and row[1]}
+    try:
+        rows = read_tsv(path, required=("clip", "duration[ms]"))
+    except ValueError as e:
+        log.warning("clip durations not checked: %s", e)
+        return {}
+    out = {}
+    for n, row in enumerate(rows, 2):
+        if not row["duration[ms]"]:
+            continue
+        try:
+            out[row["clip"]] = float(row["duration[ms]"]) / 1000
+        except ValueError:
+            raise ValueError(f"{path}:{n}: duration[ms] is {row['duration[ms]']!r}, not a number") from None
+    return out
 
 
 class _Locale:
@@ -173,3 +185,36 @@ def prepare_commonvoice(
         atomic_write(out_dir / "lm_text" / f"{loc.lang}.txt", "".join(t + "\n" for t in text))
         log.info("%s: %d sentences of language-model text", out_dir / "lm_text" / f"{loc.lang}.txt", len(text))
     return written
+
+
+HELP = "a CommonVoice release (or the demo corpus)"
+
+
+def add_arguments(p) -> None:
+    """``speechxl prepare commonvoice`` options."""
+    option(p, "--cv_root", required=True, help="release directory holding <locale>/ folders")
+    option(p, "--out", required=True, help="data directory: writes <out>/train, dev, test, ...")
+    option(p, "--langs", nargs="+", help="training locales (default: demo.json's, else all)")
+    option(p, "--heldout_langs", nargs="+", help="held-out locales for zero-shot tests")
+    option(p, "--unlabelled", nargs="+", default=["validated"],
+           help="splits whose clips (minus dev/test) form the pretraining set; add 'other' for more")
+    option(p, "--jobs", type=int, default=2, help="decoding processes")
+    option(p, "--strict", action="store_true", help="any rejected input is an error")
+    option(p, "--min_duration", type=float, default=0.5)
+    option(p, "--max_duration", type=float, default=30.0)
+    option(p, "--frame_shift_ms", type=float, default=20.0, help="model frame shift for the transcript-length check")
+
+
+def run(args) -> None:
+    root = Path(args.cv_root)
+    langs, heldout = words(args.langs), words(args.heldout_langs)
+    meta = root / "demo.json"
+    if not langs and meta.is_file():
+        d = json.loads(meta.read_text(encoding="utf-8"))
+        langs, heldout = d["langs"], heldout or d["heldout_langs"]
+    if not langs:
+        langs = sorted(p.name for p in root.iterdir() if (p / "clips").is_dir() and p.name not in heldout)
+    limits = Limits(min_duration=args.min_duration, max_duration=args.max_duration,
+                    frame_shift_ms=args.frame_shift_ms)
+    prepare_commonvoice(root, args.out, langs, heldout, jobs=args.jobs, limits=limits,
+                        strict=args.strict, unlabelled_splits=tuple(words(args.unlabelled)))

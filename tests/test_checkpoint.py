@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from speechxl.train import checkpoint as ckpt
+from speechxl import checkpoint as ckpt
 from tests.test_config import Outer
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from speechxl import __version__
 from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio, write_audio
-from speechxl.data.atomic import atomic_write
+from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
                                     summarize, write_rejects)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from speechxl.data.corpora.commonvoice import prepare_commonvoice, read_tsv
+from speechxl.corpora.commonvoice import prepare_commonvoice, read_tsv
 from speechxl.data.manifest import read_manifest
 from speechxl.data.validate import RejectError, read_rejects
 from tests.conftest import NEW_HEADER, OLD_HEADER, tone, write_release
@@ -87,3 +87,17 @@ def test_missing_locale_names_what_exists(tmp_path):
     write_release(tmp_path, "es", {"train": rows("es", 1)})
     with pytest.raises(FileNotFoundError, match=r"no such CommonVoice locale.*\['es'\]"):
         prepare_commonvoice(tmp_path, tmp_path / "data", ["de"])
+
+
+def test_clip_durations_are_read_by_header_names(tmp_path):
+    from speechxl.corpora.commonvoice import _read_durations
+
+    d = tmp_path / "es"
+    d.mkdir()
+    (d / "clip_durations.tsv").write_text("duration[ms]\tclip\n2500\ta.mp3\n\tb.mp3\n")
+    assert _read_durations(d) == {"a.mp3": 2.5}  # columns in another order; an empty duration skipped
+    (d / "clip_durations.tsv").write_text("clip\tlength\na.mp3\t2500\n")
+    assert _read_durations(d) == {}  # no duration column: the check is skipped (with a warning)
+    (d / "clip_durations.tsv").write_text("clip\tduration[ms]\na.mp3\tlong\n")
+    with pytest.raises(ValueError, match=r"clip_durations.tsv:2: duration\[ms\] is 'long'"):
+        _read_durations(d)

@@ -34,14 +34,15 @@ import multiprocessing
 import subprocess
 import unicodedata
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from speechxl.data.atomic import atomic_path, atomic_write
+from speechxl.atomic import atomic_path, atomic_write
+from speechxl.options import key_values, option, words
 
 log = logging.getLogger(__name__)
 
@@ -310,3 +311,31 @@ def make_demo_corpus(
     log.info("demo corpus %s: %d clips, %.2f h, %d languages (%d held out)", root, len(work), hours,
              len(langs) + len(heldout_langs), len(heldout_langs))
     return root
+
+
+HELP = "synthesise the built-in demo corpus (CommonVoice layout)"
+
+
+def add_arguments(p) -> None:
+    """``speechxl prepare demo`` options."""
+    option(p, "--out", required=True, help="directory for the corpus")
+    option(p, "--langs", nargs="+", help="training languages (default: es ru el hi fa tr)")
+    option(p, "--heldout_langs", nargs="+", help="held-out languages (default: it pl)")
+    option(p, "--scale", type=float, default=1.0, help="multiply every clip count")
+    option(p, "--sizes", nargs="+", help="clip counts as key=value, e.g. train=20 test=5")
+    option(p, "--seed", type=int, default=0)
+    option(p, "--jobs", type=int, default=2, help="processes")
+
+
+def run(args) -> None:
+    sizes = Sizes()
+    overrides = {k: int(v) for k, v in key_values(args.sizes, "--sizes").items()}
+    unknown = set(overrides) - {f.name for f in fields(sizes)} | ({"speakers"} & set(overrides))
+    if unknown:
+        raise SystemExit(f"speechxl: --sizes: unknown {sorted(unknown)}")
+    scaled = {f.name: max(1, round(getattr(sizes, f.name) * args.scale))  # clip counts, not speakers
+              for f in fields(sizes) if "speakers" not in f.name}
+    sizes = replace(sizes, **{**scaled, **overrides})
+    make_demo_corpus(args.out, tuple(words(args.langs)) or TRAIN_LANGS,
+                     tuple(words(args.heldout_langs)) if args.heldout_langs is not None else HELDOUT_LANGS,
+                     sizes=sizes, seed=args.seed, jobs=args.jobs)

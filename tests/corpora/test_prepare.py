@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from speechxl.data.manifest import read_manifest
-from speechxl.data.prepare import Source, build_set, convert, write_set
+from speechxl.corpora.prepare import Source, build_set, convert, write_set
 from speechxl.data.validate import Limits, RejectError, read_rejects
 from speechxl.text.normalize import normalize
 from tests.conftest import tone

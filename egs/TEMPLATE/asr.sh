@@ -1,0 +1,130 @@
+# The stages every speechxl recipe shares (ESPnet's asr.sh, icefall's prepare.sh): a corpus's
+# run.sh sets its own options, defines prepare_data (stages 0-1: the corpus -> $data/train, dev,
+# test, pretrain [, test_heldout, pretrain_heldout] and $data/lm_text), and sources this file:
+#
+#   set -euo pipefail; cd "$(dirname "$0")"      # run.sh lives in egs/<corpus>/
+#   my_root=        # where the corpus is (each option: name=default, then its help after #)
+#   prepare_data() { run_stage 1 "prepare data" speechxl prepare <corpus> ... --out "$data"; }
+#   . ../TEMPLATE/asr.sh
+#
+# Stages here: 2 units | 3 pretrain | 4 fine-tune | 5 decode | 6 score | 7 zero-shot decode |
+# 8 zero-shot score (when $data/test_heldout exists). A finished stage is skipped on a re-run
+# (its marker in $exp/.done/ holds its command and settings).
+
+stage=0                   # first stage to run
+stop_stage=100            # last stage to run
+nj=2                      # parallel processes
+bpe_size=500              # BPE vocabulary size
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq or wav2vec2 (its tiny preset)
+pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
+pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
+finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
+finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe), from stage 3's model
+scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
+units_from=phones         # other unit sets start from this unit set's model (empty: all from stage 3's)
+finetune_args=            # extra overrides for stage 4
+lm_order=3                # order of the word n-gram LMs
+decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
+data=data                 # prepared data sets
+exp=exp                   # models, decodes, reports and stage markers
+
+# run.sh has cd'ed into egs/<corpus>: the repository root is ../..
+. ../TEMPLATE/path.sh
+. ../../tools/parse_options.sh
+. ../../tools/stages.sh
+
+if [ -z "$pretrain_config" ]; then
+  case "$pretrain_recipe" in
+    wav2vec2) pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml ;;
+    bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
+    w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq or w2v-bert, not $pretrain_recipe" >&2; exit 1 ;;
+  esac
+fi
+
+prepare_data
+
+eval_sets=("$data/dev" "$data/test")
+[ -f "$data/test_heldout/utts.jsonl" ] && eval_sets+=("$data/test_heldout")
+run_stage 2 "units" speechxl units chars phones bpe words --train "$data/train" --eval "${eval_sets[@]}" \
+  --out "$data" --bpe_size "$bpe_size" --lm_text "$data/lm_text" --lm_order "$lm_order" --jobs "$nj"
+
+pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
+# shellcheck disable=SC2086  # pretrain_args is a list of key=value words
+run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
+  valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
+
+# one CTC model per unit set; the experiment name says which branch it grew from: ctc_<units>_<pretrained
+# model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture (each
+# through its units_from model)
+tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
+ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
+for u in $scratch_units; do ctc_dirs+=("$exp/ctc_${u}_scratch"); done
+
+# in_order "UNITS" FIRST: FIRST (when it is one of UNITS), then the other unit sets
+in_order() {
+  local u
+  for u in $1; do if [ "$u" == "$2" ]; then echo "$u"; fi; done
+  for u in $1; do if [ "$u" != "$2" ]; then echo "$u"; fi; done
+}
+
+# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS" "FROM": the pretrained model on each unit set, then
+# the from-scratch baselines; a unit set other than FROM starts from the FROM model of its branch
+# when there is one. All are arguments so that the stage marker records them.
+finetune_all() {
+  local u start
+  for u in $(in_order "$1" "$4"); do
+    start=(init="$pretrain_exp")
+    if [[ " $1 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_$tag"); fi
+    # shellcheck disable=SC2086  # ARGS is a list of key=value words
+    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
+      valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $3
+  done
+  for u in $(in_order "$2" "$4"); do
+    start=(architecture="$pretrain_config")
+    if [[ " $2 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_scratch"); fi
+    # shellcheck disable=SC2086
+    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
+      valid_data="$data/dev" out="$exp/ctc_${u}_scratch" $3
+  done
+}
+run_stage 4 "fine-tune" --reads "finetune_config pretrain_config data" \
+  finetune_all "$finetune_units" "$scratch_units" "$finetune_args" "$units_from"
+
+decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
+  for m in "$@"; do
+    local units lm; units=$(basename "$m" | cut -d_ -f2)
+    # characters and BPE decode into words with the word LMs; phones with a phone LM
+    if [ "$units" == phones ]; then lm=$data/lang_phone/lm; else lm=$data/lang_word; fi
+    # shellcheck disable=SC2086  # decode_args is a list of options
+    speechxl decode "$m" "$data/test" $decode_args
+    # shellcheck disable=SC2086
+    speechxl decode "$m" "$data/test" --lm "$lm" --tune_on "$data/dev" $decode_args
+  done
+}
+run_stage 5 "decode" --reads "decode_args data" decode_all "${ctc_dirs[@]}"
+
+decode_dirs=(); for m in "${ctc_dirs[@]}"; do decode_dirs+=("$m/decode_test" "$m/decode_test_lm"); done
+run_stage 6 "score" speechxl score "${decode_dirs[@]}" --compare "$exp/results_$tag.md"
+if [ "$stop_stage" -ge 6 ] && [ "$stage" -le 6 ]; then
+  echo "== reports:"; for d in "${decode_dirs[@]}"; do echo "   $d/report.md"; done
+  echo "== all in one table: $exp/results_$tag.md"
+fi
+
+# zero-shot: the phone model on languages it never saw, unrestricted, then restricted to each
+# language's inventory (stage 2 wrote data/lang_phone/inventory/<lang>.txt) by exact match and by
+# articulatory features
+phone_model=$exp/ctc_phones_$tag
+if [ -f "$data/test_heldout/utts.jsonl" ]; then
+  zero_shot() {  # zero_shot MODEL: three decodes of the held-out test set
+    speechxl decode "$1" "$data/test_heldout" --out "$1/decode_test_heldout_unrestricted"
+    for m in exact articulatory; do
+      speechxl decode "$1" "$data/test_heldout" --inventory "$data/lang_phone/inventory" --map "$m"
+    done
+  }
+  run_stage 7 "zero-shot decode" --reads data zero_shot "$phone_model"
+  zs_dirs=("$phone_model/decode_test_heldout_unrestricted" "$phone_model/decode_test_heldout_exact"
+           "$phone_model/decode_test_heldout_articulatory")
+  run_stage 8 "zero-shot score" speechxl score "${zs_dirs[@]}" --compare "$exp/zero_shot_$tag.md"
+  if [ "$stop_stage" -ge 8 ] && [ "$stage" -le 8 ]; then echo "== zero-shot PER: $exp/zero_shot_$tag.md"; fi
+fi

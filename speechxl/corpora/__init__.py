@@ -1,0 +1,11 @@
+"""Corpus importers: one module per corpus, registered here for ``speechxl prepare <corpus>``.
+
+A corpus module has ``HELP`` (one line), ``add_arguments(parser)`` (its options) and
+``run(args)``; it lists its utterances as ``prepare.Source`` items and hands them to
+``prepare`` (decode once, check, write ``data/<set>/`` with rejects). A new corpus is a new
+module and one line below.
+"""
+
+from speechxl.corpora import commonvoice, demo
+
+CORPORA = {"commonvoice": commonvoice, "demo": demo}

@@ -1,0 +1,105 @@
+"""The model card: everything inference needs to rebuild and use a fine-tuned model, written as
+``card.json`` in every checkpoint, so that decoding, transcription and export never read the
+training config (a renamed or removed training key cannot break them).
+
+  {"format": 1, "family": "w2v-bert", "model": {...the family's model config...},
+   "head": {"type": "ctc", "ctc": {...CTCConfig...}, "vocabulary": 192},
+   "units": "chars", "voices": {"es": "es", ...} (phones: the training G2P voices) or null,
+   "sample_rate": 16000, "frame_shift_ms": 40.0,
+   "provenance": {"init": "exp/pretrain_w2v_bert_tiny", "training_data": ["data/train"],
+                  "lang_dir": "data/lang_char"}}
+
+The unit list travels beside it (``units.txt``, and ``units_<lang>.txt`` per training
+language). Checkpoints written before cards existed are read from their ``config.yaml`` and
+``lang_info.json`` (only the keys above).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from speechxl.atomic import atomic_write
+from speechxl.config import from_dict, read_yaml, to_dict
+from speechxl.models.ctc import CTCConfig, CTCModel
+from speechxl.models.registry import FAMILIES
+from speechxl.text.lang_dir import KINDS
+
+SAMPLE_RATE = 16000
+FORMAT = 1
+
+
+@dataclass(kw_only=True)
+class ModelCard:
+    family: str
+    """A key of speechxl.models.registry.FAMILIES."""
+    model: Any
+    """The family's model config."""
+    ctc: CTCConfig
+    vocabulary: int
+    """Output units of the CTC head (lines of units.txt)."""
+    units: str
+    """chars, phones or bpe."""
+    voices: dict[str, str] | None = None
+    """Phones: the espeak-ng voice per training language (references are made with the same)."""
+    sample_rate: int = SAMPLE_RATE
+    frame_shift_ms: float = 0.0
+    """Time between output frames."""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """Where it came from: init, training_data, lang_dir."""
+
+    def build(self) -> CTCModel:
+        """The model with freshly initialised weights (load the checkpoint's into it)."""
+        return CTCModel(FAMILIES[self.family].encoder(self.model), self.vocabulary, self.ctc)
+
+    def save(self, path: str | Path) -> None:
+        d = {"format": FORMAT, "family": self.family, "model": to_dict(self.model),
+             "head": {"type": "ctc", "ctc": to_dict(self.ctc), "vocabulary": self.vocabulary},
+             "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
+             "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
+        atomic_write(path, json.dumps(d, ensure_ascii=False, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, checkpoint: str | Path) -> ModelCard:
+        """The card of a checkpoint dir (card.json, else the older config.yaml + lang_info.json)."""
+        ck = Path(checkpoint)
+        if (ck / "card.json").is_file():
+            d = json.loads((ck / "card.json").read_text(encoding="utf-8"))
+            if d.get("format") != FORMAT:
+                raise ValueError(f"{ck / 'card.json'}: card format {d.get('format')!r}; this speechxl reads {FORMAT}")
+            head = d["head"]
+            return cls(family=d["family"], model=_model_config(d["family"], d["model"]),
+                       ctc=from_dict(CTCConfig, head["ctc"], "head.ctc"), vocabulary=head["vocabulary"],
+                       units=d["units"], voices=d.get("voices"), sample_rate=d["sample_rate"],
+                       frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}))
+        run = read_yaml(ck / "config.yaml")
+        info = json.loads((ck / "lang_info.json").read_text(encoding="utf-8"))
+        family = run.get("family", "wav2vec2")
+        card = cls(family=family, model=_model_config(family, run.get("model") or {}),
+                   ctc=from_dict(CTCConfig, run.get("ctc") or {}, "ctc"),
+                   vocabulary=sum(1 for _ in (ck / "units.txt").open(encoding="utf-8")),
+                   units=info["kind"], voices=info.get("voices"),
+                   provenance={"init": run.get("init"), "training_data": run.get("data", []),
+                               "lang_dir": run.get("lang_dir") or _default_lang_dir(run, info["kind"])})
+        card.frame_shift_ms = frame_shift_ms(card.build())
+        return card
+
+
+def frame_shift_ms(model: CTCModel) -> float:
+    """Milliseconds between the model's output frames."""
+    frames = model.backbone.frontend.output_lengths(torch.tensor([SAMPLE_RATE, 10 * SAMPLE_RATE]))
+    return round(9000.0 / float(frames[1] - frames[0]), 3)
+
+
+def _model_config(family: str, d: dict) -> Any:
+    if family not in FAMILIES:
+        raise ValueError(f"family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
+    return from_dict(FAMILIES[family].config, d, "model")
+
+
+def _default_lang_dir(run: dict, kind: str) -> str:
+    return str(Path(run["data"][0]).parent / KINDS[kind])
