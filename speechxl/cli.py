@@ -9,6 +9,7 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl export-hf exp/ctc out_dir
+  speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
   speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
 
@@ -184,6 +185,25 @@ def _run_transcribe(args) -> None:
         print(f"{path}\t{text}")
 
 
+def _add_card(sub) -> None:
+    p = sub.add_parser("card", help="a fine-tuned model's card (what inference needs), as JSON; or one field")
+    p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
+    option(p, "--field", help="print only this top-level field, e.g. units")
+
+
+def _run_card(args) -> None:
+    import json
+
+    from speechxl.checkpoint import find_checkpoint
+    from speechxl.models.card import ModelCard
+
+    card = ModelCard.load(find_checkpoint(args.model)).to_dict()
+    if args.field and args.field not in card:
+        raise SystemExit(f"speechxl: --field: the card has {sorted(card)}, not {args.field!r}")
+    value = card[args.field] if args.field else card
+    print(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1))
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser("export-hf", help="a fine-tuned model -> transformers Wav2Vec2ForCTC dir with processor")
     p.add_argument("model")
@@ -200,6 +220,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
+         "card": (_add_card, _run_card),
          "inventory": (_add_inventory, _run_inventory)}
 
 

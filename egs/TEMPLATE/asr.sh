@@ -93,7 +93,7 @@ run_stage 4 "fine-tune" --reads "finetune_config pretrain_config data" \
 
 decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
   for m in "$@"; do
-    local units lm; units=$(basename "$m" | cut -d_ -f2)
+    local units lm; units=$(speechxl card "$m" --field units)
     # characters and BPE decode into words with the word LMs; phones with a phone LM
     if [ "$units" == phones ]; then lm=$data/lang_phone/lm; else lm=$data/lang_word; fi
     # shellcheck disable=SC2086  # decode_args is a list of options

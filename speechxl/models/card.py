@@ -56,12 +56,15 @@ class ModelCard:
         """The model with freshly initialised weights (load the checkpoint's into it)."""
         return CTCModel(FAMILIES[self.family].encoder(self.model), self.vocabulary, self.ctc)
 
+    def to_dict(self) -> dict:
+        """What card.json holds."""
+        return {"format": FORMAT, "family": self.family, "model": to_dict(self.model),
+                "head": {"type": "ctc", "ctc": to_dict(self.ctc), "vocabulary": self.vocabulary},
+                "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
+                "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
+
     def save(self, path: str | Path) -> None:
-        d = {"format": FORMAT, "family": self.family, "model": to_dict(self.model),
-             "head": {"type": "ctc", "ctc": to_dict(self.ctc), "vocabulary": self.vocabulary},
-             "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
-             "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
-        atomic_write(path, json.dumps(d, ensure_ascii=False, indent=1) + "\n")
+        atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
     def load(cls, checkpoint: str | Path) -> ModelCard:

@@ -73,3 +73,15 @@ def test_a_phone_model_keeps_its_g2p_voices_when_its_lang_dir_is_gone(trained, t
     shutil.rmtree(lang_dir)
     model = load_model(tmp_path / "ctc")
     assert model.card.voices["es"] == "es-419" and model.tokenizer.voices["es"] == "es-419"
+
+
+def test_the_card_verb_prints_the_card_or_one_field(trained, capsys):
+    from speechxl.cli import main
+
+    root, _, _ = trained
+    main(["card", str(root / "ctc"), "--field", "units"])
+    assert capsys.readouterr().out == "chars\n"  # what the recipe reads to pick a decode's LM
+    main(["card", str(root / "ctc")])
+    assert json.loads(capsys.readouterr().out)["head"]["type"] == "ctc"
+    with pytest.raises(SystemExit, match="not 'nope'"):
+        main(["card", str(root / "ctc"), "--field", "nope"])
