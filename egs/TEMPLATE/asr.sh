@@ -68,25 +68,26 @@ in_order() {
   for u in $1; do if [ "$u" != "$2" ]; then echo "$u"; fi; done
 }
 
-# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS" "FROM": the pretrained model on each unit set, then
-# the from-scratch baselines; a unit set other than FROM starts from the FROM model of its branch
-# when there is one. All are arguments so that the stage marker records them.
-finetune_all() {
-  local u start
-  for u in $(in_order "$1" "$4"); do
-    start=(init="$pretrain_exp")
-    if [[ " $1 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_$tag"); fi
+# finetune_branch "UNITS" FROM NAME "ARGS" START...: each unit set into $exp/ctc_<units>_NAME, FROM
+# first; the others start from FROM's model when FROM is one of UNITS, else from START (init=...
+# or architecture=...)
+finetune_branch() {
+  local units=$1 from=$2 name=$3 args=$4 u
+  shift 4
+  for u in $(in_order "$units" "$from"); do
+    local start=("$@")
+    if [[ " $units " == *" $from "* && "$u" != "$from" ]]; then start=(init="$exp/ctc_${from}_$name"); fi
     # shellcheck disable=SC2086  # ARGS is a list of key=value words
     speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
-      valid_data="$data/dev" out="$exp/ctc_${u}_$tag" $3
+      valid_data="$data/dev" out="$exp/ctc_${u}_$name" $args
   done
-  for u in $(in_order "$2" "$4"); do
-    start=(architecture="$pretrain_config")
-    if [[ " $2 " == *" $4 "* && "$u" != "$4" ]]; then start=(init="$exp/ctc_${4}_scratch"); fi
-    # shellcheck disable=SC2086
-    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
-      valid_data="$data/dev" out="$exp/ctc_${u}_scratch" $3
-  done
+}
+
+# finetune_all "UNITS" "SCRATCH_UNITS" "ARGS" "FROM": the pretrained branch, then the from-scratch
+# baselines; all are arguments so that the stage marker records them
+finetune_all() {
+  finetune_branch "$1" "$4" "$tag" "$3" init="$pretrain_exp"
+  finetune_branch "$2" "$4" scratch "$3" architecture="$pretrain_config"
 }
 run_stage 4 "fine-tune" --reads "finetune_config pretrain_config data" \
   finetune_all "$finetune_units" "$scratch_units" "$finetune_args" "$units_from"
