@@ -181,8 +181,17 @@ def _add_transcribe(sub) -> None:
 def _run_transcribe(args) -> None:
     from speechxl.decode.run import transcribe
 
+    from speechxl.data.audio import AudioError
+
+    failed = 0
     for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args), args.all_units):
-        print(f"{path}\t{text}")
+        if isinstance(text, AudioError):
+            logging.getLogger("speechxl").error("skipped: %s", text)
+            failed += 1
+        else:
+            print(f"{path}\t{text}", flush=True)
+    if failed:
+        raise SystemExit(f"speechxl: {failed} of {len(args.audio)} files could not be read (see above)")
 
 
 def _add_card(sub) -> None:

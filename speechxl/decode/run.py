@@ -27,12 +27,14 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from rapidfuzz.distance import Levenshtein
 from tqdm import tqdm
 
 from speechxl.atomic import atomic_write
+from speechxl.data.audio import AudioError, load_audio
 from speechxl.data.batching import BatchConfig, BatchPlan, iterate
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
@@ -106,6 +108,9 @@ class Searcher:
     def _arpa(self, lang: str) -> Path:
         if self.lm.is_file():
             return self.lm
+        if not lang:
+            held = sorted(p.stem for p in self.lm.glob("*.arpa"))
+            raise ValueError(f"{self.lm} holds one LM per language ({' '.join(held)}): say which with --lang")
         path = self.lm / f"{lang}.arpa"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no LM for language {lang!r} in {self.lm}")
@@ -269,22 +274,25 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
 
 
 def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = None, lang: str | None = None,
-               beam: BeamConfig = BeamConfig(), all_units: bool = False) -> list[tuple[str, str]]:
-    """(path, text) for audio files in any format soundfile reads, at any sample rate. Beam
-    search with ``lm`` needs the files' language (``lang``) when the LM dir has one per language;
-    given ``lang``, the output keeps to that language's units unless ``all_units``."""
-    from speechxl.data.audio import load_audio
-
+               beam: BeamConfig = BeamConfig(), all_units: bool = False) -> Iterator[tuple[str, str | AudioError]]:
+    """(path, text) for each audio file, in any format soundfile reads, at any sample rate, as soon
+    as it is done; a file that cannot be read gives (path, its AudioError) and the others go on.
+    Beam search with ``lm`` needs the files' language (``lang``) when the LM dir has one per
+    language; given ``lang``, the output keeps to that language's units unless ``all_units``."""
     model = load_model(model_dir)
     searcher = Searcher(model, lm, beam)
+    if lm is not None:
+        searcher.decoder_for(lang or "")  # a missing LM is an error before any file is read
     mask = None if all_units or not lang else own_units(model, [lang]).get(lang)
-    out = []
     with torch.inference_mode():
         for p in paths:
-            wav = torch.from_numpy(load_audio(p))[None]
+            try:
+                wav = torch.from_numpy(load_audio(p))[None]
+            except AudioError as e:
+                yield p, e
+                continue
             lp, frames = model.net.log_probs(wav, torch.tensor([wav.shape[1]]))
             lp = lp[0, : int(frames[0])]
             if mask is not None:
                 lp = lp.masked_fill(~mask, float("-inf")).log_softmax(-1)
-            out.append((p, searcher(lp, lang or "")[1]))
-    return out
+            yield p, searcher(lp, lang or "")[1]

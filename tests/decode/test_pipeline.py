@@ -148,12 +148,25 @@ def test_a_fine_tuning_that_only_writes_blanks_ends_with_an_error(trained, monke
     assert (root / "blank" / "checkpoints" / "last").is_file()  # the run itself is kept
 
 
-def test_an_unreadable_audio_file_is_one_line_naming_it(trained, tmp_path, caplog):
-    from speechxl.cli import main
+def test_an_unreadable_file_among_many_is_skipped_by_name_and_the_others_are_transcribed(trained, tmp_path, caplog,
+                                                                                        capsys):
+    import soundfile as sf
 
-    root, _, _ = trained
+    from speechxl.cli import main
+    from speechxl.data.manifest import read_manifest
+
+    root, data, _ = trained
     (tmp_path / "broken.wav").write_bytes(b"RIFF but not audio" * 10)
-    with pytest.raises(SystemExit) as e:
-        main(["transcribe", str(root / "ctc"), str(tmp_path / "broken.wav")])
-    assert e.value.code == 1
+    x, sr = sf.read(read_manifest(data / "test")[0].audio)
+    sf.write(str(tmp_path / "good.flac"), x, sr)
+    files = [str(tmp_path / "broken.wav"), str(tmp_path / "good.flac")]
+    with pytest.raises(SystemExit, match="1 of 2 files could not be read"):
+        main(["transcribe", str(root / "ctc"), *files])
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'good.flac'}\t")  # printed, not lost
     assert any("broken.wav" in r.getMessage() and "\n" not in r.getMessage() for r in caplog.records)
+
+
+def test_a_per_language_lm_without_a_language_is_a_clear_error(trained, tmp_path):
+    root, data, _ = trained
+    with pytest.raises(ValueError, match=r"lang_word holds one LM per language \(es ru\): say which with --lang"):
+        list(transcribe(root / "ctc", [str(tmp_path / "never_read.wav")], lm=data / "lang_word"))
