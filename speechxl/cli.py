@@ -120,6 +120,11 @@ def _add_decode(sub) -> None:
             help="articulatory map: drop model phones farther than this from every inventory phone "
                  "(default 0.2: one minor feature; inf: map every phone)")
     _all_units_option(p)
+    _device_option(p)
+
+
+def _device_option(p) -> None:
+    option(p, "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1, ... (the search runs on the CPU)")
 
 
 def _all_units_option(p) -> None:
@@ -133,7 +138,7 @@ def _run_decode(args) -> None:
     from speechxl.decode.run import decode
 
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
-           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units)
+           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device)
 
 
 def _add_inventory(sub) -> None:
@@ -176,6 +181,7 @@ def _add_transcribe(sub) -> None:
     option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
                               "may output)")
     _all_units_option(p)
+    _device_option(p)
 
 
 def _run_transcribe(args) -> None:
@@ -184,7 +190,8 @@ def _run_transcribe(args) -> None:
     from speechxl.data.audio import AudioError
 
     failed = 0
-    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args), args.all_units):
+    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args), args.all_units,
+                                 args.device):
         if isinstance(text, AudioError):
             logging.getLogger("speechxl").error("skipped: %s", text)
             failed += 1

@@ -78,9 +78,15 @@ def _arpa_words(path: Path) -> list[str]:
     return words
 
 
-def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedModel:
-    """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode.
-    ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it."""
+def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+    """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode on
+    ``device`` (cpu, cuda, cuda:1, ...). ``lang_dir``: the model's units dir (its G2P cache, BPE
+    model), if not where training found it."""
+    try:
+        target = torch.device(device)
+        torch.empty(0, device=target)
+    except (RuntimeError, AssertionError) as e:
+        raise ValueError(f"device {device!r} cannot be used here: {str(e).splitlines()[0]}") from None
     found = ckpt.find_checkpoint(path)
     card = ModelCard.load(found)
     units = Units.load(found / "units.txt")
@@ -88,7 +94,7 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None) -> LoadedMo
         raise ValueError(f"{found}: units.txt has {len(units)} units, the model card {card.vocabulary}")
     net = card.build()
     net.load_state_dict(ckpt.load_model_state(found))
-    net.eval()
+    net.eval().to(target)
     lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)

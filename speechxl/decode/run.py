@@ -58,7 +58,9 @@ def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_
     bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
     with torch.inference_mode():
         for batch in iterate(plan, 0, num_workers=1):
-            lp, frames = model.net.log_probs(batch["wav"], batch["lengths"])
+            device = next(model.net.parameters()).device
+            lp, frames = model.net.log_probs(batch["wav"].to(device), batch["lengths"].to(device))
+            lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
             for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
                 out[uid] = x[:n].clone()
             bar.update(len(batch["ids"]))
@@ -208,9 +210,10 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance], a
 def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
-           map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False) -> Path:
+           map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False,
+           device: str = "cpu") -> Path:
     """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
-    model = load_model(model_dir, lang_dir)
+    model = load_model(model_dir, lang_dir, device)
     utts = [u for u in read_manifest(data_dir)]
     tag = ("_lm" if lm else "") + (f"_{Path(map_method).name if Path(map_method).exists() else map_method}"
                                    if inventory else "")
@@ -274,12 +277,13 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
 
 
 def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = None, lang: str | None = None,
-               beam: BeamConfig = BeamConfig(), all_units: bool = False) -> Iterator[tuple[str, str | AudioError]]:
+               beam: BeamConfig = BeamConfig(), all_units: bool = False, device: str = "cpu"
+               ) -> Iterator[tuple[str, str | AudioError]]:
     """(path, text) for each audio file, in any format soundfile reads, at any sample rate, as soon
     as it is done; a file that cannot be read gives (path, its AudioError) and the others go on.
     Beam search with ``lm`` needs the files' language (``lang``) when the LM dir has one per
     language; given ``lang``, the output keeps to that language's units unless ``all_units``."""
-    model = load_model(model_dir)
+    model = load_model(model_dir, device=device)
     searcher = Searcher(model, lm, beam)
     if lm is not None:
         searcher.decoder_for(lang or "")  # a missing LM is an error before any file is read
@@ -291,8 +295,8 @@ def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = 
             except AudioError as e:
                 yield p, e
                 continue
-            lp, frames = model.net.log_probs(wav, torch.tensor([wav.shape[1]]))
-            lp = lp[0, : int(frames[0])]
+            lp, frames = model.net.log_probs(wav.to(device), torch.tensor([wav.shape[1]], device=device))
+            lp = lp[0, : int(frames[0])].cpu()
             if mask is not None:
                 lp = lp.masked_fill(~mask, float("-inf")).log_softmax(-1)
             yield p, searcher(lp, lang or "")[1]

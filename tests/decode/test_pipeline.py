@@ -170,3 +170,13 @@ def test_a_per_language_lm_without_a_language_is_a_clear_error(trained, tmp_path
     root, data, _ = trained
     with pytest.raises(ValueError, match=r"lang_word holds one LM per language \(es ru\): say which with --lang"):
         list(transcribe(root / "ctc", [str(tmp_path / "never_read.wav")], lm=data / "lang_word"))
+
+
+def test_a_device_that_cannot_be_used_is_a_clear_error(trained):
+    root, _, _ = trained
+    with pytest.raises(ValueError, match=r"device 'tpu9' cannot be used here"):
+        load_model(root / "ctc", device="tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device 'cuda' cannot be used here"):
+            load_model(root / "ctc", device="cuda")
+    assert next(load_model(root / "ctc", device="cpu").net.parameters()).device.type == "cpu"
