@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from speechxl import checkpoint as ckpt
 from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
@@ -110,6 +111,11 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         cfg.ctc.freeze_frontend, cfg.ctc.freeze_encoder_steps = False, 0
     lang_dir = cfg.resolved_lang_dir()
     units = Units.load(lang_dir / "units.txt")
+    resumed = ckpt.resolve(out / "checkpoints", "last")
+    if resumed is not None and (resumed / "units.txt").read_text(encoding="utf-8") != (
+            lang_dir / "units.txt").read_text(encoding="utf-8"):
+        raise ConfigError(f"{out}: its checkpoints were trained on other units than {lang_dir / 'units.txt'} (the "
+                          "head's rows would mean other units); give another out")
     all_train = [u for d in cfg.data for u in read_manifest(d)]
     model = build_model(cfg, lambda model_cfg: CTCModel(FAMILIES[cfg.family].encoder(model_cfg), len(units), cfg.ctc),
                         dist.rank, all_train)

@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 import torch
 from torch import nn
 
-from speechxl.config import ConfigError, apply_overrides, merge_dicts, from_dict, read_yaml, validate
+from speechxl.config import ConfigError, apply_overrides, from_dict, merge_dicts, read_yaml, to_dict, validate
 from speechxl.data.batching import BatchConfig
 from speechxl.data.sampling import SamplingConfig
 from speechxl.models.registry import FAMILIES
@@ -127,6 +127,37 @@ def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
         log.info("  %d unused, e.g. %s", len(unused) + len(mismatched), (list(unused) + mismatched)[:3])
 
 
+# settings a resumed run may change (named in the log); any other change is refused
+RESUMABLE_CHANGES = ("train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
+                     "train.save_every", "train.keep_last", "train.threads", "train.nonfinite_patience",
+                     "train.precision", "train.keep_freed_memory", "batch.num_workers", "require_learning")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resume(saved: dict, new: dict, out: str | Path) -> None:
+    """Refuse to resume ``out`` (one line naming each conflicting key) when the new run's
+    settings differ from those it was started with, except RESUMABLE_CHANGES (logged)."""
+    a, b = _flatten(saved), _flatten(new)
+    changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    conflicts = [k for k in changed if k not in RESUMABLE_CHANGES]
+    if conflicts:
+        raise ConfigError(
+            f"{out} holds checkpoints of a run with other settings, which resuming would not honour: "
+            + "; ".join(f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in conflicts)
+            + " (give another out, or the settings it was started with)")
+    if changed:
+        log.info("resuming %s with %s", out, ", ".join(f"{k} {a.get(k)} -> {b.get(k)}" for k in changed))
+
+
 def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
                 utts: list | None = None) -> nn.Module:
     """The run's model: with the run's own architecture when ``out`` holds checkpoints (the
@@ -136,7 +167,10 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     init_state = None
     fresh = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is None and not cfg.init
     if ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None:
-        cfg.model = from_dict(FAMILIES[cfg.family].config, read_yaml(Path(cfg.out) / "config.yaml")["model"], "model")
+        saved = read_yaml(Path(cfg.out) / "config.yaml")
+        started_with = initial_weights(cfg.family, cfg.model, cfg.init)[0] if cfg.init else cfg.model
+        check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)
+        cfg.model = from_dict(FAMILIES[cfg.family].config, saved["model"], "model")
     elif cfg.init:
         cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
     torch.manual_seed(cfg.train.seed)

@@ -180,3 +180,23 @@ def test_a_device_that_cannot_be_used_is_a_clear_error(trained):
         with pytest.raises(ValueError, match=r"device 'cuda' cannot be used here"):
             load_model(root / "ctc", device="cuda")
     assert next(load_model(root / "ctc", device="cpu").net.parameters()).device.type == "cpu"
+
+
+def test_resuming_a_fine_tuning_with_other_settings_or_units_is_refused(trained, tmp_path):
+    import shutil
+
+    from speechxl.config import ConfigError
+
+    root, data, _ = trained
+    base = TINY_CTC + [f"data={data / 'train'}", f"out={root / 'ctc'}", "units=chars",
+                       f"valid_data={data / 'dev'}", "train.valid_every=2", "train.save_every=2"]
+    with pytest.raises(ConfigError, match=r"ctc\W+holds checkpoints of a run with other settings.*optim.lr 0.001 -> 0.002"):
+        finetune(load_finetune_config(None, base + ["train.max_steps=4", "optim.lr=2e-3"]))
+    # the same units file with two units swapped: same size, other meaning
+    lang = tmp_path / "lang_char"
+    shutil.copytree(data / "lang_char", lang)
+    lines = (lang / "units.txt").read_text().splitlines()
+    lines[3], lines[4] = lines[4], lines[3]
+    (lang / "units.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"trained on other units than"):
+        finetune(load_finetune_config(None, base + ["train.max_steps=4", f"lang_dir={lang}"]))

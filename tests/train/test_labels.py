@@ -37,3 +37,21 @@ def test_words_are_not_units_a_model_can_output():
 
     with pytest.raises(ConfigError, match=r"units is one of \['chars', 'phones', 'bpe'\], not 'words'"):
         load_finetune_config(None, ["data=d", "out=o", "units=words"])
+
+
+def test_resuming_with_other_settings_is_refused_naming_each_key(tmp_path):
+    """Changed model, optimizer or data settings would be dropped by a resume; more steps are fine."""
+    import pytest
+
+    from speechxl.config import ConfigError
+    from speechxl.train.setup import check_resume
+
+    saved = {"model": {"encoder": {"hidden_size": 32}}, "optim": {"lr": 0.001}, "train": {"max_steps": 10},
+             "data": ["data/train"]}
+    check_resume(saved, {**saved, "train": {"max_steps": 20}}, tmp_path)  # compatible: continues
+    changed = {**saved, "model": {"encoder": {"hidden_size": 64}}, "optim": {"lr": 0.002}, "data": ["data/other"]}
+    with pytest.raises(ConfigError) as e:
+        check_resume(saved, changed, tmp_path)
+    message = str(e.value)
+    assert "\n" not in message and "model.encoder.hidden_size 32 -> 64" in message
+    assert "optim.lr 0.001 -> 0.002" in message and "data ['data/train'] -> ['data/other']" in message
