@@ -8,11 +8,15 @@
     ...                 task files (e.g. units.txt)
   checkpoints/last, checkpoints/best   text files naming a checkpoint directory
 
-Older step directories beyond ``keep_last`` are removed, never the best one.
+Older step directories beyond ``keep_last`` are removed, never the best one. Re-saving a step
+moves the old copy aside until the new one is renamed in; if ``last`` names a directory that is
+gone, the copy moved aside is restored, else the newest complete checkpoint is used: a killed
+save never sends a run back to scratch.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -21,8 +25,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from speechxl.config import save_config
 from speechxl.atomic import atomic_write
+from speechxl.config import save_config
+
+log = logging.getLogger(__name__)
 
 
 def save_checkpoint(root: Path, name: str, model_state: dict[str, torch.Tensor], trainer_state: dict,
@@ -39,9 +45,12 @@ def save_checkpoint(root: Path, name: str, model_state: dict[str, torch.Tensor],
     for fname, src in (files or {}).items():
         shutil.copyfile(src, tmp / fname)
     final = root / name
-    if final.exists():
-        shutil.rmtree(final)
+    old = root / f".old-{name}-{os.getpid()}"
+    if final.exists():  # moved aside, not deleted, until the new one is in (a kill between keeps one)
+        os.replace(final, old)
     os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
     return final
 
 
@@ -50,13 +59,30 @@ def mark(root: Path, tag: str, name: str) -> None:
     atomic_write(root / tag, name + "\n")
 
 
+def _complete(path: Path) -> bool:
+    return all((path / f).is_file() for f in ("model.safetensors", "trainer.pt", "config.yaml"))
+
+
 def resolve(root: Path, tag: str) -> Path | None:
-    """The checkpoint directory ``root/tag`` points at, if any."""
+    """The checkpoint directory ``root/tag`` points at, if any. When it is gone (a save killed
+    while replacing it), the copy that save moved aside is put back; failing that, the newest
+    complete checkpoint is used, with a warning: never nothing while one is on disk."""
     f = root / tag
     if not f.is_file():
         return None
     path = root / f.read_text().strip()
-    return path if (path / "model.safetensors").is_file() else None
+    if _complete(path):
+        return path
+    for aside in sorted(root.glob(f".old-{path.name}-*")):
+        if _complete(aside) and not path.exists():
+            os.replace(aside, path)
+            log.warning("%s: %s was being replaced when a run stopped; its previous copy is restored", root, path.name)
+            return path
+    complete = [p for p in sorted(root.glob("step_*")) if _complete(p)]
+    if complete:
+        log.warning("%s: %s names %s, which is missing or incomplete; using %s", root, tag, path.name, complete[-1].name)
+        return complete[-1]
+    return None
 
 
 def prune(root: Path, keep_last: int) -> None:
@@ -68,6 +94,9 @@ def prune(root: Path, keep_last: int) -> None:
             shutil.rmtree(p)
     for stale in root.glob(".tmp-*"):  # left by a killed save
         shutil.rmtree(stale, ignore_errors=True)
+    for aside in root.glob(".old-*"):  # a killed save's previous copy, once the new one is in
+        if _complete(root / aside.name[len(".old-"):].rsplit("-", 1)[0]):
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def load_model_state(ckpt: Path) -> dict[str, torch.Tensor]:

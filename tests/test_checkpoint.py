@@ -40,3 +40,28 @@ def test_a_pickled_object_in_trainer_state_is_refused(tmp_path):
     torch.save({"evil": Outer()}, d / "trainer.pt")
     with pytest.raises(Exception, match="[Ww]eights only"):
         ckpt.load_trainer_state(d)
+
+
+def test_a_save_killed_while_replacing_a_step_restores_the_previous_copy(tmp_path):
+    save(tmp_path, "step_4")
+    ckpt.mark(tmp_path, "last", "step_4")
+    # killed between moving the old copy aside and renaming the new one in
+    (tmp_path / "step_4").rename(tmp_path / ".old-step_4-999")
+    (tmp_path / ".tmp-step_4-999").mkdir()
+    assert ckpt.resolve(tmp_path, "last") == tmp_path / "step_4"
+    assert ckpt.load_trainer_state(tmp_path / "step_4")["step"] == 4
+
+
+def test_last_naming_a_missing_step_falls_back_to_the_newest_complete_one(tmp_path, caplog):
+    for i in (2, 3):
+        save(tmp_path, f"step_{i}")
+    ckpt.mark(tmp_path, "last", "step_5")  # gone, nothing moved aside
+    (tmp_path / "step_6").mkdir()  # incomplete
+    assert ckpt.resolve(tmp_path, "last").name == "step_3"
+    assert "names step_5, which is missing or incomplete; using step_3" in caplog.text
+
+
+def test_resaving_a_step_leaves_one_complete_copy(tmp_path):
+    save(tmp_path, "step_1")
+    save(tmp_path, "step_1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_1"]
