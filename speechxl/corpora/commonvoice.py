@@ -42,7 +42,7 @@ def read_tsv(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[d
     ``required`` columns must be in the header (validated_sentences.tsv: just "sentence").
     """
     csv.field_size_limit(1 << 24)
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: a byte-order mark is not a column name
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:
@@ -54,9 +54,7 @@ def read_tsv(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[d
         for n, fields in enumerate(reader, 2):
             if not any(fields):
                 continue
-            if len(fields) < len(header):  # trailing empty fields may be cut
-                fields += [""] * (len(header) - len(fields))
-            elif len(fields) > len(header):
+            if len(fields) != len(header):  # a missing field would shift the others into wrong columns
                 raise ValueError(f"{path}:{n}: {len(fields)} fields, header has {len(header)}")
             rows.append(dict(zip(header, fields)))
         return rows

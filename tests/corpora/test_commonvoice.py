@@ -101,3 +101,17 @@ def test_clip_durations_are_read_by_header_names(tmp_path):
     (d / "clip_durations.tsv").write_text("clip\tduration[ms]\na.mp3\tlong\n")
     with pytest.raises(ValueError, match=r"clip_durations.tsv:2: duration\[ms\] is 'long'"):
         _read_durations(d)
+
+
+def test_a_row_with_a_missing_field_is_an_error_naming_its_line(tmp_path):
+    """Fields would shift left: a row without sentence_id would read its domain as its sentence."""
+    (tmp_path / "x.tsv").write_text("client_id\tpath\tsentence_id\tsentence\tsentence_domain\n"
+                                    "c1\ta.mp3\ts1\tHola.\tgeneral\n"
+                                    "c1\tb.mp3\tAdiós.\tgeneral\n")
+    with pytest.raises(ValueError, match=r"x.tsv:3: 4 fields, header has 5"):
+        read_tsv(tmp_path / "x.tsv")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
+    (tmp_path / "x.tsv").write_bytes("client_id\tpath\tsentence\nc1\ta.mp3\tHola.\n".encode("utf-8-sig"))
+    assert read_tsv(tmp_path / "x.tsv")[0]["client_id"] == "c1"
