@@ -28,6 +28,13 @@ class ConfigError(SpeechxlError, ValueError):
     """A config that cannot be built: the message names the key."""
 
 
+def at_least(obj: Any, minimum: float, *names: str) -> None:
+    """ConfigError naming the first field of ``names`` below ``minimum`` (for validate())."""
+    for name in names:
+        if not getattr(obj, name) >= minimum:
+            raise ConfigError(f"{name} is at least {minimum}, not {getattr(obj, name)!r}")
+
+
 def merge_dicts(base: dict, over: dict) -> dict:
     """``over`` merged into ``base``, recursively (a new dict)."""
     out = dict(base)

@@ -66,3 +66,16 @@ def test_large_and_xlsr_presets_normalise_the_waveform_as_those_models_expect():
     for name, normalised in (("wav2vec2_base", False), ("wav2vec2_large", True), ("xlsr53", True)):
         cfg = load_pretrain_config(presets / f"{name}.yaml", ["data=d", "out=o"])
         assert cfg.model.frontend.normalize_waveform is normalised, name
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.encoder.num_layers=-1", r"model.encoder: num_layers is at least 1, not -1"),
+    ("train.max_steps=-5", r"train: max_steps is at least 0, not -5"),
+    ("train.valid_every=0", r"train: valid_every is at least 1, not 0"),
+])
+def test_values_that_cannot_run_are_refused_by_name(override, message):
+    from speechxl.config import ConfigError
+    from speechxl.train.pretrain import load_pretrain_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_pretrain_config(None, ["data=d", "out=o", override])

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechxl.config import ConfigError
+from speechxl.config import ConfigError, at_least
 
 ACTIVATIONS = {"swish": F.silu, "silu": F.silu, "gelu": F.gelu, "relu": F.relu}
 
@@ -57,6 +57,7 @@ class ConformerConfig:
     layer_norm_eps: float = 1e-5
 
     def validate(self) -> None:
+        at_least(self, 1, "hidden_size", "num_layers", "num_heads", "intermediate_size", "conv_kernel")
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.position not in ("relative", "rotary", "relative_key", "none"):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechxl.config import ConfigError
+from speechxl.config import ConfigError, at_least
 
 
 @dataclass(kw_only=True)
@@ -44,6 +44,7 @@ class TransformerConfig:
     layer_norm_eps: float = 1e-5
 
     def validate(self) -> None:
+        at_least(self, 1, "hidden_size", "num_layers", "num_heads", "intermediate_size", "pos_conv_kernel")
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.hidden_size % self.pos_conv_groups:

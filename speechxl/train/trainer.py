@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from speechxl.config import ConfigError
+from speechxl.config import ConfigError, at_least
 from speechxl.data.batching import BatchPlan, iterate
 from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
@@ -76,6 +76,8 @@ class TrainConfig:
     """Reuse freed memory instead of page-faulting it in again each step (glibc; see train/allocator.py)."""
 
     def validate(self) -> None:
+        at_least(self, 0, "max_steps", "max_minutes", "threads")
+        at_least(self, 1, "log_every", "valid_every", "save_every", "keep_last", "nonfinite_patience")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision is fp32 or bf16, not {self.precision!r}")
 
