@@ -36,6 +36,7 @@ from speechxl.text.lang_dir import KINDS, UNIT_KINDS
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
 from speechxl.train.distributed import init_distributed
+from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.setup import RunConfig, build_model, load_run_config
 from speechxl.train.trainer import Trainer
@@ -105,6 +106,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     """Run (or resume) CTC fine-tuning; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
+    lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
     if not cfg.init and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):
         # a from-scratch baseline: random weights have nothing worth keeping fixed
         log.info("no init: the frontend and encoder train from the first step (freezing settings ignored)")

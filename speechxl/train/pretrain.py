@@ -22,6 +22,7 @@ from speechxl.data.manifest import read_manifest
 from speechxl.data.sampling import log_shares
 from speechxl.models.registry import FAMILIES
 from speechxl.train.distributed import init_distributed
+from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.setup import RunConfig, build_model, load_run_config
 from speechxl.train.trainer import Trainer
 
@@ -41,6 +42,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     """Run (or resume) pretraining; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
+    lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
     utts = [u for d in cfg.data for u in read_manifest(d)]
     model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, utts)
     if dist.main:

@@ -261,3 +261,16 @@ def test_other_families_pretrain_then_finetune(family, data, tmp_path):
         "ctc.mask_channel.length=4", "require_learning=false"])
     assert ft.family == family
     assert finetune(ft)["loss"] > 0
+
+
+def test_a_second_trainer_in_one_experiment_dir_is_refused_naming_the_first(data, tmp_path):
+    import os
+
+    from speechxl.errors import SpeechxlError
+    from speechxl.train.exp_lock import lock_experiment
+
+    held = lock_experiment(tmp_path / "busy")  # what a running trainer holds
+    with pytest.raises(SpeechxlError, match=rf"busy is in use by pid {os.getpid()} on "):
+        pretrain(config(data, tmp_path / "busy", "train.max_steps=1"))
+    held.close()  # the first one ends (a kill releases it too)
+    pretrain(config(data, tmp_path / "busy", "train.max_steps=1"))
