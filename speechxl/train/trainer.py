@@ -130,14 +130,20 @@ class Trainer:
         }
 
     def save(self, valid_score: float | None) -> None:
+        """Save this step; ``valid_score``: its own validation's figure (None: not validated at this
+        step, so it cannot become best). The stored best already counts this checkpoint, so a
+        resumed run chooses as an uninterrupted one would."""
+        is_best = (valid_score is not None and math.isfinite(valid_score)
+                   and (self.best is None or valid_score <= self.best))
+        if is_best:
+            self.best = valid_score
         state = self._state()  # every worker takes part in gathering RNG states
         if not self.dist.main:
             return
         name = f"step_{self.step:08d}"
         ckpt.save_checkpoint(self.ckpt_root, name, self.raw_model.state_dict(), state, self.config, self.files)
         ckpt.mark(self.ckpt_root, "last", name)
-        if valid_score is not None and math.isfinite(valid_score) and (self.best is None or valid_score <= self.best):
-            self.best = valid_score
+        if is_best:
             ckpt.mark(self.ckpt_root, "best", name)
         ckpt.prune(self.ckpt_root, self.cfg.keep_last)
 
@@ -264,7 +270,7 @@ class Trainer:
             keep_freed_memory()
         batches = self._batches()
         meter, interval_start, interval_audio = Meter(), time.time(), 0.0
-        valid = None
+        valid, valid_at, saved_at, scored = None, -1, -1, False
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    disable=not self.dist.main, dynamic_ncols=True, mininterval=2.0)
         budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes > 0 else float("inf")
@@ -288,13 +294,15 @@ class Trainer:
                     + f" | {interval_audio / elapsed / 3600:.4f} audio-h/s ({interval_audio / elapsed:.1f} s/s)")
                 meter, interval_start, interval_audio = Meter(), time.time(), 0.0
             if self.step % self.cfg.valid_every == 0:
-                valid = self.validate()
+                valid, valid_at = self.validate(), self.step
             if self.step % self.cfg.save_every == 0:
-                self.save(valid[self.best_metric] if valid else None)
+                scored = valid is not None and valid_at == self.step
+                self.save(valid[self.best_metric] if scored else None)
+                saved_at = self.step
         bar.close()
-        if not valid or self.step % self.cfg.valid_every:
-            valid = self.validate()
-        if self.step % self.cfg.save_every:
-            self.save(valid[self.best_metric] if valid else None)
+        if valid is None or valid_at != self.step:  # the final weights are always validated
+            valid, valid_at = self.validate(), self.step
+        if saved_at != self.step or (not scored and valid is not None):  # and saved with their own figure
+            self.save(valid[self.best_metric] if valid is not None else None)
         self.writer.close()
         return valid or {}

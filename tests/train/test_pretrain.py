@@ -274,3 +274,18 @@ def test_a_second_trainer_in_one_experiment_dir_is_refused_naming_the_first(data
         pretrain(config(data, tmp_path / "busy", "train.max_steps=1"))
     held.close()  # the first one ends (a kill releases it too)
     pretrain(config(data, tmp_path / "busy", "train.max_steps=1"))
+
+
+def test_best_is_always_a_validated_checkpoint_that_knows_its_own_score(data, tmp_path):
+    """Saves between validations cannot become best with a stale score; the end-of-run validation
+    counts; the stored best includes the checkpoint's own score (so a resume chooses the same)."""
+    out = tmp_path / "best"
+    pretrain(config(data, out, "train.max_steps=5", "train.save_every=1", "train.valid_every=2",
+                    "train.keep_last=10"))
+    valid = {r["step"]: r["loss"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
+             if r["split"] == "valid"}
+    assert sorted(valid) == [2, 4, 5]
+    best = ckpt.resolve(out / "checkpoints", "best")
+    step = int(best.name.split("_")[1])
+    assert valid[step] == min(valid.values())
+    assert ckpt.load_trainer_state(best)["best"] == pytest.approx(valid[step], abs=1e-5)
