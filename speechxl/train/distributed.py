@@ -33,6 +33,14 @@ def init_distributed() -> Dist:
     return Dist(rank=dist.get_rank() if world > 1 else 0, world=world, device=device)
 
 
+def finish_distributed(d: Dist) -> None:
+    """Wait for every worker, then take the process group down: a worker that leaves with it up
+    can abort at exit (gloo's threads), failing a run that succeeded."""
+    if d.world > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
     if d.world > 1:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)

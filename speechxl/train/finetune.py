@@ -35,7 +35,7 @@ from speechxl.models.registry import FAMILIES
 from speechxl.text.lang_dir import KINDS, UNIT_KINDS
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
-from speechxl.train.distributed import init_distributed
+from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.setup import RunConfig, build_model, load_run_config
@@ -155,6 +155,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
                       best_metric="error_rate" if valid else "loss")
     trainer.resume()
     figures = trainer.fit()
+    finish_distributed(dist)
     if dist.main and figures:
         log.info("done at step %d: valid token error rate %.4f, loss %.4f", trainer.step,
                  figures.get("error_rate", float("nan")), figures["loss"])

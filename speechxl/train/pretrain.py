@@ -21,7 +21,7 @@ from speechxl.data.batching import BatchPlan
 from speechxl.data.manifest import read_manifest
 from speechxl.data.sampling import log_shares
 from speechxl.models.registry import FAMILIES
-from speechxl.train.distributed import init_distributed
+from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.setup import RunConfig, build_model, load_run_config
 from speechxl.train.trainer import Trainer
@@ -62,6 +62,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
                       cfg.schedule, cfg.train, cfg.batch.num_workers, dist)
     trainer.resume()
     figures = trainer.fit()
+    finish_distributed(dist)
     if dist.main and figures:
         log.info("done at step %d: valid %s", trainer.step,
                  ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, float)))

@@ -190,7 +190,7 @@ def test_torchrun_two_processes(data, tmp_path):
     train, valid = data
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29731",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
            "-m", "speechxl", "pretrain", *TINY_W2V, f"data={train}", f"valid_data={valid}", f"out={out}",
            "train.max_steps=3"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -211,7 +211,7 @@ def test_torchrun_validation_counts_every_workers_share(data, tmp_path):
     write_manifest([Utterance(**{**u.__dict__, "text": "ab ba"}) for u in read_manifest(valid)], labelled)
     make_lang_dir("chars", labelled, tmp_path / "lang_char")
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29732",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
            "-m", "speechxl", "finetune", *TINY_CTC, "units=chars", f"lang_dir={tmp_path / 'lang_char'}",
            f"data={labelled}", f"valid_data={labelled}", f"out={out}", "train.max_steps=1"]
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
