@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -34,9 +35,11 @@ def init_distributed() -> Dist:
 
 
 def finish_distributed(d: Dist) -> None:
-    """Wait for every worker, then take the process group down: a worker that leaves with it up
+    """Wait for every worker, then take the process group down, once nothing holds it any more
+    (call it after dropping the DistributedDataParallel wrapper): a worker that leaves with it up
     can abort at exit (gloo's threads), failing a run that succeeded."""
     if d.world > 1 and dist.is_initialized():
+        gc.collect()  # DistributedDataParallel's reducer holds the group
         dist.barrier()
         dist.destroy_process_group()
 

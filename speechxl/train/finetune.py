@@ -155,13 +155,15 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
                       best_metric="error_rate" if valid else "loss")
     trainer.resume()
     figures = trainer.fit()
+    step, best = trainer.step, trainer.best
+    del trainer, model  # the DistributedDataParallel wrapper goes before the process group
     finish_distributed(dist)
     if dist.main and figures:
-        log.info("done at step %d: valid token error rate %.4f, loss %.4f", trainer.step,
+        log.info("done at step %d: valid token error rate %.4f, loss %.4f", step,
                  figures.get("error_rate", float("nan")), figures["loss"])
-    if cfg.require_learning and valid and trainer.best is not None and trainer.best >= 1.0:
+    if cfg.require_learning and valid and best is not None and best >= 1.0:
         raise SpeechxlError(
-            f"{out}: fine-tuning learnt nothing: the best dev token error rate in {trainer.step} updates is "
-            f"{trainer.best:.2f} (1.0: CTC's all-blank stage, every hypothesis empty); train longer "
+            f"{out}: fine-tuning learnt nothing: the best dev token error rate in {step} updates is "
+            f"{best:.2f} (1.0: CTC's all-blank stage, every hypothesis empty); train longer "
             "(train.max_steps), from a longer-pretrained model, or at another optim.lr")
     return figures

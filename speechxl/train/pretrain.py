@@ -62,8 +62,10 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
                       cfg.schedule, cfg.train, cfg.batch.num_workers, dist)
     trainer.resume()
     figures = trainer.fit()
+    step = trainer.step
+    del trainer, model  # the DistributedDataParallel wrapper goes before the process group
     finish_distributed(dist)
     if dist.main and figures:
-        log.info("done at step %d: valid %s", trainer.step,
+        log.info("done at step %d: valid %s", step,
                  ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, float)))
     return figures
