@@ -56,9 +56,9 @@ def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_
     plan = BatchPlan(utts, cfg, seed=0, shuffle=False)
     out = {}
     bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
+    device = next(model.net.parameters()).device
     with torch.inference_mode():
         for batch in iterate(plan, 0, num_workers=1):
-            device = next(model.net.parameters()).device
             lp, frames = model.net.log_probs(batch["wav"].to(device), batch["lengths"].to(device))
             lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
             for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
@@ -72,17 +72,20 @@ def own_units(model: LoadedModel, langs: list[str]) -> dict[str, torch.Tensor]:
     """(V,) masks of the units each of ``langs`` may output: its training inventory; a language
     the model was not trained on (or a BPE model) gets none and may use every unit."""
     masks = {lang: m for lang in langs if (m := model.own_units_mask(lang)) is not None}
-    if model.language_units and set(langs) - set(masks):
-        log.info("no training inventory for %s: their output may use every unit", " ".join(sorted(set(langs) - set(masks))))
+    if model.language_units and (others := sorted(set(langs) - set(masks))):
+        log.info("no training inventory for %s: their output may use every unit", " ".join(others))
     return masks
+
+
+def keep_units(log_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log_probs (T, V) with the units outside ``mask`` (V,) at -inf, renormalised."""
+    return log_probs.masked_fill(~mask, float("-inf")).log_softmax(-1)
 
 
 def restrict_to_own_units(em: dict[str, torch.Tensor], utts: list[Utterance], masks: dict[str, torch.Tensor]
                           ) -> dict[str, torch.Tensor]:
-    """Each utterance's log-probs (T, V) with the units outside its language's mask at -inf,
-    renormalised."""
-    return {u.id: em[u.id].masked_fill(~masks[u.lang], float("-inf")).log_softmax(-1) if u.lang in masks
-            else em[u.id] for u in utts}
+    """Each utterance's log-probs (T, V) kept to its language's units (``own_units``)."""
+    return {u.id: keep_units(em[u.id], masks[u.lang]) if u.lang in masks else em[u.id] for u in utts}
 
 
 class Searcher:
@@ -298,5 +301,5 @@ def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = 
             lp, frames = model.net.log_probs(wav.to(device), torch.tensor([wav.shape[1]], device=device))
             lp = lp[0, : int(frames[0])].cpu()
             if mask is not None:
-                lp = lp.masked_fill(~mask, float("-inf")).log_softmax(-1)
+                lp = keep_units(lp, mask)
             yield p, searcher(lp, lang or "")[1]

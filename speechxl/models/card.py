@@ -27,7 +27,8 @@ from speechxl.atomic import atomic_write
 from speechxl.config import from_dict, read_yaml, to_dict
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
-from speechxl.text.lang_dir import KINDS
+from speechxl.models.speech_encoder import FRONTENDS
+from speechxl.text.lang_dir import lang_dir_beside
 
 SAMPLE_RATE = 16000
 FORMAT = 1
@@ -87,14 +88,14 @@ class ModelCard:
                    vocabulary=sum(1 for _ in (ck / "units.txt").open(encoding="utf-8")),
                    units=info["kind"], voices=info.get("voices"),
                    provenance={"init": run.get("init"), "training_data": run.get("data", []),
-                               "lang_dir": run.get("lang_dir") or _default_lang_dir(run, info["kind"])})
-        card.frame_shift_ms = frame_shift_ms(card.build())
+                               "lang_dir": run.get("lang_dir") or str(lang_dir_beside(run["data"][0], info["kind"]))})
+        card.frame_shift_ms = frame_shift_ms(FRONTENDS[type(card.model.frontend)](card.model.frontend))
         return card
 
 
-def frame_shift_ms(model: CTCModel) -> float:
-    """Milliseconds between the model's output frames."""
-    frames = model.backbone.frontend.output_lengths(torch.tensor([SAMPLE_RATE, 10 * SAMPLE_RATE]))
+def frame_shift_ms(frontend: torch.nn.Module) -> float:
+    """Milliseconds between a frontend's output frames."""
+    frames = frontend.output_lengths(torch.tensor([SAMPLE_RATE, 10 * SAMPLE_RATE]))
     return round(9000.0 / float(frames[1] - frames[0]), 3)
 
 
@@ -103,6 +104,3 @@ def _model_config(family: str, d: dict) -> Any:
         raise ValueError(f"family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
     return from_dict(FAMILIES[family].config, d, "model")
 
-
-def _default_lang_dir(run: dict, kind: str) -> str:
-    return str(Path(run["data"][0]).parent / KINDS[kind])

@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 KINDS = {"chars": "lang_char", "phones": "lang_phone", "bpe": "lang_bpe", "words": "lang_word"}
 UNIT_KINDS = ("chars", "phones", "bpe")  # what a model can output; "words" makes word LMs only
+
+
+def lang_dir_beside(train_dir: str | Path, kind: str) -> Path:
+    """Where the units stage writes ``kind`` for a training set: data/lang_<kind> beside data/train."""
+    return Path(train_dir).parent / KINDS[kind]
 TOKEN_LM_ORDER = {"chars": 6, "phones": 6, "bpe": 4}
 
 

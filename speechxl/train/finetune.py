@@ -32,7 +32,7 @@ from speechxl.errors import SpeechxlError
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
-from speechxl.text.lang_dir import KINDS, UNIT_KINDS
+from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
@@ -68,7 +68,7 @@ class FinetuneConfig(RunConfig):
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
 
     def resolved_lang_dir(self) -> Path:
-        return Path(self.lang_dir) if self.lang_dir else Path(self.data[0]).parent / KINDS[self.units]
+        return Path(self.lang_dir) if self.lang_dir else lang_dir_beside(self.data[0], self.units)
 
 
 def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> FinetuneConfig:
@@ -134,7 +134,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         save_config(cfg, out / "config.yaml")
         ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, vocabulary=len(units), units=cfg.units,
                   voices=json.loads((lang_dir / "info.json").read_text(encoding="utf-8")).get("voices"),
-                  frame_shift_ms=frame_shift_ms(model),
+                  frame_shift_ms=frame_shift_ms(model.backbone.frontend),
                   provenance={"init": cfg.init, "training_data": cfg.data, "lang_dir": str(lang_dir)}
                   ).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n")

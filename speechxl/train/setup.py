@@ -165,8 +165,9 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     fresh model with a 'global' log-mel frontend gets its feature statistics from ``utts``).
     Every worker builds the same initial weights, then seeds its own random stream."""
     init_state = None
-    fresh = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is None and not cfg.init
-    if ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None:
+    resuming = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None
+    fresh = not resuming and not cfg.init
+    if resuming:
         saved = read_yaml(Path(cfg.out) / "config.yaml")
         started_with = initial_weights(cfg.family, cfg.model, cfg.init)[0] if cfg.init else cfg.model
         check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)

@@ -2,8 +2,9 @@
 
 One update = ``accum_steps`` micro-batches. The model owns its batch: ``model(batch)`` returns
 (loss summed over its ``sample_size`` items, sample_size, logs), so the trainer knows no model
-family, modality or sample rate (it counts the ``audio_seconds`` a batch says it holds); gradients are divided by the total sample size of
-the update over micro-batches and workers (fairseq's convention), clipped, and applied with
+family, modality or sample rate (it counts the ``audio_seconds`` a batch says it holds).
+Gradients are divided by the total sample size of the update over micro-batches and workers
+(fairseq's convention), clipped, and applied with
 AdamW under the learning-rate schedule. A non-finite loss or gradient norm skips the update
 (parameters and optimizer state untouched), is counted and logged, and after
 ``nonfinite_patience`` skips in a row the run stops without saving over the last good checkpoint.
