@@ -80,8 +80,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if value is None:
             return None
         return _coerce(args[0], value, where) if len(args) == 1 else value
-    if is_dataclass(tp) and isinstance(value, dict):
+    if is_dataclass(tp):
         return from_dict(tp, value, where)
+    if origin is dict and isinstance(value, dict):  # dict[str, SomeConfig]: named sections
+        kind = typing.get_args(tp)[1] if typing.get_args(tp) else Any
+        return {k: _coerce(kind, v, f"{where}.{k}") for k, v in value.items()}
     if origin in (list, tuple) and isinstance(value, (list, tuple)):
         args = typing.get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: fixed length
@@ -132,6 +135,10 @@ def to_dict(obj: Any) -> Any:
 
 def validate(obj: Any, where: str = "") -> None:
     """Call ``validate()`` on ``obj`` and every dataclass inside it."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            validate(v, f"{where}.{k}")
+        return
     if not is_dataclass(obj):
         return
     for f in fields(obj):

@@ -38,7 +38,7 @@ from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.setup import RunConfig, build_model, load_run_config
+from speechxl.train.setup import RunConfig, build_model, load_run_config, read_streams, stream_batches
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class FinetuneConfig(RunConfig):
     units: str = "chars"
     """chars, phones or bpe."""
     lang_dir: str | None = None
-    """Units stage output; default: lang_<kind> beside the first training data dir."""
+    """Units stage output; default: lang_<kind> beside the first stream's first data dir."""
     require_learning: bool = True
     """End with an error when the best dev token error rate is 1.0 or more (nothing learnt); false
     only for smoke tests of a few updates."""
@@ -68,7 +68,8 @@ class FinetuneConfig(RunConfig):
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
 
     def resolved_lang_dir(self) -> Path:
-        return Path(self.lang_dir) if self.lang_dir else lang_dir_beside(self.data[0], self.units)
+        first = next(iter(self.training_streams().values())).data[0]
+        return Path(self.lang_dir) if self.lang_dir else lang_dir_beside(first, self.units)
 
 
 def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> FinetuneConfig:
@@ -118,30 +119,34 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
             lang_dir / "units.txt").read_text(encoding="utf-8"):
         raise ConfigError(f"{out}: its checkpoints were trained on other units than {lang_dir / 'units.txt'} (the "
                           "head's rows would mean other units); give another out")
-    all_train = [u for d in cfg.data for u in read_manifest(d)]
+    streams = read_streams(cfg)
     model = build_model(cfg, lambda model_cfg: CTCModel(FAMILIES[cfg.family].encoder(model_cfg), len(units), cfg.ctc),
-                        dist.rank, all_train)
+                        dist.rank, [u for us in streams.values() for u in us])
 
     def frames_of(samples: int) -> int:
         return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))
 
-    train_utts, train_labels, report = label_utterances(all_train, lang_dir, units, frames_of)
+    labels, report = {}, {}
+    for name, utts in streams.items():
+        streams[name], stream_labels, report[name] = label_utterances(utts, lang_dir, units, frames_of)
+        labels |= stream_labels
     valid_utts, valid_labels, _ = label_utterances(
         [u for d in cfg.valid_data for u in read_manifest(d)], lang_dir, units, frames_of)
-    labels = {**train_labels, **valid_labels}
+    labels |= valid_labels
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
         ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, vocabulary=len(units), units=cfg.units,
                   voices=json.loads((lang_dir / "info.json").read_text(encoding="utf-8")).get("voices"),
                   frame_shift_ms=frame_shift_ms(model.backbone.frontend),
-                  provenance={"init": cfg.init, "training_data": cfg.data, "lang_dir": str(lang_dir)}
+                  provenance={"init": cfg.init, "lang_dir": str(lang_dir),
+                              "training_data": [d for s in cfg.training_streams().values() for d in s.data]}
                   ).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n")
         log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)
-    train = BatchPlan(train_utts, cfg.batch, cfg.train.seed, cfg.sampling, rank=dist.rank, world=dist.world)
+    train = stream_batches(cfg, streams, dist, labels=lambda u: labels[u.id])
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
                        world=dist.world) if valid_utts else None)
     files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json",

@@ -11,7 +11,6 @@ and weights; training settings (masking, loss weights, dropouts) stay the preset
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 from speechxl.config import save_config
 from speechxl.data.batching import BatchPlan
 from speechxl.data.manifest import read_manifest
-from speechxl.data.sampling import log_shares
 from speechxl.models.registry import FAMILIES
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
-from speechxl.train.setup import RunConfig, build_model, load_run_config
+from speechxl.train.setup import RunConfig, build_model, load_run_config, read_streams, stream_batches
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -43,18 +41,14 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     dist = init_distributed()
     out = Path(cfg.out)
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
-    utts = [u for d in cfg.data for u in read_manifest(d)]
-    model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, utts)
+    utts = read_streams(cfg)
+    model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in utts.values() for u in us])
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
         n_params = sum(p.numel() for p in model.parameters())
         log.info("%s model: %.2fM parameters; out %s", cfg.family, n_params / 1e6, out)
-
-    if dist.main:
-        shares = log_shares([u.lang for u in utts], [u.duration for u in utts], cfg.sampling)
-        (out / "sampling.json").write_text(json.dumps(shares, indent=1) + "\n")
-    train = BatchPlan(utts, cfg.batch, cfg.train.seed, cfg.sampling, rank=dist.rank, world=dist.world)
+    train = stream_batches(cfg, utts, dist)
     valid_utts = [u for d in cfg.valid_data for u in read_manifest(d)]
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank, world=dist.world)
              if valid_utts else None)

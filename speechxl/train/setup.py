@@ -18,10 +18,14 @@ import torch
 from torch import nn
 
 from speechxl.config import ConfigError, apply_overrides, from_dict, merge_dicts, read_yaml, to_dict, validate
-from speechxl.data.batching import BatchConfig
-from speechxl.data.sampling import SamplingConfig
+from speechxl.atomic import atomic_write
+from speechxl.data.batching import BatchConfig, BatchPlan
+from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.data.sampling import SamplingConfig, log_shares
+from speechxl.data.streams import MixedStreams, StreamConfig
 from speechxl.models.registry import FAMILIES
 from speechxl import checkpoint as ckpt
+from speechxl.train.distributed import Dist
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.trainer import OptimConfig, TrainConfig
 
@@ -36,7 +40,10 @@ class RunConfig:
     family: str = "wav2vec2"
     """Model family: a key of speechxl.models.registry.FAMILIES; by default init's or architecture's."""
     data: list[str] = field(default_factory=list)
-    """Data dirs of training audio."""
+    """Data dirs of training audio: the run's one stream (or give ``streams``)."""
+    streams: dict[str, StreamConfig] = field(default_factory=dict)
+    """Named streams instead of ``data``, each with its data dirs and a weight, e.g.
+    streams.target.data=data/ain streams.target.weight=0.7 streams.related.data=data/ja ..."""
     valid_data: list[str] = field(default_factory=list)
     """Data dirs of held-out audio for validation."""
     out: str = ""
@@ -52,10 +59,18 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        if not self.data:
+        if not self.data and not self.streams:
             raise ConfigError("data: give the training data dirs, e.g. data=data/train")
+        if self.data and self.streams:
+            raise ConfigError("data and streams: give one of them (data= is one stream named 'data')")
         if not self.out:
             raise ConfigError("out: give the experiment dir, e.g. out=exp/run1")
+
+    def training_streams(self) -> dict[str, StreamConfig]:
+        """The run's streams, ``data=`` as the one named 'data'; each with its own sampling."""
+        named = self.streams or {"data": StreamConfig(data=self.data)}
+        return {name: StreamConfig(data=s.data, weight=s.weight, sampling=s.sampling or self.sampling)
+                for name, s in named.items()}
 
 
 def family_of(init: str | Path) -> str:
@@ -73,9 +88,10 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
     takes the family and the model section of another preset (a pretraining one) as the base of
     this run's model section: a from-scratch baseline of the same size."""
     raw = apply_overrides(read_yaml(path) if path else {}, list(overrides))
-    for key in ("data", "valid_data"):
-        if isinstance(raw.get(key), str):
-            raw[key] = raw[key].split(",")
+    for section in [raw, *(s for s in (raw.get("streams") or {}).values() if isinstance(s, dict))]:
+        for key in ("data", "valid_data"):
+            if isinstance(section.get(key), str):
+                section[key] = section[key].split(",")
     architecture = raw.pop("architecture", None)
     if architecture and not raw.get("init"):
         arch = read_yaml(architecture)
@@ -127,8 +143,9 @@ def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
         log.info("  %d unused, e.g. %s", len(unused) + len(mismatched), (list(unused) + mismatched)[:3])
 
 
-# settings a resumed run may change (named in the log); any other change is refused
-RESUMABLE_CHANGES = ("train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
+# settings a resumed run may change (named in the log); any other change is refused; an
+# experiment dir that was moved resumes where it now is
+RESUMABLE_CHANGES = ("out", "train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
                      "train.save_every", "train.keep_last", "train.threads", "train.nonfinite_patience",
                      "train.precision", "train.keep_freed_memory", "batch.num_workers", "require_learning")
 
@@ -183,6 +200,28 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
         _fit_frontend(frontend, utts)
     torch.manual_seed(cfg.train.seed + rank)
     return model
+
+
+def read_streams(cfg: RunConfig) -> dict[str, list[Utterance]]:
+    """Each training stream's utterances."""
+    return {name: [u for d in stream.data for u in read_manifest(d)] for name, stream in cfg.training_streams().items()}
+
+
+def stream_batches(cfg: RunConfig, utts: dict[str, list[Utterance]], dist: Dist,
+                   labels: Callable[[Utterance], list[int]] | None = None) -> MixedStreams:
+    """The run's training batches: a plan per stream, interleaved by weight; each stream's language
+    shares are logged and (main worker) written to ``out/sampling.json``."""
+    streams = cfg.training_streams()
+    shares = {}
+    for name, stream in streams.items():
+        if dist.main:
+            log.info("stream %s (weight %g): %d utterances", name, stream.weight, len(utts[name]))
+            shares[name] = log_shares([u.lang for u in utts[name]], [u.duration for u in utts[name]], stream.sampling)
+    if dist.main:
+        atomic_write(Path(cfg.out) / "sampling.json", json.dumps(shares, indent=1) + "\n")
+    plans = {name: BatchPlan(utts[name], cfg.batch, cfg.train.seed, stream.sampling, rank=dist.rank, world=dist.world)
+             for name, stream in streams.items()}
+    return MixedStreams(plans, {name: s.weight for name, s in streams.items()}, cfg.batch.num_workers, labels)
 
 
 def _fit_frontend(frontend, utts: list, n: int = 300) -> None:

@@ -10,7 +10,8 @@ AdamW under the learning-rate schedule. A non-finite loss or gradient norm skips
 ``nonfinite_patience`` skips in a row the run stops without saving over the last good checkpoint.
 
 A checkpoint holds everything to resume exactly: weights, optimizer, scheduler, every worker's
-RNG state, the data position (epoch, batch), the step and counters, and the resolved config.
+RNG state, every data stream's place (speechxl/data/streams.py), the step and counters, and the
+resolved config.
 A run started in an ``out`` directory that has checkpoints resumes from the last one.
 """
 
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from speechxl.config import ConfigError, at_least
 from speechxl.data.batching import BatchPlan, iterate
+from speechxl.data.streams import MixedStreams
 from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
@@ -94,14 +96,14 @@ class NonFiniteError(SpeechxlError):
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, train: BatchPlan, valid: BatchPlan | None,
+    def __init__(self, model: nn.Module, train: MixedStreams, valid: BatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
                  train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
                  files: dict[str, Path] | None = None, best_metric: str = "loss"):
         self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
         self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
         self.ckpt_root = self.out / "checkpoints"
-        self.train_plan, self.valid_plan = train, valid
+        self.streams, self.valid_plan = train, valid
         self.num_workers, self.labels, self.best_metric = num_workers, labels, best_metric
         self.raw_model = model.to(dist.device)
         self.model = model
@@ -112,7 +114,7 @@ class Trainer:
         self.optimizer = make_optimizer([p for p in self.raw_model.parameters() if p.requires_grad], optim)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_scale(s, train_cfg.max_steps, schedule))
-        self.step = self.epoch = self.position = 0
+        self.step = 0
         self.skipped = self.nonfinite_run = 0
         self.trained_seconds = self.audio_seconds = 0.0
         self.best: float | None = None
@@ -125,8 +127,8 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state()
         return {
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "rng": all_gather(rng, self.dist), "step": self.step, "epoch": self.epoch,
-            "position": self.position, "skipped": self.skipped, "trained_seconds": self.trained_seconds,
+            "rng": all_gather(rng, self.dist), "step": self.step, "streams": self.streams.state(),
+            "skipped": self.skipped, "trained_seconds": self.trained_seconds,
             "audio_seconds": self.audio_seconds, "best": self.best,
         }
 
@@ -161,19 +163,16 @@ class Trainer:
         torch.set_rng_state(rng["cpu"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
-        for k in ("step", "epoch", "position", "skipped", "trained_seconds", "audio_seconds", "best"):
+        for k in ("step", "skipped", "trained_seconds", "audio_seconds", "best"):
             setattr(self, k, state[k])
-        log.info("resumed from %s: step %d, epoch %d, batch %d", last, self.step, self.epoch, self.position)
+        # a checkpoint from before streams holds the one stream's place as epoch and position
+        places = state.get("streams") or {"data": {"epoch": state["epoch"], "position": state["position"], "batches": 0}}
+        self.streams.load_state(places)
+        log.info("resumed from %s: step %d; %s", last, self.step, "; ".join(
+            f"stream {name} epoch {p['epoch']} batch {p['position']}" for name, p in places.items()))
         return True
 
     # -- data -------------------------------------------------------------------------------
-    def _batches(self):
-        while True:
-            for batch in iterate(self.train_plan, self.epoch, self.position, self.num_workers, self.labels):
-                self.position += 1
-                yield batch
-            self.epoch, self.position = self.epoch + 1, 0
-
     def _to_device(self, batch: dict) -> dict:
         return {k: v.to(self.dist.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
@@ -202,6 +201,8 @@ class Trainer:
                 loss.backward()
             loss_sum += loss.detach().float()
             sample_size += n
+            if len(self.streams.plans) > 1:  # each stream's own loss beside the mixed one
+                logs = {**logs, f"loss_{batch['stream']}": float(loss.detach()) / max(n, 1)}
             interval_logs.append((logs, n, batch.get("audio_seconds", 0.0)))
         totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(float(sample_size), device=loss_sum.device)]),
                                 self.dist)
@@ -269,7 +270,7 @@ class Trainer:
             torch.set_num_threads(self.cfg.threads)
         if self.cfg.keep_freed_memory:
             keep_freed_memory()
-        batches = self._batches()
+        batches = iter(self.streams)
         meter, interval_start, interval_audio = Meter(), time.time(), 0.0
         valid, valid_at, saved_at, scored = None, -1, -1, False
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",

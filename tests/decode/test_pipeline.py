@@ -21,10 +21,31 @@ def test_finetune_writes_a_checkpoint_with_its_units(trained):
     best = (root / "ctc" / "checkpoints" / "best").read_text().strip()
     ck = root / "ctc" / "checkpoints" / best
     assert (ck / "units.txt").read_text() == (data / "lang_char" / "units.txt").read_text()
-    assert json.loads((root / "ctc" / "labels.json").read_text())["kept"]["es"] > 0
+    assert json.loads((root / "ctc" / "labels.json").read_text())["data"]["kept"]["es"] > 0
     # no init: nothing is frozen (random weights have nothing worth keeping fixed)
     ctc = yaml.safe_load((root / "ctc" / "config.yaml").read_text())["ctc"]
     assert ctc["freeze_frontend"] is False and ctc["freeze_encoder_steps"] == 0
+
+
+def test_finetuning_on_two_named_streams(trained, tmp_path):
+    """A target language beside a related one, the target given 3 of every 4 batches."""
+    from speechxl.data.manifest import read_manifest, write_manifest
+
+    root, data, _ = trained
+    for lang in ("es", "ru"):
+        write_manifest([u for u in read_manifest(data / "train") if u.lang == lang], tmp_path / lang)
+    out = tmp_path / "ctc"
+    finetune(load_finetune_config(None, TINY_CTC + [
+        f"streams.target.data={tmp_path / 'es'}", "streams.target.weight=3", f"streams.related.data={tmp_path / 'ru'}",
+        f"lang_dir={data / 'lang_char'}", f"valid_data={data / 'dev'}", f"out={out}", "units=chars",
+        "train.max_steps=4"]))
+    report = json.loads((out / "labels.json").read_text())
+    assert set(report["target"]["kept"]) == {"es"} and set(report["related"]["kept"]) == {"ru"}
+    rows = [json.loads(line) for line in open(out / "log.jsonl")]
+    streams = [k for r in rows if r["split"] == "train" for k in r if k.startswith("loss_")]
+    assert streams == ["loss_target", "loss_target", "loss_related", "loss_target"]  # 3:1, earliest deadline first
+    card = json.loads((out / "card.json").read_text())
+    assert card["provenance"]["training_data"] == [str(tmp_path / "es"), str(tmp_path / "ru")]
 
 
 def test_decode_greedy_and_with_lm_then_score(trained):

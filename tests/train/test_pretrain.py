@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -46,9 +47,8 @@ def nan_loss(model):
         del model.forward
 
 
-def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
-    pretrain(config(data, tmp_path / "a", "train.max_steps=8", "train.save_every=3"))
-
+def killed_after_step_3_then_resumed(run, out, monkeypatch):
+    """``run(out)`` killed right after its step-3 checkpoint, then run again (resumed)."""
     save = Trainer.save
 
     def save_then_die(self, valid_loss):
@@ -56,18 +56,58 @@ def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
         if self.step == 3:
             raise KeyboardInterrupt("killed after step 3")
 
-    monkeypatch.setattr(Trainer, "save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        pretrain(config(data, tmp_path / "b", "train.max_steps=8", "train.save_every=3"))
-    monkeypatch.setattr(Trainer, "save", save)
-    assert ckpt.resolve(tmp_path / "b" / "checkpoints", "last").name == "step_00000003"
-    pretrain(config(data, tmp_path / "b", "train.max_steps=8", "train.save_every=3"))
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "save", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            run(out)
+    assert ckpt.resolve(out / "checkpoints", "last").name == "step_00000003"
+    run(out)
 
-    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
-    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+
+def assert_same_run(a, b):
+    wa, wb = final_weights(a), final_weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), [k for k in wa if not torch.equal(wa[k], wb[k])][:5]
+    assert losses(a) == losses(b)
+
+
+def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
+    run = lambda out: pretrain(config(data, out, "train.max_steps=8", "train.save_every=3"))  # noqa: E731
+    run(tmp_path / "a")
+    killed_after_step_3_then_resumed(run, tmp_path / "b", monkeypatch)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
     assert len(losses(tmp_path / "a")) == 8
+
+
+def test_a_killed_run_with_two_streams_resumes_bit_identically(data, tmp_path, monkeypatch):
+    train, valid = data
+    other = write_audio_set(tmp_path / "other", n=5, langs=("cc",), seed=2)
+    streams = [f"valid_data={valid}", f"streams.main.data={train}", "streams.main.weight=1",
+               f"streams.other.data={other}", "streams.other.weight=2", "train.max_steps=8", "train.save_every=3"]
+    run = lambda out: pretrain(load_pretrain_config(None, TINY_W2V + streams + [f"out={out}"]))  # noqa: E731
+    run(tmp_path / "a")
+    killed_after_step_3_then_resumed(run, tmp_path / "b", monkeypatch)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    places = ckpt.load_trainer_state(ckpt.resolve(tmp_path / "b" / "checkpoints", "last"))["streams"]
+    assert (places["main"]["batches"], places["other"]["batches"]) == (3, 5)  # 8 batches at 1:2
+    rows = [json.loads(line) for line in open(tmp_path / "a" / "log.jsonl")]
+    assert all("loss_main" in r or "loss_other" in r for r in rows if r["split"] == "train" and "loss" in r)
+    assert set(json.loads((tmp_path / "a" / "sampling.json").read_text())) == {"main", "other"}
+
+
+def test_a_checkpoint_from_before_streams_resumes_at_its_place(data, tmp_path):
+    pretrain(config(data, tmp_path / "a", "train.max_steps=6", "train.save_every=3"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # an experiment dir moved elsewhere resumes there
+    root = tmp_path / "b" / "checkpoints"
+    shutil.rmtree(root / "step_00000006")
+    ckpt.mark(root, "last", "step_00000003")
+    last = root / "step_00000003"
+    state = ckpt.load_trainer_state(last)
+    place = state.pop("streams")["data"]
+    torch.save({**state, "epoch": place["epoch"], "position": place["position"]}, last / "trainer.pt")
+    pretrain(config(data, tmp_path / "b", "train.max_steps=6", "train.save_every=3"))
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_nonfinite_loss_skips_the_update_and_keeps_the_state(data, tmp_path, monkeypatch):
