@@ -20,6 +20,8 @@ class Family:
     """(config, initial model's config) -> config with the initial model's architecture."""
     encoder: Callable[[Any], Any]
     """The speech encoder alone (for CTC), from a config."""
+    parts: tuple[str, ...] = ("speech",)
+    """What ``init.<part>=`` can name: the parts a checkpoint or Hugging Face dir can give weights to."""
 
 
 FAMILIES = {

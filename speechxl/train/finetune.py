@@ -108,7 +108,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     dist = init_distributed()
     out = Path(cfg.out)
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
-    if not cfg.init and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):
+    if not cfg.init.get("speech") and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):
         # a from-scratch baseline: random weights have nothing worth keeping fixed
         log.info("no init: the frontend and encoder train from the first step (freezing settings ignored)")
         cfg.ctc.freeze_frontend, cfg.ctc.freeze_encoder_steps = False, 0

@@ -48,8 +48,9 @@ class RunConfig:
     """Data dirs of held-out audio for validation."""
     out: str = ""
     """Experiment dir: checkpoints/, log.jsonl, tensorboard/, config.yaml."""
-    init: str | None = None
-    """speechxl checkpoint or Hugging Face model dir to start from (it sets the architecture)."""
+    init: dict[str, str] = field(default_factory=dict)
+    """Weights to start from, per part: ``init.speech=<speechxl checkpoint or Hugging Face model dir>``
+    (it sets the speech encoder's architecture); ``init=<path>`` is ``init.speech=<path>``."""
     model: Any = None
     """The family's model config (its regularisation always applies; its sizes without init)."""
     batch: BatchConfig = field(default_factory=BatchConfig)
@@ -73,6 +74,14 @@ class RunConfig:
                 for name, s in named.items()}
 
 
+def init_by_part(raw: dict) -> dict:
+    """``raw`` with ``init: <path>`` (the speech part, as before parts) as ``init: {speech: <path>}``."""
+    init = raw.get("init")
+    if init is None or isinstance(init, str):
+        return {**raw, "init": {"speech": init} if init else {}}
+    return raw
+
+
 def family_of(init: str | Path) -> str:
     """The model family of a speechxl checkpoint or a Hugging Face model dir."""
     from speechxl.interop.hf_wav2vec2 import MODEL_TYPES, is_hf_dir
@@ -87,21 +96,25 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
     typed by ``family``, which defaults to init's. Without init, ``architecture=<preset.yaml>``
     takes the family and the model section of another preset (a pretraining one) as the base of
     this run's model section: a from-scratch baseline of the same size."""
-    raw = apply_overrides(read_yaml(path) if path else {}, list(overrides))
+    raw = init_by_part(apply_overrides(read_yaml(path) if path else {}, list(overrides)))
     for section in [raw, *(s for s in (raw.get("streams") or {}).values() if isinstance(s, dict))]:
         for key in ("data", "valid_data"):
             if isinstance(section.get(key), str):
                 section[key] = section[key].split(",")
     architecture = raw.pop("architecture", None)
-    if architecture and not raw.get("init"):
+    if architecture and not raw["init"]:
         arch = read_yaml(architecture)
         raw.setdefault("family", arch.get("family", "wav2vec2"))
         raw["model"] = merge_dicts(arch.get("model") or {}, raw.get("model") or {})
-    if raw.get("init") and "family" not in raw:
-        raw["family"] = family_of(raw["init"])
+    if raw.get("init", {}).get("speech") and "family" not in raw:
+        raw["family"] = family_of(raw["init"]["speech"])
     family = raw.get("family", "wav2vec2")
     if family not in FAMILIES:
         raise ConfigError(f"family: unknown {family!r}; known: {sorted(FAMILIES)}")
+    for part in raw.get("init", {}):
+        if part not in FAMILIES[family].parts:
+            raise ConfigError(f"init.{part}: a {family} model has no {part} part; its parts: "
+                              f"{', '.join(FAMILIES[family].parts)}")
     model = from_dict(FAMILIES[family].config, raw.pop("model", {}) or {}, "model")
     cfg = from_dict(cls, raw)
     cfg.model = model
@@ -183,14 +196,15 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     Every worker builds the same initial weights, then seeds its own random stream."""
     init_state = None
     resuming = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None
-    fresh = not resuming and not cfg.init
+    speech = cfg.init.get("speech")
+    fresh = not resuming and not speech
     if resuming:
-        saved = read_yaml(Path(cfg.out) / "config.yaml")
-        started_with = initial_weights(cfg.family, cfg.model, cfg.init)[0] if cfg.init else cfg.model
+        saved = init_by_part(read_yaml(Path(cfg.out) / "config.yaml"))
+        started_with = initial_weights(cfg.family, cfg.model, speech)[0] if speech else cfg.model
         check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)
         cfg.model = from_dict(FAMILIES[cfg.family].config, saved["model"], "model")
-    elif cfg.init:
-        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, cfg.init)
+    elif speech:
+        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, speech)
     torch.manual_seed(cfg.train.seed)
     model = build(cfg.model)
     if init_state is not None:

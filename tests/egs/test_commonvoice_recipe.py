@@ -62,7 +62,7 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     assert scratch["family"] == "w2v-bert" and not scratch["init"]
     # the character model grows from the phone model (units_from), which grew from the pretrained one
     chars = yaml.safe_load((tmp_path / "exp" / "ctc_chars_w2v_bert_tiny" / "config.yaml").read_text())
-    assert chars["init"] == str(tmp_path / "exp" / "ctc_phones_w2v_bert_tiny")
+    assert chars["init"] == {"speech": str(tmp_path / "exp" / "ctc_phones_w2v_bert_tiny")}
     results = (tmp_path / "exp" / "results_w2v_bert_tiny.md").read_text()
     assert "ctc_phones_scratch" in results and "ctc_phones_w2v_bert_tiny" in results
     zero_shot = (tmp_path / "exp" / "zero_shot_w2v_bert_tiny.md").read_text()

@@ -9,8 +9,10 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from speechxl import checkpoint as ckpt
+from speechxl.config import ConfigError
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from speechxl.train.trainer import NonFiniteError, Trainer
 from tests.conftest import TINY_CONFORMER, TINY_CTC, TINY_W2V, TINY_W2V_BERT, write_audio_set
@@ -203,7 +205,16 @@ def test_outputs_and_continued_pretraining_from_a_checkpoint(data, tmp_path):
     cont = tmp_path / "cont"
     pretrain(config(data, cont, "train.max_steps=1", f"init={out}", "model.encoder.num_layers=5"))
     saved = load_pretrain_config(cont / "config.yaml")
-    assert saved.model.encoder.num_layers == 2
+    assert saved.model.encoder.num_layers == 2 and saved.init == {"speech": str(out)}
+    # init.<part> names the part; init=<path> is the speech part; a part the family lacks is refused
+    assert load_pretrain_config(None, TINY_W2V + [f"init.speech={out}", "data=d", "out=o"]).init == saved.init
+    with pytest.raises(ConfigError, match=r"^init.text: a wav2vec2 model has no text part; its parts: speech$"):
+        load_pretrain_config(None, TINY_W2V + [f"init={out}", f"init.text={out}", "data=d", "out=o"])
+    # a run saved before parts (init: <path>) resumes
+    old = yaml.safe_load((cont / "config.yaml").read_text())
+    (cont / "config.yaml").write_text(yaml.safe_dump({**old, "init": str(out)}))
+    pretrain(config(data, cont, "train.max_steps=2", f"init={out}"))
+    assert ckpt.resolve(cont / "checkpoints", "last").name == "step_00000002"
 
 
 def test_continued_pretraining_from_a_hugging_face_directory(data, tmp_path):
