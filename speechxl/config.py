@@ -3,7 +3,9 @@
 A YAML preset may name another with ``base: other.yaml`` (relative to itself); its keys are
 merged over the base's, recursively. Overrides ``a.b=c`` are applied last; ``c`` is parsed as
 YAML, so ``optim.lr=5e-4``, ``train.precision=bf16`` and ``model.encoder.layers=4`` all work.
-Unknown keys are errors that name the key and list the known ones.
+Unknown keys are errors that name the key and list the known ones. A field typed by a union of
+part configs (``encoder: TransformerConfig | ConformerConfig``) takes the one its ``type`` names
+(``encoder: {type: conformer, hidden_size: 256}``); without ``type``, the field's default part.
 
     cfg = load_config(PretrainConfig, "recipes/pretrain/wav2vec2_tiny.yaml", ["optim.lr=1e-3"])
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, Field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,15 +75,33 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
     return d
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
+def _tag(cls: type) -> str | None:
+    """A part config's tag: the default of its ``type`` field (``encoder: {type: conformer}``)."""
+    return next((f.default for f in fields(cls) if f.name == "type"), None)
+
+
+def _tagged(options: list[type], value: Any, where: str, default: type | None) -> type:
+    """Which of the dataclasses ``options`` a mapping is: the one its ``type`` names, else ``default``."""
+    tag = value.get("type") if isinstance(value, dict) else None
+    if tag is None:
+        return default if default in options else options[0]
+    for cls in options:
+        if _tag(cls) == tag:
+            return cls
+    raise ConfigError(f"{where}.type: {tag!r} is not one this takes: {', '.join(str(_tag(c)) for c in options)}")
+
+
+def _coerce(tp: Any, value: Any, where: str, default: type | None = None) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
+        if all(is_dataclass(a) for a in args):  # a part chosen by its tag
+            return from_dict(_tagged(args, value, where, default), value, where)
         return _coerce(args[0], value, where) if len(args) == 1 else value
     if is_dataclass(tp):
-        return from_dict(tp, value, where)
+        return from_dict(_tagged([tp], value, where, tp), value, where)
     if origin is dict and isinstance(value, dict):  # dict[str, SomeConfig]: named sections
         kind = typing.get_args(tp)[1] if typing.get_args(tp) else Any
         return {k: _coerce(kind, v, f"{where}.{k}") for k, v in value.items()}
@@ -105,6 +125,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+def _default_type(f: Field) -> type | None:
+    return type(f.default_factory()) if f.default_factory is not MISSING else None
+
+
 def from_dict(cls: type[T], d: dict, where: str = "") -> T:
     """Build dataclass ``cls`` from a nested dict; unknown keys are errors."""
     if not isinstance(d, dict):
@@ -114,7 +138,8 @@ def from_dict(cls: type[T], d: dict, where: str = "") -> T:
     unknown = sorted(set(d) - set(known))
     if unknown:
         raise ConfigError(f"{where + '.' if where else ''}{unknown[0]}: unknown key; known: {sorted(known)}")
-    kwargs = {k: _coerce(hints[k], v, f"{where + '.' if where else ''}{k}") for k, v in d.items()}
+    kwargs = {k: _coerce(hints[k], v, f"{where + '.' if where else ''}{k}", _default_type(known[k]))
+              for k, v in d.items()}
     try:
         obj = cls(**kwargs)
     except TypeError as e:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from speechxl.atomic import atomic_write
 from speechxl.decode.model import load_model
-from speechxl.interop.hf_wav2vec2 import FAMILY_TYPES, save_hf
+from speechxl.interop.hf_wav2vec2 import hf_model_type, save_hf
 from speechxl.text.units import BLANK, UNK, WORD
 
 
@@ -42,9 +42,10 @@ def export_ctc(model_dir: str | Path, out_dir: str | Path) -> Path:
              "mask_time_prob": m.card.ctc.mask_time.prob, "mask_time_length": m.card.ctc.mask_time.length,
              "mask_feature_prob": m.card.ctc.mask_channel.prob,
              "mask_feature_length": m.card.ctc.mask_channel.length}
-    model_type = FAMILY_TYPES.get(m.card.family)
+    model_type = hf_model_type(m.card.model)
     if model_type is None:
-        raise ValueError(f"{m.card.family} models have no transformers counterpart to export to")
+        raise ValueError(f"{m.card.family} models with a {m.card.model.frontend.type} frontend and a "
+                         f"{m.card.model.encoder.type} encoder have no transformers counterpart to export to")
     architecture = {"wav2vec2": "Wav2Vec2ForCTC", "wav2vec2-conformer": "Wav2Vec2ConformerForCTC",
                     "wav2vec2-bert": "Wav2Vec2BertForCTC"}[model_type]
     out = save_hf(m.net.state_dict(), m.card.model, out_dir, architecture, extra)

@@ -1,9 +1,9 @@
 """Hugging Face Wav2Vec2 model directories: config.json + weights, both ways.
 
-Three transformers model types map onto speechxl families:
-  wav2vec2            -> wav2vec2            conv frontend + Transformer (XLSR-53, XLS-R, ...)
-  wav2vec2-conformer  -> wav2vec2-conformer  conv frontend + Conformer (relative or rotary)
-  wav2vec2-bert       -> w2v-bert            log-mel frames + Conformer (w2v-BERT 2.0)
+Three transformers model types map onto speechxl families and parts:
+  wav2vec2            -> wav2vec2, conv frontend + Transformer (XLSR-53, XLS-R, ...)
+  wav2vec2-conformer  -> wav2vec2, conv frontend + Conformer (relative or rotary)
+  wav2vec2-bert       -> w2v-bert, log-mel frames + Conformer (w2v-BERT 2.0)
 Weights map by a table of name prefixes, no surgery: speechxl's parts carry transformers'
 names inside them. Wav2Vec2Conformer keeps a convolutional positional embedding it never
 uses, and its rotary frequencies: both are dropped on import, and written on export so the file
@@ -25,13 +25,14 @@ from safetensors.torch import load_file, save_file
 from speechxl.config import from_dict
 from speechxl.atomic import atomic_path, atomic_write
 from speechxl.models.w2v_bert import W2vBertConfig
-from speechxl.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2ConformerConfig
-from speechxl.nn.conformer import rotary_frequencies
+from speechxl.models.wav2vec2 import Wav2Vec2Config
+from speechxl.nn.conformer import ConformerConfig, rotary_frequencies
+from speechxl.nn.conv_frontend import ConvFrontendConfig
+from speechxl.nn.transformer import TransformerConfig
 
 # transformers model_type -> (base model prefix in its weights, speechxl family)
-MODEL_TYPES = {"wav2vec2": ("wav2vec2", "wav2vec2"), "wav2vec2-conformer": ("wav2vec2_conformer", "wav2vec2-conformer"),
+MODEL_TYPES = {"wav2vec2": ("wav2vec2", "wav2vec2"), "wav2vec2-conformer": ("wav2vec2_conformer", "wav2vec2"),
                "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert")}
-FAMILY_TYPES = {family: model_type for model_type, (_, family) in MODEL_TYPES.items()}
 WEIGHT_NORM = [(".conv.weight_g", ".conv.parametrizations.weight.original0"),
                (".conv.weight_v", ".conv.parametrizations.weight.original1")]
 
@@ -120,8 +121,9 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
                    "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
         return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
     if model_type == "wav2vec2-conformer":
-        return family, from_dict(Wav2Vec2ConformerConfig, {"frontend": _conv_frontend(g),
-                                                           "encoder": _conformer(g, bert=False), **common})
+        return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g),
+                                                  "encoder": {"type": "conformer", **_conformer(g, bert=False)},
+                                                  **common})
     dim = g("feature_projection_input_dim", 160)
     layers = g("num_hidden_layers", 24)
     return family, from_dict(W2vBertConfig, {
@@ -129,8 +131,22 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
         "contrastive_layers": max(1, layers // 3), **common})
 
 
+def hf_model_type(cfg) -> str | None:
+    """The transformers model type of a speechxl model config (by its family and part types), or
+    None where transformers has no counterpart (e.g. wav2vec 2.0 on log-mel frames, BEST-RQ)."""
+    if isinstance(cfg, W2vBertConfig):
+        return "wav2vec2-bert"
+    if isinstance(cfg, Wav2Vec2Config) and isinstance(cfg.frontend, ConvFrontendConfig):
+        return {TransformerConfig: "wav2vec2", ConformerConfig: "wav2vec2-conformer"}[type(cfg.encoder)]
+    return None
+
+
 def config_to_hf(cfg, architecture: str) -> dict:
-    """A transformers config dict for a speechxl wav2vec2, wav2vec2-conformer or w2v-bert config."""
+    """A transformers config dict for a speechxl config that has a counterpart (hf_model_type)."""
+    model_type = hf_model_type(cfg)
+    if model_type is None:
+        raise ValueError(f"a {type(cfg).__name__} with a {type(cfg.frontend).__name__} and a "
+                         f"{type(cfg.encoder).__name__} has no transformers counterpart")
     e, q, o = cfg.encoder, cfg.quantizer, cfg.objective
     out = {
         "architectures": [architecture], "hidden_size": e.hidden_size, "num_hidden_layers": e.num_layers,
@@ -143,13 +159,13 @@ def config_to_hf(cfg, architecture: str) -> dict:
         "diversity_loss_weight": o.diversity_weight, "mask_time_prob": cfg.masking.prob,
         "mask_time_length": cfg.masking.length, "mask_time_min_masks": cfg.masking.min_masks,
     }
-    if isinstance(cfg, (Wav2Vec2ConformerConfig, W2vBertConfig)):
+    if model_type in ("wav2vec2-conformer", "wav2vec2-bert"):
         out.update(hidden_act=e.activation, position_embeddings_type=None if e.position == "none" else e.position,
                    rotary_embedding_base=e.rotary_base, max_source_positions=e.max_positions,
                    left_max_position_embeddings=e.left_max_positions,
                    right_max_position_embeddings=e.right_max_positions, conv_depthwise_kernel_size=e.conv_kernel,
                    conformer_conv_dropout=e.conv_dropout)
-    if isinstance(cfg, W2vBertConfig):
+    if model_type == "wav2vec2-bert":
         f = cfg.frontend
         if f.subsampling != "stack" or e.conv_norm != "layer" or e.final_norm or e.position == "relative":
             raise ValueError("transformers' Wav2Vec2Bert needs stacked frames, conv_norm layer, no final norm, "
@@ -159,7 +175,7 @@ def config_to_hf(cfg, architecture: str) -> dict:
     out.update(conv_dim=list(f.conv_dim), conv_kernel=list(f.conv_kernel), conv_stride=list(f.conv_stride),
                conv_bias=f.conv_bias, feat_extract_norm=f.norm, feat_extract_activation="gelu",
                num_feat_extract_layers=len(f.conv_dim))
-    if isinstance(cfg, Wav2Vec2ConformerConfig):
+    if model_type == "wav2vec2-conformer":
         if e.conv_norm != "batch" or not e.final_norm:
             raise ValueError("transformers' Wav2Vec2Conformer needs conv_norm batch and a final norm")
         return {**out, "model_type": "wav2vec2-conformer", "num_conv_pos_embeddings": 128,
@@ -189,16 +205,22 @@ def is_hf_dir(path: str | Path) -> bool:
     return (p / "config.json").is_file() and json.loads((p / "config.json").read_text()).get("model_type") in MODEL_TYPES
 
 
-def load_hf(model_dir: str | Path) -> tuple[str, object, dict[str, torch.Tensor]]:
-    """(speechxl family, config, state dict with speechxl names) of a transformers model dir; a
-    wav2vec2 model's waveform normalisation comes from its preprocessor_config.json (do_normalize)."""
+def read_hf_config(model_dir: str | Path) -> tuple[str, object]:
+    """(speechxl family, config) of a transformers model dir, without its weights; a wav2vec2
+    model's waveform normalisation comes from its preprocessor_config.json (do_normalize)."""
     d = Path(model_dir)
-    hf = json.loads((d / "config.json").read_text(encoding="utf-8"))
-    family, cfg = config_from_hf(hf)
+    family, cfg = config_from_hf(json.loads((d / "config.json").read_text(encoding="utf-8")))
     pre = d / "preprocessor_config.json"
     if pre.is_file() and hasattr(cfg.frontend, "normalize_waveform"):
-        cfg.frontend.normalize_waveform = bool(json.loads(pre.read_text()).get("do_normalize", False))
-    model_type = hf.get("model_type", "wav2vec2")
+        cfg.frontend.normalize_waveform = bool(json.loads(pre.read_text(encoding="utf-8")).get("do_normalize", False))
+    return family, cfg
+
+
+def load_hf(model_dir: str | Path) -> tuple[str, object, dict[str, torch.Tensor]]:
+    """(speechxl family, config (read_hf_config), state dict with speechxl names) of a transformers model dir."""
+    d = Path(model_dir)
+    family, cfg = read_hf_config(d)
+    model_type = json.loads((d / "config.json").read_text(encoding="utf-8")).get("model_type", "wav2vec2")
     state = {}
     for k, v in read_hf_weights(d).items():
         name = from_hf_name(k, model_type)

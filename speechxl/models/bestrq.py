@@ -2,7 +2,7 @@
 
   frontend   FbankFrontend          waveform -> normalised log-mel frames stacked to 40 ms (B, T, C)
   target     RandomProjectionQuantizer   unmasked frames at masked positions -> code ids
-  masker     span_mask              masked frames are replaced by noise N(0, noise_std^2) before
+  masker     SpanMasker             masked frames are replaced by noise N(0, noise_std^2) before
                                     the projection (no learned mask vector)
   encoder    ConformerEncoder
   objective  MaskedPrediction       a softmax head per codebook at masked positions
@@ -19,11 +19,12 @@ import torch
 from torch import nn
 
 from speechxl.config import ConfigError
-from speechxl.models.speech_encoder import SpeechEncoder, build_speech_encoder
+from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
-from speechxl.nn.masking import MaskingConfig, span_mask
+from speechxl.nn.masking import MaskingConfig, SpanMasker
+from speechxl.nn.transformer import TransformerConfig
 from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
 from speechxl.objectives.masked_prediction import MaskedPrediction
 
@@ -33,7 +34,7 @@ class BestRQConfig:
     """BEST-RQ: log-mel frames, a Conformer and a frozen random-projection quantizer."""
 
     frontend: FbankFrontendConfig = field(default_factory=FbankFrontendConfig)
-    encoder: ConformerConfig = field(default_factory=ConformerConfig)
+    encoder: ConformerConfig | TransformerConfig = field(default_factory=ConformerConfig)
     masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.4, length=10, min_masks=1))
     """On 40 ms frames: 400 ms spans."""
     quantizer: RandomProjectionConfig = field(default_factory=RandomProjectionConfig)
@@ -52,27 +53,23 @@ def copy_architecture(cfg: BestRQConfig, source: BestRQConfig) -> BestRQConfig:
     return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"))
 
 
-def build_encoder(cfg: BestRQConfig) -> SpeechEncoder:
-    return build_speech_encoder(cfg.frontend, cfg.encoder, cfg.projection_dropout)
-
-
 class BestRQPretrain(nn.Module):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
-    def __init__(self, cfg: BestRQConfig):
+    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, target: RandomProjectionQuantizer,
+                 objective: MaskedPrediction):
         super().__init__()
-        self.cfg = cfg
-        self.backbone = build_encoder(cfg)
-        self.target = RandomProjectionQuantizer(cfg.quantizer, self.backbone.frontend.output_dim)
-        self.objective = MaskedPrediction(cfg.encoder.hidden_size, cfg.quantizer.codebooks,
-                                          cfg.quantizer.codebook_size)
+        self.backbone, self.masker, self.target, self.objective = backbone, masker, target, objective
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        features, valid = self.backbone.frontend(batch["wav"], batch["lengths"])  # (B, T, C)
-        frames = valid.sum(1)
-        mask = span_mask(frames, features.shape[1], self.cfg.masking)  # (B, T)
-        targets = self.target(features[mask])  # (N, K)
-        noise = torch.randn_like(features) * self.cfg.noise_std
-        out = self.backbone.encode(torch.where(mask[..., None], noise, features), valid)
-        loss, logs = self.objective(out.hidden[mask], targets)
-        return loss, int(mask.sum()), logs
+        out = self.backbone(batch["wav"], batch["lengths"], self.masker)
+        targets = self.target(out.features[out.mask])  # (N, K), from the frames before masking
+        loss, logs = self.objective(out.hidden[out.mask], targets)
+        return loss, int(out.mask.sum()), logs
+
+
+def build(cfg: BestRQConfig) -> BestRQPretrain:
+    backbone = build_encoder(cfg)
+    return BestRQPretrain(backbone, SpanMasker(cfg.masking, noise_std=cfg.noise_std),
+                          RandomProjectionQuantizer(cfg.quantizer, backbone.frontend.output_dim),
+                          MaskedPrediction(cfg.encoder.hidden_size, cfg.quantizer.codebooks, cfg.quantizer.codebook_size))

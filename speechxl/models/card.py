@@ -27,7 +27,7 @@ from speechxl.atomic import atomic_write
 from speechxl.config import from_dict, read_yaml, to_dict
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.registry import FAMILIES
-from speechxl.models.speech_encoder import FRONTENDS
+from speechxl.models.speech_encoder import FRONTENDS, build_encoder
 from speechxl.text.lang_dir import lang_dir_beside
 
 SAMPLE_RATE = 16000
@@ -55,7 +55,7 @@ class ModelCard:
 
     def build(self) -> CTCModel:
         """The model with freshly initialised weights (load the checkpoint's into it)."""
-        return CTCModel(FAMILIES[self.family].encoder(self.model), self.vocabulary, self.ctc)
+        return CTCModel(build_encoder(self.model), self.vocabulary, self.ctc)
 
     def to_dict(self) -> dict:
         """What card.json holds."""

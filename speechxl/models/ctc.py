@@ -19,7 +19,7 @@ from torch import nn
 
 from speechxl.data.validate import ctc_min_frames
 from speechxl.models.speech_encoder import SpeechEncoder
-from speechxl.nn.masking import MaskingConfig, span_mask
+from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
 
 
 @dataclass(kw_only=True)
@@ -55,6 +55,7 @@ class CTCModel(nn.Module):
         self.backbone = backbone
         self.dropout = nn.Dropout(cfg.final_dropout)
         self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
+        self.masker = SpanMasker(cfg.mask_time)
         self.encoder_frozen = cfg.freeze_encoder_steps > 0
         if cfg.freeze_frontend:
             self.backbone.frontend.requires_grad_(False)
@@ -69,7 +70,7 @@ class CTCModel(nn.Module):
         with torch.no_grad() if frozen and self.training else contextlib.nullcontext():
             features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
         frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
-        time_mask = span_mask(frames, features.shape[1], self.cfg.mask_time) if self.training else None
+        time_mask = self.masker(features, valid)[1] if self.training else None  # (B, T)
         with torch.no_grad() if self.encoder_frozen and self.training else contextlib.nullcontext():
             out = self.backbone.encode(features, valid, time_mask, self._channel_mask(features))
         logits = self.head(self.dropout(out.hidden))

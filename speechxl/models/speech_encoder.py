@@ -1,7 +1,7 @@
 """The speech encoder shared by pretraining and CTC: frontend, projection, encoder.
 
-waveform (B, S) -> frontend -> features (B, T, C) -> LayerNorm + Linear -> (B, T, D)
-  -> [masked positions replaced by a learned vector] -> encoder -> (B, T, D)
+waveform (B, S) -> frontend -> features (B, T, C) -> [masker] -> LayerNorm + Linear -> (B, T, D)
+  -> [masked positions replaced by the learned vector] -> encoder -> (B, T, D)
 Names follow transformers' ``Wav2Vec2Model`` (``feature_projection``, ``masked_spec_embed``,
 ``encoder``), with ``frontend`` for its ``feature_extractor``.
 """
@@ -18,6 +18,7 @@ from torch import nn
 from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
 from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
+from speechxl.nn.masking import SpanMasker
 from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
 
 # part configs -> the module they build: a part is swapped by giving another config type
@@ -42,10 +43,11 @@ class FeatureProjection(nn.Module):
         return self.dropout(self.projection(normed)), normed
 
 
-def build_speech_encoder(frontend: Any, encoder: Any, projection_dropout: float) -> SpeechEncoder:
-    """A SpeechEncoder from a frontend config and an encoder config (their types pick the modules)."""
-    return SpeechEncoder(FRONTENDS[type(frontend)](frontend), ENCODERS[type(encoder)](encoder), encoder.hidden_size,
-                         projection_dropout, encoder.layer_norm_eps)
+def build_encoder(cfg: Any) -> SpeechEncoder:
+    """The speech encoder of any family's model config (``frontend``, ``encoder``,
+    ``projection_dropout``): the part configs' types pick the modules."""
+    return SpeechEncoder(FRONTENDS[type(cfg.frontend)](cfg.frontend), ENCODERS[type(cfg.encoder)](cfg.encoder),
+                         cfg.encoder.hidden_size, cfg.projection_dropout, cfg.encoder.layer_norm_eps)
 
 
 def copy_architecture(cfg: Any, source: Any, parts: tuple[str, ...], also: dict[str, tuple[str, ...]] = {}) -> Any:
@@ -72,9 +74,11 @@ class EncoderOutput:
     features: torch.Tensor
     """(B, T, C) frontend output before normalisation."""
     normed: torch.Tensor
-    """(B, T, C) normalised frontend output (the quantizer's input)."""
+    """(B, T, C) normalised frontend output as the encoder saw it (wav2vec 2.0's quantizer input)."""
     layers: list[torch.Tensor] | None = None
     """With return_layers: the input to the first encoder layer and each layer's output."""
+    mask: torch.Tensor | None = None
+    """(B, T) True = masked, when a masker was given."""
 
 
 class SpeechEncoder(nn.Module):
@@ -86,11 +90,17 @@ class SpeechEncoder(nn.Module):
         self.masked_spec_embed = nn.Parameter(torch.empty(hidden_size).uniform_())
         self.encoder = encoder
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> EncoderOutput:
-        """wav (B, S), lengths (B,) in samples; ``mask`` (B, T), True = replaced by the mask vector."""
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None, masker: SpanMasker | None = None,
+                return_layers: bool = False) -> EncoderOutput:
+        """wav (B, S), lengths (B,) in samples; ``masker`` masks the frames (``features`` of the
+        output stay unmasked: the targets' input)."""
         features, valid = self.frontend(wav, lengths)  # (B, T, C), (B, T)
-        return self.encode(features, valid, mask)
+        if masker is None:
+            return self.encode(features, valid, return_layers=return_layers)
+        masked, mask = masker(features, valid)
+        out = self.encode(masked, valid, mask if masker.fills_vector else None, return_layers=return_layers)
+        out.features, out.mask = features, mask
+        return out
 
     def encode(self, features: torch.Tensor, valid: torch.Tensor | None, mask: torch.Tensor | None = None,
                channel_mask: torch.Tensor | None = None, return_layers: bool = False) -> EncoderOutput:

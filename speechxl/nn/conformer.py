@@ -30,6 +30,8 @@ ACTIVATIONS = {"swish": F.silu, "silu": F.silu, "gelu": F.gelu, "relu": F.relu}
 class ConformerConfig:
     """Conformer sizes, position encoding, convolution module and regularisation."""
 
+    type: str = "conformer"
+    """The part's tag in YAML (``encoder: {type: conformer}``)."""
     hidden_size: int = 256
     num_layers: int = 12
     num_heads: int = 4

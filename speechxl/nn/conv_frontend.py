@@ -25,6 +25,8 @@ from speechxl.nn.strided_conv import strided_conv, time_norm
 class ConvFrontendConfig:
     """Conv feature encoder: channels, kernels and strides per layer."""
 
+    type: str = "conv"
+    """The part's tag in YAML (``frontend: {type: conv}``)."""
     conv_dim: list[int] = field(default_factory=lambda: [512] * 7)
     """Output channels of each conv layer."""
     conv_kernel: list[int] = field(default_factory=lambda: [10, 3, 3, 3, 3, 2, 2])

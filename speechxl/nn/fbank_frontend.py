@@ -28,6 +28,8 @@ from speechxl.config import ConfigError
 class FbankFrontendConfig:
     """Log-mel features and their subsampling."""
 
+    type: str = "fbank"
+    """The part's tag in YAML (``frontend: {type: fbank}``)."""
     n_mels: int = 80
     win_ms: float = 25.0
     hop_ms: float = 10.0

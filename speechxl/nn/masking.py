@@ -1,4 +1,4 @@
-"""Span masking, vectorised in torch (wav2vec 2.0 / SpecAugment style).
+"""Span masking, vectorised in torch (wav2vec 2.0 / SpecAugment style), and the masker part.
 
 Each row of length L gets ``int(prob * L / length + u)`` spans (u ~ U(0, 1): probabilistic
 rounding), at least ``min_masks``, whose starts are drawn without replacement; spans may
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from speechxl.config import ConfigError
 
@@ -51,3 +52,25 @@ def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig) -> torch.Ten
     # a position is masked when a span started within the last `length` positions
     c = onehot.cumsum(1)
     return (c - F.pad(c, (cfg.length, 0))[:, :size]) > 0
+
+
+class SpanMasker(nn.Module):
+    """The masker part: frames (B, T, C) + valid (B, T) or None -> (frames, mask (B, T), True = masked).
+
+    With ``noise_std`` the masked frames are replaced here by noise N(0, noise_std^2) (BEST-RQ);
+    without it they come back as they were and ``fills_vector`` tells the speech encoder to put
+    its learned mask vector at the masked positions after the projection (wav2vec 2.0, w2v-BERT,
+    CTC's SpecAugment)."""
+
+    def __init__(self, cfg: MaskingConfig, noise_std: float | None = None):
+        super().__init__()
+        self.cfg, self.noise_std = cfg, noise_std
+        self.fills_vector = noise_std is None
+
+    def forward(self, features: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t = features.shape[:2]
+        frames = valid.sum(1) if valid is not None else torch.full((b,), t, device=features.device)  # (B,)
+        mask = span_mask(frames, t, self.cfg)  # (B, T)
+        if self.noise_std is not None:
+            features = torch.where(mask[..., None], torch.randn_like(features) * self.noise_std, features)
+        return features, mask

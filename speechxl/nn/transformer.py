@@ -23,6 +23,8 @@ from speechxl.config import ConfigError, at_least
 class TransformerConfig:
     """Transformer encoder sizes, layer order and regularisation."""
 
+    type: str = "transformer"
+    """The part's tag in YAML (``encoder: {type: transformer}``)."""
     hidden_size: int = 768
     """Model width D."""
     num_layers: int = 12

@@ -31,7 +31,7 @@ from speechxl.data.validate import ctc_min_frames
 from speechxl.errors import SpeechxlError
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig, CTCModel
-from speechxl.models.registry import FAMILIES
+from speechxl.models.speech_encoder import build_encoder
 from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
 from speechxl.text.tokenize import load_tokenizer
 from speechxl.text.units import Units
@@ -120,7 +120,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         raise ConfigError(f"{out}: its checkpoints were trained on other units than {lang_dir / 'units.txt'} (the "
                           "head's rows would mean other units); give another out")
     streams = read_streams(cfg)
-    model = build_model(cfg, lambda model_cfg: CTCModel(FAMILIES[cfg.family].encoder(model_cfg), len(units), cfg.ctc),
+    model = build_model(cfg, lambda model_cfg: CTCModel(build_encoder(model_cfg), len(units), cfg.ctc),
                         dist.rank, [u for us in streams.values() for u in us])
 
     def frames_of(samples: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -82,13 +82,27 @@ def init_by_part(raw: dict) -> dict:
     return raw
 
 
-def family_of(init: str | Path) -> str:
-    """The model family of a speechxl checkpoint or a Hugging Face model dir."""
-    from speechxl.interop.hf_wav2vec2 import MODEL_TYPES, is_hf_dir
+def init_architecture(init: str | Path) -> tuple[str, Any]:
+    """(family, model config) of a speechxl checkpoint or a Hugging Face model dir (no weights read)."""
+    from speechxl.interop.hf_wav2vec2 import is_hf_dir, read_hf_config
 
     if is_hf_dir(init):
-        return MODEL_TYPES[json.loads((Path(init) / "config.json").read_text())["model_type"]][1]
-    return read_yaml(ckpt.find_checkpoint(init) / "config.yaml").get("family", "wav2vec2")
+        return read_hf_config(init)
+    saved = read_yaml(ckpt.find_checkpoint(init) / "config.yaml")
+    family = saved.get("family", "wav2vec2")
+    if family not in FAMILIES:
+        raise ConfigError(f"init {init}: family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
+    return family, from_dict(FAMILIES[family].config, saved["model"], "model")
+
+
+def _with_part_types(model: dict, source: Any) -> dict:
+    """The run's model section with the part types of ``source`` where the run names none."""
+    out = dict(model)
+    for f in fields(source):
+        part = getattr(source, f.name)
+        if is_dataclass(part) and hasattr(part, "type") and "type" not in (out.get(f.name) or {}):
+            out[f.name] = {"type": part.type, **(out.get(f.name) or {})}
+    return out
 
 
 def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
@@ -106,8 +120,11 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
         arch = read_yaml(architecture)
         raw.setdefault("family", arch.get("family", "wav2vec2"))
         raw["model"] = merge_dicts(arch.get("model") or {}, raw.get("model") or {})
-    if raw.get("init", {}).get("speech") and "family" not in raw:
-        raw["family"] = family_of(raw["init"]["speech"])
+    if raw["init"].get("speech"):  # the family and part types default to init's
+        init_family, init_model = init_architecture(raw["init"]["speech"])
+        raw.setdefault("family", init_family)
+        if raw["family"] == init_family:
+            raw["model"] = _with_part_types(raw.get("model") or {}, init_model)
     family = raw.get("family", "wav2vec2")
     if family not in FAMILIES:
         raise ConfigError(f"family: unknown {family!r}; known: {sorted(FAMILIES)}")
@@ -124,23 +141,17 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
 
 def initial_weights(family: str, model_cfg: Any, init: str) -> tuple[Any, dict[str, torch.Tensor], str]:
     """(model config with the initial model's architecture, its weights, a description)."""
-    fam = FAMILIES[family]
     from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf
 
+    init_family, init_model = init_architecture(init)
+    if init_family != family:
+        raise ConfigError(f"init {init} is a {init_family} model, not {family}: set family={init_family}")
     if is_hf_dir(init):
-        init_family, init_model, state = load_hf(init)
-        if init_family != family:
-            raise ConfigError(f"init {init} is a {init_family} model, not {family}: set family={init_family}")
-        source = f"Hugging Face model {init}"
+        state, source = load_hf(init)[2], f"Hugging Face model {init}"
     else:
         found = ckpt.find_checkpoint(init)
-        saved = read_yaml(found / "config.yaml")
-        if saved.get("family", family) != family:
-            raise ConfigError(f"init {found} is a {saved.get('family')} model, not {family}")
-        init_model = from_dict(fam.config, saved["model"], "model")
-        state = ckpt.load_model_state(found)
-        source = f"speechxl checkpoint {found}"
-    return fam.copy_architecture(model_cfg, init_model), state, source
+        state, source = ckpt.load_model_state(found), f"speechxl checkpoint {found}"
+    return FAMILIES[family].copy_architecture(model_cfg, init_model), state, source
 
 
 def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

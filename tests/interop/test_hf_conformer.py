@@ -9,6 +9,7 @@ transformers = pytest.importorskip("transformers")
 from speechxl.interop.hf_wav2vec2 import load_hf, save_hf  # noqa: E402
 from speechxl.models.ctc import CTCConfig, CTCModel  # noqa: E402
 from speechxl.models.registry import FAMILIES  # noqa: E402
+from speechxl.models.speech_encoder import build_encoder  # noqa: E402
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig  # noqa: E402
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
@@ -105,7 +106,7 @@ def test_bert_hidden_states_match_and_export(position, tmp_path):
         out = ours.backbone.encode(feats, mask)
     torch.testing.assert_close(out.hidden[mask], ref[mask], atol=1e-5, rtol=0)
     # a CTC model of this family exports as Wav2Vec2BertForCTC
-    ctc = CTCModel(FAMILIES[family].encoder(ours_cfg), 9, CTCConfig()).eval()
+    ctc = CTCModel(build_encoder(ours_cfg), 9, CTCConfig()).eval()
     ctc.backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
     save_hf(ctc.state_dict(), ours_cfg, tmp_path / "ctc", "Wav2Vec2BertForCTC", {"vocab_size": 9})
     back, info = transformers.Wav2Vec2BertForCTC.from_pretrained(tmp_path / "ctc", output_loading_info=True)

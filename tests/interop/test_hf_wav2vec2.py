@@ -6,7 +6,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from speechxl.interop.hf_wav2vec2 import load_hf, save_hf  # noqa: E402
-from speechxl.models.wav2vec2 import Wav2Vec2Pretrain  # noqa: E402
+from speechxl.models.wav2vec2 import build  # noqa: E402
 
 
 def tiny_hf_config(norm: str):
@@ -24,7 +24,7 @@ def pair(request, tmp_path):
     hf = transformers.Wav2Vec2ForPreTraining(tiny_hf_config(request.param)).eval()
     hf.save_pretrained(tmp_path / "hf")
     _, cfg, state = load_hf(tmp_path / "hf")
-    ours = Wav2Vec2Pretrain(cfg).eval()
+    ours = build(cfg).eval()
     ours.load_state_dict(state, strict=True)
     return hf, ours, cfg, tmp_path
 

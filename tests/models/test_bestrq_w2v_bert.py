@@ -1,9 +1,10 @@
 import torch
 
 from speechxl.config import from_dict
-from speechxl.models.bestrq import BestRQConfig, BestRQPretrain
+from speechxl.models import bestrq, w2v_bert
+from speechxl.models.bestrq import BestRQConfig
 from speechxl.models.registry import FAMILIES
-from speechxl.models.w2v_bert import W2vBertConfig, W2vBertPretrain
+from speechxl.models.w2v_bert import W2vBertConfig
 from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
 from speechxl.objectives.masked_prediction import MaskedPrediction
 
@@ -30,7 +31,7 @@ def test_masked_prediction_loss_and_accuracy():
 def test_bestrq_trains_only_the_network_and_keeps_targets_fixed():
     torch.manual_seed(0)
     cfg = from_dict(BestRQConfig, {"encoder": CONFORMER, "quantizer": {"codebook_size": 32, "dim": 8}})
-    model = BestRQPretrain(cfg)
+    model = bestrq.build(cfg)
     before = model.target.projection.clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss, n, logs = model({"wav": torch.randn(2, 16000), "lengths": torch.tensor([16000, 12000])})
@@ -48,7 +49,7 @@ def test_w2v_bert_combines_contrastive_and_masked_prediction():
                                     "quantizer": {"entries": 16, "dim": 8}, "objective": {"final_dim": 8,
                                                                                           "num_negatives": 5},
                                     "contrastive_layers": 1})
-    model = W2vBertPretrain(cfg)
+    model = w2v_bert.build(cfg)
     loss, n, logs = model({"wav": torch.randn(2, 16000), "lengths": torch.tensor([16000, 16000])})
     assert {"contrastive", "mlm_ce", "mlm_accuracy", "code_perplexity"} <= set(logs)
     loss.backward()

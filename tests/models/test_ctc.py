@@ -2,7 +2,8 @@ import torch
 
 from speechxl.config import from_dict
 from speechxl.models.ctc import CTCConfig, CTCModel, greedy_ids
-from speechxl.models.wav2vec2 import Wav2Vec2Config, build_encoder
+from speechxl.models.speech_encoder import build_encoder
+from speechxl.models.wav2vec2 import Wav2Vec2Config
 from tests.models.test_wav2vec2 import TINY
 
 

@@ -9,7 +9,7 @@ from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
-from speechxl.nn.masking import MaskingConfig, span_mask
+from speechxl.nn.masking import MaskingConfig, SpanMasker
 from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
 from speechxl.nn.transformer import TransformerConfig
 
@@ -72,13 +72,22 @@ def test_encoder_contract(name):
     assert all(p.grad is not None for p in encoder.parameters() if p.requires_grad)
 
 
-def test_masking_contract():
-    """frames per utterance (B,) -> mask (B, T), True = masked, never on padding, at least min_masks spans."""
+@pytest.mark.parametrize("noise_std", [None, 0.5], ids=["learned vector", "noise"])
+def test_masker_contract(noise_std):
+    """frames (B, T, C) + valid (B, T) -> (frames, mask (B, T), True = masked): never on padding, at
+    least min_masks spans; a learned-vector masker leaves the frames to the encoder, a noise masker
+    replaces exactly the masked ones."""
     torch.manual_seed(0)
-    frames = torch.tensor([50, 20])
-    mask = span_mask(frames, 50, MaskingConfig(prob=0.5, length=5, min_masks=1))
-    assert mask.shape == (2, 50) and mask.dtype == torch.bool
+    masker = SpanMasker(MaskingConfig(prob=0.5, length=5, min_masks=1), noise_std=noise_std)
+    frames = torch.randn(2, 50, 6)
+    valid = torch.arange(50)[None] < torch.tensor([50, 20])[:, None]
+    out, mask = masker(frames, valid)
+    assert out.shape == frames.shape and mask.shape == (2, 50) and mask.dtype == torch.bool
     assert not mask[1, 20:].any() and mask[0].any() and mask[1].any()
+    assert masker.fills_vector == (noise_std is None)
+    changed = (out != frames).any(-1)
+    assert torch.equal(changed, mask if noise_std else torch.zeros_like(mask))
+    assert not list(masker.parameters())  # the learned vector is the encoder's (it is fine-tuned with it)
 
 
 @pytest.mark.parametrize("kind", ["gumbel", "random projection"])

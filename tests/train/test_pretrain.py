@@ -271,18 +271,18 @@ def test_torchrun_validation_counts_every_workers_share(data, tmp_path):
     assert valid_rows[-1]["ref_tokens"] == 5 * len(read_manifest(labelled))  # "ab ba": a b | b a
 
 
-FAMILY_PRESETS = {
-    "bestrq": ("recipes/pretrain/bestrq_conformer_tiny.yaml", TINY_CONFORMER + ["model.quantizer.codebook_size=64"]),
-    "w2v-bert": ("recipes/pretrain/w2v_bert_tiny.yaml", TINY_W2V_BERT),
-    "wav2vec2-conformer": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", TINY_CONFORMER + [
+FAMILY_PRESETS = {  # preset: (family, encoder type, overrides)
+    "bestrq_conformer_tiny": ("bestrq", "conformer", TINY_CONFORMER + ["model.quantizer.codebook_size=64"]),
+    "w2v_bert_tiny": ("w2v-bert", "conformer", TINY_W2V_BERT),
+    "wav2vec2_conformer_tiny": ("wav2vec2", "conformer", TINY_CONFORMER + [
         "model.frontend.conv_dim=[32,32,32,32]", "model.frontend.conv_kernel=[10,3,3,2]",
         "model.frontend.conv_stride=[5,2,2,2]", "model.quantizer.entries=8", "model.quantizer.dim=16",
         "model.objective.final_dim=16", "model.objective.num_negatives=5"]),
 }
 
 
-@pytest.mark.parametrize("family", sorted(FAMILY_PRESETS))
-def test_other_families_pretrain_then_finetune(family, data, tmp_path):
+@pytest.mark.parametrize("preset", sorted(FAMILY_PRESETS))
+def test_other_families_pretrain_then_finetune(preset, data, tmp_path):
     from pathlib import Path
 
     from speechxl.data.manifest import Utterance, write_manifest
@@ -290,16 +290,17 @@ def test_other_families_pretrain_then_finetune(family, data, tmp_path):
     from speechxl.train.finetune import finetune, load_finetune_config
 
     root = Path(__file__).resolve().parents[2]
-    preset, overrides = FAMILY_PRESETS[family]
+    family, encoder, overrides = FAMILY_PRESETS[preset]
     train, valid = data
     batch = ["batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",
              "train.log_every=1", "train.valid_every=100", "train.save_every=100", "train.max_steps=2",
              "schedule.warmup_steps=1"]
     out = tmp_path / "pre"
-    figures = pretrain(load_pretrain_config(root / preset, overrides + batch + [
+    figures = pretrain(load_pretrain_config(root / f"recipes/pretrain/{preset}.yaml", overrides + batch + [
         f"data={train}", f"valid_data={valid}", f"out={out}"]))
     assert figures["loss"] > 0 and "accuracy" in figures
-    assert load_pretrain_config(out / "config.yaml").family == family
+    saved = load_pretrain_config(out / "config.yaml")
+    assert saved.family == family and saved.model.encoder.type == encoder
     # fine-tuning takes the family and architecture from init
     from speechxl.data.manifest import read_manifest
 
@@ -310,7 +311,7 @@ def test_other_families_pretrain_then_finetune(family, data, tmp_path):
         f"init={out}", "units=chars", f"lang_dir={tmp_path / 'lang_char'}", f"data={labelled}", f"valid_data={labelled}",
         f"out={tmp_path / 'ctc'}", "batch.crop_to_shortest=false", "ctc.freeze_encoder_steps=0",
         "ctc.mask_channel.length=4", "require_learning=false"])
-    assert ft.family == family
+    assert ft.family == family and ft.model.encoder.type == encoder  # the part types come from init too
     assert finetune(ft)["loss"] > 0
 
 
