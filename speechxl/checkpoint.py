@@ -11,13 +11,15 @@
 Older step directories beyond ``keep_last`` are removed, never the best one. Re-saving a step
 moves the old copy aside until the new one is renamed in; if ``last`` names a directory that is
 gone, the copy moved aside is restored, else the newest complete checkpoint is used: a killed
-save never sends a run back to scratch.
+save never sends a run back to scratch. Files, directories and pointers are flushed to the disk
+(fsync) before and after their renames, so a power loss leaves the same as a kill.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from speechxl.atomic import atomic_write
+from speechxl.atomic import atomic_write, fsync
 from speechxl.config import save_config
+from speechxl.errors import SpeechxlError
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +47,14 @@ def save_checkpoint(root: Path, name: str, model_state: dict[str, torch.Tensor],
     save_config(config, tmp / "config.yaml")
     for fname, src in (files or {}).items():
         shutil.copyfile(src, tmp / fname)
+    for f in [*tmp.iterdir(), tmp]:  # on the disk before the rename: a power loss keeps it whole
+        fsync(f)
     final = root / name
     old = root / f".old-{name}-{os.getpid()}"
     if final.exists():  # moved aside, not deleted, until the new one is in (a kill between keeps one)
         os.replace(final, old)
     os.replace(tmp, final)
+    fsync(root)
     if old.exists():
         shutil.rmtree(old)
     return final
@@ -56,7 +62,7 @@ def save_checkpoint(root: Path, name: str, model_state: dict[str, torch.Tensor],
 
 def mark(root: Path, tag: str, name: str) -> None:
     """Point ``root/tag`` (last, best) at checkpoint ``name``."""
-    atomic_write(root / tag, name + "\n")
+    atomic_write(root / tag, name + "\n", durable=True)
 
 
 def _complete(path: Path) -> bool:
@@ -70,7 +76,7 @@ def resolve(root: Path, tag: str) -> Path | None:
     f = root / tag
     if not f.is_file():
         return None
-    path = root / f.read_text().strip()
+    path = root / f.read_text(encoding="utf-8").strip()
     if _complete(path):
         return path
     for aside in sorted(root.glob(f".old-{path.name}-*")):
@@ -94,6 +100,9 @@ def prune(root: Path, keep_last: int) -> None:
             shutil.rmtree(p)
     for stale in root.glob(".tmp-*"):  # left by a killed save
         shutil.rmtree(stale, ignore_errors=True)
+    for tag in ("last", "best"):  # a pointer's temporary file, left by a kill between write and rename
+        for stale in root.glob(f".{tag}.tmp*"):
+            stale.unlink(missing_ok=True)
     for aside in root.glob(".old-*"):  # a killed save's previous copy, once the new one is in
         if _complete(root / aside.name[len(".old-"):].rsplit("-", 1)[0]):
             shutil.rmtree(aside, ignore_errors=True)
@@ -103,8 +112,22 @@ def load_model_state(ckpt: Path) -> dict[str, torch.Tensor]:
     return load_file(str(Path(ckpt) / "model.safetensors"))
 
 
+class CheckpointError(SpeechxlError):
+    """A checkpoint that cannot be loaded safely."""
+
+
+def load_tensors(path: str | Path) -> Any:
+    """A torch file of tensors and plain values; one that holds other Python objects is refused
+    (unpickling them could run code from the file)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: holds Python objects besides tensors and plain values; refused, "
+                              "because loading them could run code from the file") from None
+
+
 def load_trainer_state(ckpt: Path) -> dict:
-    return torch.load(Path(ckpt) / "trainer.pt", map_location="cpu", weights_only=True)
+    return load_tensors(Path(ckpt) / "trainer.pt")
 
 
 def find_checkpoint(path: str | Path) -> Path:

@@ -67,26 +67,49 @@ def _run_units(args) -> None:
 def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="self-supervised pretraining (wav2vec 2.0 / XLSR) -> exp/<name>/")
     option(p, "--config", help="YAML preset, e.g. recipes/pretrain/wav2vec2_tiny.yaml")
+    _add_print_config(p)
     p.add_argument("overrides", nargs="*", help="key=value, e.g. data=data/pretrain out=exp/w2v optim.lr=1e-3")
 
 
-def _run_pretrain(args) -> None:
-    from speechxl.train.pretrain import load_pretrain_config, pretrain
+def _add_print_config(p) -> None:
+    option(p, "--print_config", action="store_true",
+           help="print the resolved config (preset + overrides), each key with its meaning, and exit")
 
-    pretrain(load_pretrain_config(args.config, args.overrides))
+
+def _print_config(cfg) -> None:
+    from speechxl.config import commented_yaml
+
+    print(commented_yaml(cfg))
+
+
+def _run_pretrain(args) -> None:
+    from speechxl.train.pretrain import PretrainConfig, pretrain
+    from speechxl.train.setup import load_run_config
+
+    cfg = load_run_config(PretrainConfig, args.config, args.overrides, check=not args.print_config)
+    if args.print_config:
+        _print_config(cfg)
+    else:
+        pretrain(cfg)
 
 
 def _add_finetune(sub) -> None:
     p = sub.add_parser("finetune", help="CTC fine-tuning on transcribed audio -> exp/<name>/")
     option(p, "--config", help="YAML preset, e.g. recipes/finetune/ctc_tiny.yaml")
+    _add_print_config(p)
     p.add_argument("overrides", nargs="*",
                    help="key=value, e.g. init=exp/pretrain units=phones data=data/train valid_data=data/dev out=exp/ctc")
 
 
 def _run_finetune(args) -> None:
-    from speechxl.train.finetune import finetune, load_finetune_config
+    from speechxl.train.finetune import FinetuneConfig, finetune
+    from speechxl.train.setup import load_run_config
 
-    finetune(load_finetune_config(args.config, args.overrides))
+    cfg = load_run_config(FinetuneConfig, args.config, args.overrides, check=not args.print_config)
+    if args.print_config:
+        _print_config(cfg)
+    else:
+        finetune(cfg)
 
 
 def _add_beam_options(p) -> None:
@@ -185,13 +208,12 @@ def _add_transcribe(sub) -> None:
 
 
 def _run_transcribe(args) -> None:
-    from speechxl.decode.run import transcribe
-
     from speechxl.data.audio import AudioError
+    from speechxl.decode.recognizer import load
 
     failed = 0
-    for path, text in transcribe(args.model, args.audio, args.lm, args.lang, _beam(args), args.all_units,
-                                 args.device):
+    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units)
+    for path, text in asr.transcribe_files(args.audio, args.lang):
         if isinstance(text, AudioError):
             logging.getLogger("speechxl").error("skipped: %s", text)
             failed += 1
@@ -254,8 +276,8 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         VERBS[args.verb][1](args)
-    except (FileNotFoundError, ValueError, SpeechxlError) as e:
-        logging.getLogger("speechxl").error("%s", e)
+    except (OSError, ValueError, SpeechxlError) as e:  # the user's input: one line (--verbose: where it came from)
+        logging.getLogger("speechxl").error("%s", e, exc_info=args.verbose)
         raise SystemExit(1) from None
 
 

@@ -12,6 +12,9 @@ part configs (``encoder: TransformerConfig | ConformerConfig``) takes the one it
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 import types
 import typing
 from dataclasses import MISSING, Field, fields, is_dataclass
@@ -50,7 +53,12 @@ def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
-    d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:  # one line: where, and what the parser expected
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{path}: not valid YAML: {where}{getattr(e, 'problem', None) or e}") from None
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: a config is a mapping of keys to values")
     base = d.pop("base", None)
@@ -63,7 +71,11 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
         key, eq, raw = item.partition("=")
         if not eq or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. optim.lr=5e-4")
-        value = yaml.safe_load(raw) if raw else None
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r}: {raw!r} is not a YAML value "
+                              "(quote it, or write a list as [a, b])") from None
         node: dict = {}
         nested = node
         parts = key.split(".")
@@ -105,7 +117,9 @@ def _coerce(tp: Any, value: Any, where: str, default: type | None = None) -> Any
     if origin is dict and isinstance(value, dict):  # dict[str, SomeConfig]: named sections
         kind = typing.get_args(tp)[1] if typing.get_args(tp) else Any
         return {k: _coerce(kind, v, f"{where}.{k}") for k, v in value.items()}
-    if origin in (list, tuple) and isinstance(value, (list, tuple)):
+    if origin in (list, tuple) and not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list, e.g. [0.9, 0.98], got {value!r}")
+    if origin in (list, tuple):
         args = typing.get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: fixed length
             if len(value) != len(args):
@@ -182,6 +196,35 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     cfg = from_dict(cls, apply_overrides(d, list(overrides)))
     validate(cfg)
     return cfg
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The first line of each field's docstring (the string literal under it) in ``cls`` and its bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not is_dataclass(klass):
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        for field_node, doc in zip(body, body[1:]):
+            if (isinstance(field_node, ast.AnnAssign) and isinstance(field_node.target, ast.Name)
+                    and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)):
+                docs[field_node.target.id] = str(doc.value.value).strip().splitlines()[0]
+    return docs
+
+
+def commented_yaml(cfg: Any, indent: int = 0) -> str:
+    """``cfg`` as YAML with each field's one-line doc as a comment (``--print_config``)."""
+    docs = field_docs(type(cfg))
+    lines = []
+    for f in fields(cfg):
+        value, pad = getattr(cfg, f.name), " " * indent
+        comment = f"  # {docs[f.name]}" if f.name in docs else ""
+        if is_dataclass(value):
+            lines.append(f"{pad}{f.name}:{comment}\n{commented_yaml(value, indent + 2)}")
+        else:
+            dumped = yaml.safe_dump(to_dict(value), default_flow_style=True, allow_unicode=True, width=10**6)
+            lines.append(f"{pad}{f.name}: {dumped.strip().removesuffix('...').strip()}{comment}")
+    return "\n".join(lines)
 
 
 def save_config(cfg: Any, path: str | Path) -> None:

@@ -79,3 +79,19 @@ def test_values_that_cannot_run_are_refused_by_name(override, message):
 
     with pytest.raises(ConfigError, match=message):
         load_pretrain_config(None, ["data=d", "out=o", override])
+
+
+def test_print_config_shows_every_key_with_its_meaning(run_cli, capsys):
+    from pathlib import Path
+
+    import yaml
+
+    preset = Path(__file__).resolve().parents[1] / "recipes/pretrain/w2v_bert_tiny.yaml"
+    run_cli("pretrain", "--config", preset, "--print_config", "optim.lr=2e-3")
+    out = capsys.readouterr().out
+    assert "family: w2v-bert  # Model family" in out
+    assert "  lr: 0.002  # Peak learning rate." in out  # the override, resolved
+    assert "    type: conformer  # The part's tag in YAML" in out and "  contrastive_layers: " in out
+    assert yaml.safe_load(out)["model"]["encoder"]["type"] == "conformer"  # and it is YAML a preset can be
+    run_cli("finetune", "--print_config", "units=phones")
+    assert "units: phones  # chars, phones or bpe." in capsys.readouterr().out

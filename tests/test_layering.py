@@ -7,7 +7,7 @@ import speechxl
 
 # lowest first; a package may import itself and the packages of lower layers only
 LAYERS = [
-    {"speechxl", "errors", "atomic", "options"},
+    {"errors", "atomic", "options", "workers"},
     {"config"},
     {"checkpoint", "data"},
     {"text"},
@@ -17,7 +17,7 @@ LAYERS = [
     {"interop"},
     {"train", "decode"},
     {"cli"},
-    {"__main__"},
+    {"__main__", "speechxl"},  # the package's own __init__ is the public face: speechxl.load
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 ROOT = Path(speechxl.__file__).parent

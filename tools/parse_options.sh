@@ -3,7 +3,8 @@
 #   cv_root=       # CommonVoice release
 #   . ../../tools/parse_options.sh
 # Then `run.sh --stage 3 --cv_root /x` (or --cv-root=/x) sets stage=3 and cv_root=/x. Only
-# variables the script already set can be given; --help lists them with their comments (from
+# variables the script already set can be given; those named in $path_options are paths, and a
+# relative one is taken from the directory the user ran run.sh from; --help lists them with their comments (from
 # the recipe and what it sources, e.g. egs/TEMPLATE/asr.sh).
 # What follows the options stays in "$@".
 
@@ -28,6 +29,11 @@ while [ $# -gt 0 ]; do
   _name=${_name#--}; _name=${_name//-/_}
   if ! [[ $_name =~ ^[a-z_][a-z0-9_]*$ ]] || ! declare -p "$_name" >/dev/null 2>&1; then
     echo "$0: unknown option --$_name (see $0 --help)" >&2; exit 1
+  fi
+  # a path option given relative to where the user stood: run.sh has cd'ed into egs/<corpus>
+  # (cd sets OLDPWD); its defaults stay relative to the recipe's own directory
+  if [[ " ${path_options:-} " == *" $_name "* && -n $_value && $_value != /* ]]; then
+    _value="${OLDPWD:-$PWD}/$_value"
   fi
   printf -v "$_name" '%s' "$_value"
 done

@@ -27,6 +27,8 @@ lm_order=3                # order of the word n-gram LMs
 decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
 data=data                 # prepared data sets
 exp=exp                   # models, decodes, reports and stage markers
+# options that are paths: one given relative is taken from the directory run.sh was run from
+path_options="${path_options:-} data exp pretrain_config finetune_config"
 
 # run.sh has cd'ed into egs/<corpus>: the repository root is ../..
 . ../TEMPLATE/path.sh

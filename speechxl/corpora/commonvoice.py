@@ -25,7 +25,8 @@ import logging
 from pathlib import Path
 
 from speechxl.atomic import atomic_write
-from speechxl.corpora.prepare import Source, build_set, convert, write_set
+from speechxl.corpora.prepare import (Source, add_limit_arguments, build_set, convert, limits_of, report_overlaps,
+                                      write_set)
 from speechxl.data.validate import Limits
 from speechxl.options import option, words
 from speechxl.text import normalize as norm
@@ -163,6 +164,7 @@ def prepare_commonvoice(
         sets["test_heldout"] = ([loc.source(r) for loc in heldout_locales for r in loc.rows("test")], True)
         sets["pretrain_heldout"] = (
             [s for loc in heldout_locales for s in loc.unlabelled(unlabelled_splits)], False)
+    report_overlaps(out_dir, {name: sets[name][0] for name in SPLITS})
     unique = {s.id: s for sources, _ in sets.values() for s in sources}
     log.info("CommonVoice %s: %d distinct clips in %d languages", cv_root, len(unique),
              len(langs) + len(heldout_langs))
@@ -196,15 +198,13 @@ def add_arguments(p) -> None:
     option(p, "--heldout_langs", nargs="+", help="held-out locales for zero-shot tests")
     option(p, "--unlabelled", nargs="+", default=["validated"],
            help="splits whose clips (minus dev/test) form the pretraining set; add 'other' for more")
-    option(p, "--jobs", type=int, default=2, help="decoding processes")
-    option(p, "--strict", action="store_true", help="any rejected input is an error")
-    option(p, "--min_duration", type=float, default=0.5)
-    option(p, "--max_duration", type=float, default=30.0)
-    option(p, "--frame_shift_ms", type=float, default=20.0, help="model frame shift for the transcript-length check")
+    add_limit_arguments(p)
 
 
 def run(args) -> None:
     root = Path(args.cv_root)
+    if not root.is_dir():
+        raise ValueError(f"--cv_root {root}: not a directory (a CommonVoice release's folder of <locale>/ folders)")
     langs, heldout = words(args.langs), words(args.heldout_langs)
     meta = root / "demo.json"
     if not langs and meta.is_file():
@@ -212,7 +212,5 @@ def run(args) -> None:
         langs, heldout = d["langs"], heldout or d["heldout_langs"]
     if not langs:
         langs = sorted(p.name for p in root.iterdir() if (p / "clips").is_dir() and p.name not in heldout)
-    limits = Limits(min_duration=args.min_duration, max_duration=args.max_duration,
-                    frame_shift_ms=args.frame_shift_ms)
-    prepare_commonvoice(root, args.out, langs, heldout, jobs=args.jobs, limits=limits,
+    prepare_commonvoice(root, args.out, langs, heldout, jobs=args.jobs, limits=limits_of(args),
                         strict=args.strict, unlabelled_splits=tuple(words(args.unlabelled)))

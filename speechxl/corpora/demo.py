@@ -30,7 +30,6 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import subprocess
 import unicodedata
 from collections import Counter
@@ -42,7 +41,9 @@ import soundfile as sf
 from tqdm import tqdm
 
 from speechxl.atomic import atomic_path, atomic_write
+from speechxl.errors import SpeechxlError
 from speechxl.options import key_values, option, words
+from speechxl.workers import process_map
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,10 @@ def _render(args: tuple[_Clip, Path]) -> tuple[str, float]:
     return clip.path, x.size / rate
 
 
+def _render_crashed(args: tuple[_Clip, Path]) -> tuple[str, float]:
+    raise SpeechxlError(f"synthesising {args[1] / args[0].path} killed its process (espeak-ng or out of memory)")
+
+
 def _row(clip: _Clip, sentence_id: str) -> list[str]:
     return [clip.speaker.client_id, clip.path, sentence_id, clip.sentence, "", "2", "0", "", "",
             "", "", clip.lang, ""]
@@ -291,10 +296,9 @@ def make_demo_corpus(
     work = [(c, root / p.code / "clips") for p in plans for c in p.clips]
     by_path = {c.path: c for p in plans for c in p.clips}
     bar = tqdm(total=len(work), desc="synthesise", unit="clip", dynamic_ncols=True, mininterval=1.0)
-    with multiprocessing.get_context("fork").Pool(max(jobs, 1)) as pool:
-        for path, seconds in pool.imap_unordered(_render, work, chunksize=4):
-            by_path[path].seconds = seconds
-            bar.update()
+    for _, (path, seconds) in process_map(_render, work, jobs, on_crash=_render_crashed):
+        by_path[path].seconds = seconds
+        bar.update()
     bar.close()
     for p in plans:
         _write_locale(root, p)
@@ -328,6 +332,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> None:
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: a file, not a directory for the demo corpus")
     sizes = Sizes()
     overrides = {k: int(v) for k, v in key_values(args.sizes, "--sizes").items()}
     unknown = set(overrides) - {f.name for f in fields(sizes)} | ({"speakers"} & set(overrides))

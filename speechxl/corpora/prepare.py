@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ from speechxl import __version__
 from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio, write_audio
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
+from speechxl.options import option
+from speechxl.workers import process_map
 from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
                                     summarize, write_rejects)
 
@@ -111,17 +112,48 @@ def convert(sources: Iterable[Source], limits: Limits, jobs: int = 2, desc: str 
             stale.unlink()
     results: _Checked = {}
     bar = tqdm(total=len(work), desc=desc, unit="file", dynamic_ncols=True, mininterval=1.0)
-    if jobs <= 1 or len(work) < 2:
-        for w in work:
-            results.update(_run_job_star(w))
-            bar.update()
-    else:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for r in pool.imap_unordered(_run_job_star, work, chunksize=8):
-                results.update(r)
-                bar.update()
+    for _, r in process_map(_run_job_star, work, jobs, on_crash=_crashed):
+        results.update(r)
+        bar.update()
     bar.close()
     return results
+
+
+def add_limit_arguments(p) -> None:
+    """The options every corpus shares: workers, strictness and the usability limits."""
+    option(p, "--jobs", type=int, default=2, help="decoding processes")
+    option(p, "--strict", action="store_true", help="any rejected input is an error")
+    option(p, "--min_duration", type=float, default=0.5)
+    option(p, "--max_duration", type=float, default=30.0)
+    option(p, "--frame_shift_ms", type=float, default=20.0, help="model frame shift for the transcript-length check")
+
+
+def limits_of(args) -> Limits:
+    return Limits(min_duration=args.min_duration, max_duration=args.max_duration, frame_shift_ms=args.frame_shift_ms)
+
+
+def report_overlaps(out_dir: str | Path, sets: dict[str, list[Source]]) -> dict[str, dict[str, list[str]]]:
+    """Clips and speakers that two labelled sets share (leakage: a test set that shares them with
+    train overstates accuracy): each pair is logged, and all are written to out_dir/overlaps.json."""
+    found = {}
+    names = sorted(sets)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            clips = sorted({s.path for s in sets[a]} & {s.path for s in sets[b]})
+            speakers = sorted({s.speaker for s in sets[a]} & {s.speaker for s in sets[b]})
+            if clips or speakers:
+                found[f"{a} {b}"] = {"clips": clips, "speakers": speakers}
+                log.warning("%s and %s share %d clips%s and %d speakers: figures on one of them overstate what "
+                            "the model does on unseen speech", a, b, len(clips),
+                            f" (e.g. {clips[0]})" if clips else "", len(speakers))
+    atomic_write(Path(out_dir) / "overlaps.json", json.dumps(found, indent=1) + "\n")
+    return found
+
+
+def _crashed(args: tuple[_Job, Limits]) -> _Checked:
+    """Every utterance of a file whose decoding killed its process (a decoder crash, or out of memory)."""
+    return {uid: (0.0, ("decoder_crashed", f"decoding {args[0].path} killed its process"))
+            for uid, *_ in args[0].segments}
 
 
 def build_set(

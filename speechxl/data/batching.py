@@ -13,6 +13,7 @@ Two ways to fill a batch of at most ``max_samples`` samples:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -40,6 +41,8 @@ class BatchConfig:
     """Shorter utterances are left out."""
     crop_to_shortest: bool = True
     """Crop a batch to its shortest utterance (no padding) instead of padding to its longest."""
+    max_utterances: int = 0
+    """Utterances per batch at most (fairseq's max_sentences); 0 = as many as max_samples holds."""
     num_workers: int = 2
     """Processes loading audio."""
 
@@ -72,6 +75,9 @@ class BatchPlan:
         self.sampling, self.shuffle, self.rank, self.world = sampling, shuffle, rank, world
         self.samples = np.array([int(round(u.duration * SAMPLE_RATE)) for u in kept])
         self.langs = [u.lang for u in kept]
+        rows = "\n".join(f"{u.id}\t{u.offset}\t{u.duration}" for u in kept)  # not the path: a data dir may move
+        self.fingerprint = f"{len(kept)} utterances, {hashlib.sha256(rows.encode()).hexdigest()[:16]}"
+        """What the plan is made of: equal fingerprints, equal plans (resume checks it)."""
 
     def epoch(self, epoch: int) -> list[list[Piece]]:
         """This worker's batches of ``epoch``, in order."""
@@ -88,7 +94,8 @@ class BatchPlan:
         for i in order:
             size = min(self.samples[i], cap)
             width = size if self.cfg.crop_to_shortest or not current else min(self.samples[current[0]], cap)
-            if current and (len(current) + 1) * width > self.cfg.max_samples:
+            full = self.cfg.max_utterances and len(current) >= self.cfg.max_utterances
+            if current and ((len(current) + 1) * width > self.cfg.max_samples or full):
                 batches.append(current)
                 current = []
             current.append(int(i))

@@ -142,7 +142,7 @@ def write_kaldi(utts: list[Utterance], data_dir: Path) -> None:
         atomic_write(data_dir / name, content)
 
 
-def _read_table(path: Path, required: bool = True) -> dict[str, str]:
+def read_table(path: Path, required: bool = True) -> dict[str, str]:
     """Kaldi 'key rest-of-line' file as a dict."""
     if not path.is_file():
         if required:
@@ -170,15 +170,15 @@ def read_kaldi(data_dir: str | Path) -> list[Utterance]:
     import soundfile as sf
 
     data_dir = Path(data_dir)
-    wav = _read_table(data_dir / "wav.scp")
+    wav = read_table(data_dir / "wav.scp")
     for rec, path in wav.items():
         if path.rstrip().endswith("|"):
             raise ValueError(f"{data_dir / 'wav.scp'}: {rec}: piped commands are not supported: {path}")
-    utt2spk = _read_table(data_dir / "utt2spk")
-    text = _read_table(data_dir / "text", required=False)
-    utt2lang = _read_table(data_dir / "utt2lang", required=False)
-    utt2dur = _read_table(data_dir / "utt2dur", required=False)
-    segments = _read_table(data_dir / "segments", required=False)
+    utt2spk = read_table(data_dir / "utt2spk")
+    text = read_table(data_dir / "text", required=False)
+    utt2lang = read_table(data_dir / "utt2lang", required=False)
+    utt2dur = read_table(data_dir / "utt2dur", required=False)
+    segments = read_table(data_dir / "segments", required=False)
     utts = []
     for uid, spk in utt2spk.items():
         if segments:

@@ -51,13 +51,19 @@ class MixedStreams:
         self.places = {name: {"epoch": 0, "position": 0, "batches": 0} for name in plans}
 
     def state(self) -> dict:
-        """Every stream's place: epoch, batch within it, batches given in all."""
-        return {name: dict(place) for name, place in self.places.items()}
+        """Every stream's place (epoch, batch within it, batches given in all) and its plan's fingerprint."""
+        return {name: {**place, "fingerprint": self.plans[name].fingerprint} for name, place in self.places.items()}
 
     def load_state(self, state: dict) -> None:
+        """Go on from ``state``; refused when a stream's data is not what its place was counted in."""
         if set(state) != set(self.places):
             raise ConfigError(f"the checkpoint holds streams {sorted(state)}, this run has {sorted(self.places)}")
-        self.places = {name: dict(place) for name, place in state.items()}
+        for name, place in state.items():
+            then, now = place.get("fingerprint", self.plans[name].fingerprint), self.plans[name].fingerprint
+            if then != now:
+                raise ConfigError(f"stream {name}: its data changed since the checkpoint ({then}; now {now}), so its "
+                                  "place would be in another plan; give another out, or restart=true")
+        self.places = {name: {k: v for k, v in place.items() if k != "fingerprint"} for name, place in state.items()}
 
     def next_stream(self) -> str:
         """The stream with the earliest deadline; ties go to the first named."""

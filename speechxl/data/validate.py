@@ -19,6 +19,7 @@ from speechxl.errors import SpeechxlError
 
 REASONS = {
     "unreadable": "the audio file is missing or cannot be decoded",
+    "decoder_crashed": "decoding the file killed its process (a decoder crash, or out of memory)",
     "empty_audio": "the audio file holds no samples",
     "non_finite": "the audio holds NaN or infinite samples",
     "silent": "the audio is digital silence (peak below -80 dBFS)",

@@ -27,14 +27,12 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from rapidfuzz.distance import Levenshtein
 from tqdm import tqdm
 
 from speechxl.atomic import atomic_write
-from speechxl.data.audio import AudioError, load_audio
 from speechxl.data.batching import BatchConfig, BatchPlan, iterate
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
@@ -49,9 +47,11 @@ log = logging.getLogger(__name__)
 
 def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_000
               ) -> dict[str, torch.Tensor]:
-    """CTC log-probabilities (T, V) per utterance id, in batches of similar length."""
+    """CTC log-probabilities (T, V) per utterance id, in batches of similar length (one utterance
+    at a time when the frontend's output depends on padding: see ConvFrontend.padding_exact)."""
+    exact = model.net.backbone.frontend.padding_exact
     cfg = BatchConfig(max_samples=max_samples, max_seconds=max(u.duration for u in utts) + 1,
-                      crop_to_shortest=False)
+                      crop_to_shortest=False, max_utterances=0 if exact else 1)
     cfg.max_samples = max(cfg.max_samples, int(cfg.max_seconds * 16000))
     plan = BatchPlan(utts, cfg, seed=0, shuffle=False)
     out = {}
@@ -115,7 +115,8 @@ class Searcher:
             return self.lm
         if not lang:
             held = sorted(p.stem for p in self.lm.glob("*.arpa"))
-            raise ValueError(f"{self.lm} holds one LM per language ({' '.join(held)}): say which with --lang")
+            raise ValueError(f"{self.lm} holds one LM per language ({' '.join(held)}): "
+                             "say which with --lang (lang= in Python)")
         path = self.lm / f"{lang}.arpa"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no LM for language {lang!r} in {self.lm}")
@@ -124,7 +125,7 @@ class Searcher:
     def decoder_for(self, lang: str):
         if lang not in self._decoders:
             arpa = self._arpa(lang)
-            info = json.loads((arpa.parent / "info.json").read_text()) if (arpa.parent / "info.json").is_file() else {}
+            info = json.loads((arpa.parent / "info.json").read_text(encoding="utf-8")) if (arpa.parent / "info.json").is_file() else {}
             if info.get("kind") == "words":
                 words = self.model.lexicon(arpa, lang)
                 self._decoders[lang] = LexiconBeamDecoder(self.units, words, arpa, self.beam)
@@ -218,6 +219,8 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
     """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
     model = load_model(model_dir, lang_dir, device)
     utts = [u for u in read_manifest(data_dir)]
+    if not utts:
+        raise ValueError(f"{data_dir}: no utterances to decode")
     tag = ("_lm" if lm else "") + (f"_{Path(map_method).name if Path(map_method).exists() else map_method}"
                                    if inventory else "")
     out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
@@ -277,29 +280,3 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
     log.info("%s: %d utterances (%.2f h) decoded, RTF %.3f", out, len(rows), audio_s / 3600,
              info["real_time_factor"])
     return out
-
-
-def transcribe(model_dir: str | Path, paths: list[str], lm: str | Path | None = None, lang: str | None = None,
-               beam: BeamConfig = BeamConfig(), all_units: bool = False, device: str = "cpu"
-               ) -> Iterator[tuple[str, str | AudioError]]:
-    """(path, text) for each audio file, in any format soundfile reads, at any sample rate, as soon
-    as it is done; a file that cannot be read gives (path, its AudioError) and the others go on.
-    Beam search with ``lm`` needs the files' language (``lang``) when the LM dir has one per
-    language; given ``lang``, the output keeps to that language's units unless ``all_units``."""
-    model = load_model(model_dir, device=device)
-    searcher = Searcher(model, lm, beam)
-    if lm is not None:
-        searcher.decoder_for(lang or "")  # a missing LM is an error before any file is read
-    mask = None if all_units or not lang else own_units(model, [lang]).get(lang)
-    with torch.inference_mode():
-        for p in paths:
-            try:
-                wav = torch.from_numpy(load_audio(p))[None]
-            except AudioError as e:
-                yield p, e
-                continue
-            lp, frames = model.net.log_probs(wav.to(device), torch.tensor([wav.shape[1]], device=device))
-            lp = lp[0, : int(frames[0])].cpu()
-            if mask is not None:
-                lp = keep_units(lp, mask)
-            yield p, searcher(lp, lang or "")[1]

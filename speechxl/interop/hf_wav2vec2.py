@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from speechxl.checkpoint import load_tensors
 from speechxl.config import from_dict
 from speechxl.atomic import atomic_path, atomic_write
 from speechxl.models.w2v_bert import W2vBertConfig
@@ -190,19 +191,19 @@ def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
     if (d / "model.safetensors").is_file():
         return load_file(str(d / "model.safetensors"))
     if (d / "model.safetensors.index.json").is_file():
-        index = json.loads((d / "model.safetensors.index.json").read_text())
+        index = json.loads((d / "model.safetensors.index.json").read_text(encoding="utf-8"))
         out: dict[str, torch.Tensor] = {}
         for shard in sorted(set(index["weight_map"].values())):
             out.update(load_file(str(d / shard)))
         return out
     if (d / "pytorch_model.bin").is_file():
-        return torch.load(d / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        return load_tensors(d / "pytorch_model.bin")
     raise FileNotFoundError(f"{d}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
 
 
 def is_hf_dir(path: str | Path) -> bool:
     p = Path(path)
-    return (p / "config.json").is_file() and json.loads((p / "config.json").read_text()).get("model_type") in MODEL_TYPES
+    return (p / "config.json").is_file() and json.loads((p / "config.json").read_text(encoding="utf-8")).get("model_type") in MODEL_TYPES
 
 
 def read_hf_config(model_dir: str | Path) -> tuple[str, object]:

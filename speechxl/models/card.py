@@ -80,6 +80,8 @@ class ModelCard:
                        ctc=from_dict(CTCConfig, head["ctc"], "head.ctc"), vocabulary=head["vocabulary"],
                        units=d["units"], voices=d.get("voices"), sample_rate=d["sample_rate"],
                        frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}))
+        if not (ck / "units.txt").is_file():
+            raise ValueError(f"{ck}: a pretraining checkpoint has no CTC head to decode with; fine-tune it first")
         run = read_yaml(ck / "config.yaml")
         info = json.loads((ck / "lang_info.json").read_text(encoding="utf-8"))
         family = run.get("family", "wav2vec2")

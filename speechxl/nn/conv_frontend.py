@@ -113,6 +113,9 @@ class ConvFrontend(nn.Module):
             c_in = c
         self.conv_layers = nn.ModuleList(layers)
         self.output_dim = c_in
+        # GroupNorm over time sees the padding: an utterance in a padded batch gets other frames
+        # than alone (as in fairseq and transformers); inference then runs one utterance at a time
+        self.padding_exact = cfg.norm != "group"
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

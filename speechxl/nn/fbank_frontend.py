@@ -88,6 +88,7 @@ class FbankFrontend(nn.Module):
             self.output_dim = c * (((cfg.n_mels - 1) // 2 - 1) // 2)
         else:
             self.output_dim = cfg.n_mels * cfg.stack
+        self.padding_exact = True  # an utterance's frames do not depend on the padding beside it
 
     def fbank_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return (torch.div(lengths - self.win, self.hop, rounding_mode="floor") + 1).clamp(min=0)

@@ -38,7 +38,8 @@ from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.setup import RunConfig, build_model, load_run_config, read_streams, stream_batches
+from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, start_afresh,
+                                  stream_batches)
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     dist = init_distributed()
     out = Path(cfg.out)
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
+    if cfg.restart:
+        start_afresh(out, dist)
     if not cfg.init.get("speech") and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):
         # a from-scratch baseline: random weights have nothing worth keeping fixed
         log.info("no init: the frontend and encoder train from the first step (freezing settings ignored)")
@@ -142,7 +145,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
                   provenance={"init": cfg.init, "lang_dir": str(lang_dir),
                               "training_data": [d for s in cfg.training_streams().values() for d in s.data]}
                   ).save(out / "card.json")
-        (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)

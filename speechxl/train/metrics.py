@@ -12,6 +12,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from speechxl.atomic import atomic_write
+
 SUMMED = ("correct", "count", "errors", "ref_tokens", "zeroed")
 
 
@@ -49,7 +51,7 @@ class MetricsWriter:
     """Appends {"split", "step", "time", ...figures} lines to ``log.jsonl``; TensorBoard events beside it."""
 
     def __init__(self, out_dir: Path, enabled: bool = True):
-        self.enabled = enabled
+        self.enabled, self.out = enabled, out_dir
         self.start = time.time()
         if enabled:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,23 @@ class MetricsWriter:
             from tensorboardX import SummaryWriter
 
             self.tb = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def resume_at(self, step: int) -> None:
+        """Forget what was logged after ``step`` (a run killed after its last checkpoint logged
+        steps that the resumed run logs again): those lines of log.jsonl, and a line torn by
+        the kill, are dropped; TensorBoard hides its events from ``step + 1`` on (purge_step)."""
+        if not self.enabled:
+            return
+        self.jsonl.close()
+        path = self.out / "log.jsonl"
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                if _step_of(line) is not None and _step_of(line) <= step]
+        atomic_write(path, "".join(kept))
+        self.jsonl = open(path, "a", encoding="utf-8")
+        from tensorboardX import SummaryWriter
+
+        self.tb.close()
+        self.tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=step + 1)
 
     def write(self, split: str, step: int, figures: dict[str, float]) -> None:
         if not self.enabled:
@@ -74,3 +93,10 @@ class MetricsWriter:
         if self.enabled:
             self.jsonl.close()
             self.tb.close()
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None

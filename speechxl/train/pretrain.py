@@ -21,7 +21,8 @@ from speechxl.data.manifest import read_manifest
 from speechxl.models.registry import FAMILIES
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
-from speechxl.train.setup import RunConfig, build_model, load_run_config, read_streams, stream_batches
+from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, start_afresh,
+                                  stream_batches)
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     dist = init_distributed()
     out = Path(cfg.out)
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
+    if cfg.restart:
+        start_afresh(out, dist)
     utts = read_streams(cfg)
     model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in utts.values() for u in us])
     if dist.main:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -25,7 +26,7 @@ from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
 from speechxl.models.registry import FAMILIES
 from speechxl import checkpoint as ckpt
-from speechxl.train.distributed import Dist
+from speechxl.train.distributed import Dist, all_gather
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.trainer import OptimConfig, TrainConfig
 
@@ -48,6 +49,9 @@ class RunConfig:
     """Data dirs of held-out audio for validation."""
     out: str = ""
     """Experiment dir: checkpoints/, log.jsonl, tensorboard/, config.yaml."""
+    restart: bool = False
+    """Start afresh in an ``out`` that holds a run: its contents move to out/previous_<n>/ (nothing
+    is deleted) and this run starts from its init or from random weights; without it, the run resumes."""
     init: dict[str, str] = field(default_factory=dict)
     """Weights to start from, per part: ``init.speech=<speechxl checkpoint or Hugging Face model dir>``
     (it sets the speech encoder's architecture); ``init=<path>`` is ``init.speech=<path>``."""
@@ -66,6 +70,8 @@ class RunConfig:
             raise ConfigError("data and streams: give one of them (data= is one stream named 'data')")
         if not self.out:
             raise ConfigError("out: give the experiment dir, e.g. out=exp/run1")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise ConfigError(f"out: {self.out} is a file, not an experiment dir")
 
     def training_streams(self) -> dict[str, StreamConfig]:
         """The run's streams, ``data=`` as the one named 'data'; each with its own sampling."""
@@ -105,7 +111,7 @@ def _with_part_types(model: dict, source: Any) -> dict:
     return out
 
 
-def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
+def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] = (), check: bool = True) -> T:
     """Preset + overrides; ``data``/``valid_data`` may be one dir or a comma list; ``model`` is
     typed by ``family``, which defaults to init's. Without init, ``architecture=<preset.yaml>``
     takes the family and the model section of another preset (a pretraining one) as the base of
@@ -120,6 +126,7 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
         arch = read_yaml(architecture)
         raw.setdefault("family", arch.get("family", "wav2vec2"))
         raw["model"] = merge_dicts(arch.get("model") or {}, raw.get("model") or {})
+    family_from_init = bool(raw["init"].get("speech")) and "family" not in raw
     if raw["init"].get("speech"):  # the family and part types default to init's
         init_family, init_model = init_architecture(raw["init"]["speech"])
         raw.setdefault("family", init_family)
@@ -132,10 +139,17 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
         if part not in FAMILIES[family].parts:
             raise ConfigError(f"init.{part}: a {family} model has no {part} part; its parts: "
                               f"{', '.join(FAMILIES[family].parts)}")
-    model = from_dict(FAMILIES[family].config, raw.pop("model", {}) or {}, "model")
+    try:
+        model = from_dict(FAMILIES[family].config, raw.pop("model", {}) or {}, "model")
+    except ConfigError as e:
+        if not family_from_init:
+            raise
+        raise ConfigError(f"{e} (the model section is read as a {family} model, the family of init "
+                          f"{raw['init']['speech']}; a model section for another family does not fit it)") from None
     cfg = from_dict(cls, raw)
     cfg.model = model
-    validate(cfg)
+    if check:  # not for --print_config, which may show a config before it is complete
+        validate(cfg)
     return cfg
 
 
@@ -169,7 +183,7 @@ def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
 
 # settings a resumed run may change (named in the log); any other change is refused; an
 # experiment dir that was moved resumes where it now is
-RESUMABLE_CHANGES = ("out", "train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
+RESUMABLE_CHANGES = ("out", "restart", "train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
                      "train.save_every", "train.keep_last", "train.threads", "train.nonfinite_patience",
                      "train.precision", "train.keep_freed_memory", "batch.num_workers", "require_learning")
 
@@ -194,7 +208,7 @@ def check_resume(saved: dict, new: dict, out: str | Path) -> None:
         raise ConfigError(
             f"{out} holds checkpoints of a run with other settings, which resuming would not honour: "
             + "; ".join(f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in conflicts)
-            + " (give another out, or the settings it was started with)")
+            + " (give another out, restart=true to start afresh in it, or the settings it was started with)")
     if changed:
         log.info("resuming %s with %s", out, ", ".join(f"{k} {a.get(k)} -> {b.get(k)}" for k in changed))
 
@@ -225,6 +239,19 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
         _fit_frontend(frontend, utts)
     torch.manual_seed(cfg.train.seed + rank)
     return model
+
+
+def start_afresh(out: Path, dist: Dist) -> None:
+    """``restart=true``: what ``out`` holds from an earlier run moves to out/previous_<n>/."""
+    if dist.main and ckpt.resolve(out / "checkpoints", "last") is not None:
+        earlier = [int(p.name.removeprefix("previous_")) for p in out.glob("previous_*") if p.name[9:].isdigit()]
+        aside = out / f"previous_{max(earlier, default=0) + 1}"
+        aside.mkdir()
+        for p in sorted(out.iterdir()):
+            if p != aside and p.name != ".lock" and not p.name.startswith("previous_"):
+                os.replace(p, aside / p.name)
+        log.info("restart: the earlier run in %s is now in %s; starting afresh", out, aside)
+    all_gather(None, dist)  # the other workers wait until it has moved
 
 
 def read_streams(cfg: RunConfig) -> dict[str, list[Utterance]]:

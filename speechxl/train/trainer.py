@@ -168,6 +168,7 @@ class Trainer:
         # a checkpoint from before streams holds the one stream's place as epoch and position
         places = state.get("streams") or {"data": {"epoch": state["epoch"], "position": state["position"], "batches": 0}}
         self.streams.load_state(places)
+        self.writer.resume_at(self.step)
         log.info("resumed from %s: step %d; %s", last, self.step, "; ".join(
             f"stream {name} epoch {p['epoch']} batch {p['position']}" for name, p in places.items()))
         return True

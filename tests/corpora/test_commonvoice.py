@@ -115,3 +115,15 @@ def test_a_row_with_a_missing_field_is_an_error_naming_its_line(tmp_path):
 def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
     (tmp_path / "x.tsv").write_bytes("client_id\tpath\tsentence\nc1\ta.mp3\tHola.\n".encode("utf-8-sig"))
     assert read_tsv(tmp_path / "x.tsv")[0]["client_id"] == "c1"
+
+
+def test_clips_and_speakers_shared_between_train_and_test_are_reported(tmp_path, caplog):
+    train = rows("es", 3) + rows("es", 1, client="d" * 40, start=10)
+    write_release(tmp_path, "es", {"train": train, "dev": rows("es", 1, client="e" * 40, start=20),
+                                   "test": [train[1], *rows("es", 1, client="d" * 40, start=30)]})
+    prepare_commonvoice(tmp_path, tmp_path / "data", ["es"], jobs=1)
+    overlaps = json.loads((tmp_path / "data" / "overlaps.json").read_text(encoding="utf-8"))
+    assert list(overlaps) == ["test train"]
+    assert [c.rsplit("/", 1)[-1] for c in overlaps["test train"]["clips"]] == ["common_voice_es_1.mp3"]
+    assert len(overlaps["test train"]["speakers"]) == 2  # c... (the shared clip's) and d...
+    assert any("test and train share 1 clips" in r.getMessage() for r in caplog.records)

@@ -8,7 +8,8 @@ import yaml
 
 from speechxl.data.manifest import Utterance
 from speechxl.decode.model import load_model
-from speechxl.decode.run import decode, own_units, restrict_to_own_units, transcribe
+from speechxl.decode.recognizer import load
+from speechxl.decode.run import decode, own_units, restrict_to_own_units
 from speechxl.eval.report import score
 from speechxl.text.units import Units
 from speechxl.train.finetune import finetune, load_finetune_config
@@ -80,7 +81,7 @@ def test_transcribe_any_audio_file(trained, tmp_path):
     u = read_manifest(data / "test")[0]
     x, sr = sf.read(u.audio)
     sf.write(str(tmp_path / "a.ogg"), x, sr)
-    (path, text), = transcribe(root / "ctc", [str(tmp_path / "a.ogg")])
+    (path, text), = load(root / "ctc").transcribe_files([str(tmp_path / "a.ogg")])
     assert path.endswith("a.ogg") and isinstance(text, str)
 
 
@@ -189,8 +190,8 @@ def test_an_unreadable_file_among_many_is_skipped_by_name_and_the_others_are_tra
 
 def test_a_per_language_lm_without_a_language_is_a_clear_error(trained, tmp_path):
     root, data, _ = trained
-    with pytest.raises(ValueError, match=r"lang_word holds one LM per language \(es ru\): say which with --lang"):
-        list(transcribe(root / "ctc", [str(tmp_path / "never_read.wav")], lm=data / "lang_word"))
+    with pytest.raises(ValueError, match=r"lang_word holds one LM per language \(es ru\): say which with --lang \(lang= in Python\)"):
+        list(load(root / "ctc", lm=data / "lang_word").transcribe_files([str(tmp_path / "never_read.wav")]))
 
 
 def test_a_device_that_cannot_be_used_is_a_clear_error(trained):

@@ -142,3 +142,15 @@ def test_help_from_the_repository_root_lists_the_recipe_and_template_options():
     assert r.returncode == 0, r.stderr
     assert "--cv_root []" in r.stdout and "--demo_scale [1.0]" in r.stdout  # the corpus's own options
     assert "--finetune_units [phones chars]" in r.stdout and "--stop_stage [100]" in r.stdout  # the template's
+
+
+def test_relative_paths_are_taken_from_where_the_recipe_was_run(tmp_path):
+    """From any directory, `--cv_root cv --data data --exp exp` mean ./cv, ./data and ./exp there
+    (run.sh works in egs/commonvoice/; its own defaults stay relative to it)."""
+    rows = [(f"{i:040d}", f"clip{i}.wav", f"Frase {i}.") for i in range(4)]
+    write_release(tmp_path / "cv", "es", {"train": rows[:2], "dev": rows[2:3], "test": rows[3:]})
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    r = subprocess.run(["bash", str(RUN), "--cv_root", "cv", "--data", "data", "--exp", "exp", "--stage", "1",
+                        "--stop_stage", "1", "--nj", "1"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "data" / "train" / "utts.jsonl").is_file() and (tmp_path / "exp" / ".done" / "stage1").is_file()

@@ -81,6 +81,31 @@ def test_killed_run_resumes_bit_identically(data, tmp_path, monkeypatch):
     assert len(losses(tmp_path / "a")) == 8
 
 
+def test_steps_logged_after_the_last_checkpoint_are_not_logged_twice(data, tmp_path, monkeypatch):
+    """Killed after logging step 5 (last checkpoint: 3), half-way through a line: the resumed run
+    logs 4 and 5 again, and log.jsonl holds each step once, as an uninterrupted run's does."""
+    from speechxl.train.metrics import MetricsWriter
+
+    run = lambda out: pretrain(config(data, out, "train.max_steps=8", "train.save_every=3"))  # noqa: E731
+    run(tmp_path / "a")
+    write = MetricsWriter.write
+
+    def write_then_die(self, split, step, figures):
+        write(self, split, step, figures)
+        if split == "train" and step == 5:
+            self.jsonl.write('{"split": "train", "st')  # torn by the kill
+            self.jsonl.flush()
+            raise KeyboardInterrupt("killed after logging step 5")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MetricsWriter, "write", write_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path / "b")
+    run(tmp_path / "b")
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    assert [s for s, _ in losses(tmp_path / "b")] == list(range(1, 9))
+
+
 def test_a_killed_run_with_two_streams_resumes_bit_identically(data, tmp_path, monkeypatch):
     train, valid = data
     other = write_audio_set(tmp_path / "other", n=5, langs=("cc",), seed=2)
@@ -341,3 +366,29 @@ def test_best_is_always_a_validated_checkpoint_that_knows_its_own_score(data, tm
     step = int(best.name.split("_")[1])
     assert valid[step] == min(valid.values())
     assert ckpt.load_trainer_state(best)["best"] == pytest.approx(valid[step], abs=1e-5)
+
+
+def test_resuming_on_changed_data_is_refused_and_restart_starts_afresh_keeping_the_old_run(data, tmp_path):
+    """The checkpoint holds each stream's data fingerprint: the same data dir with other contents
+    would resume at a place in another plan. restart=true moves the old run aside, deleting nothing."""
+    from speechxl.data.manifest import read_manifest, write_manifest
+
+    train, valid = data
+    mine = tmp_path / "train"
+    write_manifest(read_manifest(train), mine)
+    out = tmp_path / "run"
+    run = lambda *extra: pretrain(load_pretrain_config(None, TINY_W2V + [  # noqa: E731
+        f"data={mine}", f"valid_data={valid}", f"out={out}", *extra]))
+    run("train.max_steps=2")
+    write_manifest(read_manifest(train)[:-2], mine)  # two utterances fewer, same dir
+    with pytest.raises(ConfigError, match=r"^stream data: its data changed since the checkpoint \(16 utterances, "
+                                          r"\w+; now 14 utterances, \w+\).*restart=true$"):
+        run("train.max_steps=4")
+    old = final_weights(out)
+    run("train.max_steps=3", "restart=true")
+    assert ckpt.resolve(out / "checkpoints", "last").name == "step_00000003"
+    assert [s for s, _ in losses(out)] == [1, 2, 3]  # a run of its own, from step 1
+    kept = ckpt.load_model_state(ckpt.resolve(out / "previous_1" / "checkpoints", "last"))
+    assert all(torch.equal(old[k], kept[k]) for k in old)
+    run("train.max_steps=4")  # and it resumes as any run does
+    assert ckpt.resolve(out / "checkpoints", "last").name == "step_00000004"
