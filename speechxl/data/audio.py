@@ -42,6 +42,8 @@ def load_audio(
     Returns samples (S,) at ``sample_rate``. Channels are averaged; other rates are resampled.
     Raises AudioError for a missing, unreadable or truncated file.
     """
+    if not Path(path).exists():
+        raise AudioError(path, "no such file")
     if Path(path).is_file() and Path(path).stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)", "empty_audio")
     try:
@@ -53,7 +55,10 @@ def load_audio(
                 f.seek(start)
             x = f.read(frames, dtype="float32", always_2d=True)  # (S, C)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
-        raise AudioError(path, f"cannot read audio: {e}") from None
+        said = str(e)
+        if "does not exist" in said:  # libsndfile's words for a file it found but could not parse
+            said = f"a corrupt file or a format libsndfile does not decode (it said: {said})"
+        raise AudioError(path, f"cannot read audio: {said}") from None
     x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     if src_rate != sample_rate and x.size:
         x = soxr.resample(x, src_rate, sample_rate, quality="HQ").astype(np.float32, copy=False)

@@ -44,12 +44,13 @@ def test_corrupt_and_empty_files_raise_named_errors(tmp_path):
     with pytest.raises(AudioError, match="bad.mp3") as e:
         load_audio(bad)
     assert e.value.reason == "unreadable"
+    assert e.value.detail.startswith("cannot read audio: a corrupt file or a format libsndfile does not decode (it said:")
     empty = tmp_path / "empty.mp3"
     empty.write_bytes(b"")
     with pytest.raises(AudioError) as e:
         load_audio(empty)
     assert e.value.reason == "empty_audio"
-    with pytest.raises(AudioError, match="missing.wav"):
+    with pytest.raises(AudioError, match="missing.wav: no such file"):
         load_audio(tmp_path / "missing.wav")
 
 
