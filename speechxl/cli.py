@@ -23,6 +23,7 @@ import logging
 import sys
 from pathlib import Path
 
+from speechxl import __version__
 from speechxl.corpora import CORPORA
 from speechxl.options import key_values, option, words
 
@@ -134,7 +135,8 @@ def _add_decode(sub) -> None:
     p.add_argument("data", help="data dir to transcribe")
     _add_beam_options(p)
     option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")
-    option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm][_<map>])")
+    option(p, "--out", help="decode dir (default: <model>/decode_<set>[_lm][_<map>], then _<setting><value> "
+                            "for each search setting not at its default)")
     option(p, "--lang_dir", help="the model's units dir, if not where training found it")
     option(p, "--inventory", help="phone models: restrict the output to these phones (one IPA phone per line)")
     option(p, "--map", default="articulatory",
@@ -143,11 +145,13 @@ def _add_decode(sub) -> None:
             help="articulatory map: drop model phones farther than this from every inventory phone "
                  "(default 0.2: one minor feature; inf: map every phone)")
     _all_units_option(p)
-    _device_option(p)
+    _model_options(p)
 
 
-def _device_option(p) -> None:
+def _model_options(p) -> None:
     option(p, "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1, ... (the search runs on the CPU)")
+    option(p, "--average", type=int, default=1,
+           help="use the mean weights of the experiment's newest N checkpoints (train.keep_last keeps them)")
 
 
 def _all_units_option(p) -> None:
@@ -161,7 +165,8 @@ def _run_decode(args) -> None:
     from speechxl.decode.run import decode
 
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
-           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device)
+           args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device,
+           args.average)
 
 
 def _add_inventory(sub) -> None:
@@ -204,7 +209,7 @@ def _add_transcribe(sub) -> None:
     option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
                               "may output)")
     _all_units_option(p)
-    _device_option(p)
+    _model_options(p)
 
 
 def _run_transcribe(args) -> None:
@@ -212,7 +217,7 @@ def _run_transcribe(args) -> None:
     from speechxl.decode.recognizer import load
 
     failed = 0
-    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units)
+    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units, average=args.average)
     for path, text in asr.transcribe_files(args.audio, args.lang):
         if isinstance(text, AudioError):
             logging.getLogger("speechxl").error("skipped: %s", text)
@@ -266,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="speechxl", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True)
     for add, _ in VERBS.values():
         add(sub)

@@ -95,3 +95,13 @@ def test_print_config_shows_every_key_with_its_meaning(run_cli, capsys):
     assert yaml.safe_load(out)["model"]["encoder"]["type"] == "conformer"  # and it is YAML a preset can be
     run_cli("finetune", "--print_config", "units=phones")
     assert "units: phones  # chars, phones or bpe." in capsys.readouterr().out
+
+
+def test_version(run_cli, capsys):
+    import pytest
+
+    import speechxl
+
+    with pytest.raises(SystemExit) as e:
+        run_cli("--version")
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"speechxl {speechxl.__version__}"

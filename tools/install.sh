@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
 torch_spec=${TORCH_SPEC:-}
-apt_packages="espeak-ng"   # espeak-ng: G2P (phonemizer) and the demo corpus's voices
+# espeak-ng: G2P (phonemizer) and the demo corpus's voices; sctk: sclite, which the tests run on
+# the trn files speechxl writes (it must count what the reports count)
+apt_packages="espeak-ng sctk"
 
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

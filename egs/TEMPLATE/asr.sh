@@ -99,10 +99,11 @@ decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tune
     local units lm; units=$(speechxl card "$m" --field units)
     # characters and BPE decode into words with the word LMs; phones with a phone LM
     if [ "$units" == phones ]; then lm=$data/lang_phone/lm; else lm=$data/lang_word; fi
+    # the recipe names its decode dirs (outside it, a dir's name carries the non-default settings)
     # shellcheck disable=SC2086  # decode_args is a list of options
-    speechxl decode "$m" "$data/test" $decode_args
+    speechxl decode "$m" "$data/test" --out "$m/decode_test" $decode_args
     # shellcheck disable=SC2086
-    speechxl decode "$m" "$data/test" --lm "$lm" --tune_on "$data/dev" $decode_args
+    speechxl decode "$m" "$data/test" --lm "$lm" --tune_on "$data/dev" --out "$m/decode_test_lm" $decode_args
   done
 }
 run_stage 5 "decode" --reads "decode_args data" decode_all "${ctc_dirs[@]}"

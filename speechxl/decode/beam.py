@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,21 @@ class BeamConfig:
     word_score: float = 0.0
     """Added per word (lexicon) or per word boundary (lexicon-free); negative penalises insertions."""
     sil_score: float = 0.0
+
+
+def load_lm(kenlm: type, arpa: str | Path, dictionary):
+    """KenLM over ``dictionary``, without the "Loading the LM will be faster if you build a binary
+    file" notice and progress bar that KenLM writes to the process's stderr for every ARPA file
+    (its errors still come back as exceptions)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        return kenlm(str(arpa), dictionary)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _collapse(path: list[int], blank: int, sil: int) -> list[int]:
@@ -85,7 +102,7 @@ class LexiconBeamDecoder:
         spellings = {w: [s for s in sp if units.unknown(s) == []] for w, sp in lexicon.items()}
         spellings = {w: sp for w, sp in spellings.items() if sp}
         self.words = _dictionary(sorted(set(spellings) | {"<unk>"}))
-        self.lm = KenLM(str(arpa), self.words)
+        self.lm = load_lm(KenLM, arpa, self.words)
         trie = Trie(len(units), self.sil)
         start = self.lm.start(False)
         for word, sps in spellings.items():
@@ -141,7 +158,7 @@ class TokenBeamDecoder:
         self.units = units
         self.sil = units.index[WORD] if WORD in units else units.blank_id
         self.tokens = _dictionary(units.symbols)
-        self.lm = KenLM(str(arpa), self.tokens)
+        self.lm = load_lm(KenLM, arpa, self.tokens)
         self._configure(cfg)
 
     def _configure(self, cfg: BeamConfig) -> None:

@@ -4,6 +4,7 @@ from the checkpoint's model card alone (speechxl.models.card), never from the tr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from speechxl.data.manifest import Utterance
 from speechxl.models.card import ModelCard
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
 from speechxl.text.units import WORD, Units
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +32,8 @@ class LoadedModel:
     step: int
     language_units: dict[str, Units]
     """Each training language's own units (units_<lang>.txt; none for BPE)."""
+    averaged: tuple[str, ...] = ()
+    """The checkpoints whose weights were averaged, if any."""
 
     def own_units_mask(self, lang: str) -> torch.Tensor | None:
         """(V,) True for the units of ``lang``'s training text (with blank, <unk> and the word
@@ -57,7 +62,7 @@ class LoadedModel:
     def describe(self) -> dict:
         return {"checkpoint": str(self.checkpoint.resolve()), "step": self.step, "units": self.kind,
                 "vocabulary": len(self.units), "init": self.card.provenance.get("init"), "family": self.card.family,
-                "training_data": self.card.provenance.get("training_data"),
+                "training_data": self.card.provenance.get("training_data"), "averaged": list(self.averaged),
                 "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3)}
 
 
@@ -78,10 +83,19 @@ def _arpa_words(path: Path) -> list[str]:
     return words
 
 
-def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+def average_weights(checkpoints: list[Path]) -> dict[str, torch.Tensor]:
+    """The mean of the checkpoints' weights (integer tensors, e.g. BatchNorm's batch count: the newest's)."""
+    states = [ckpt.load_model_state(c) for c in checkpoints]
+    return {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else states[-1][k]
+            for k, v in states[-1].items()}
+
+
+def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str = "cpu",
+               average: int = 1) -> LoadedModel:
     """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode on
-    ``device`` (cpu, cuda, cuda:1, ...). ``lang_dir``: the model's units dir (its G2P cache, BPE
-    model), if not where training found it."""
+    ``device`` (cpu, cuda, cuda:1, ...); with ``average`` N > 1, the mean weights of the experiment's
+    newest N checkpoints (as ESPnet and icefall average; train.keep_last says how many are kept).
+    ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it."""
     try:
         target = torch.device(device)
         torch.empty(0, device=target)
@@ -93,7 +107,17 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     if len(units) != card.vocabulary:
         raise ValueError(f"{found}: units.txt has {len(units)} units, the model card {card.vocabulary}")
     net = card.build()
-    net.load_state_dict(ckpt.load_model_state(found))
+    averaged: tuple[str, ...] = ()
+    if average > 1:
+        kept = sorted(p for p in found.parent.glob("step_*") if (p / "model.safetensors").is_file())
+        if len(kept) < average:
+            raise ValueError(f"--average {average}: {found.parent} keeps {len(kept)} checkpoints "
+                             f"({' '.join(p.name for p in kept)}); train with a larger train.keep_last")
+        found, averaged = kept[-1], tuple(p.name for p in kept[-average:])
+        net.load_state_dict(average_weights(kept[-average:]))
+        log.info("weights averaged over %s", " ".join(averaged))
+    else:
+        net.load_state_dict(ckpt.load_model_state(found))
     net.eval().to(target)
     lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
@@ -109,4 +133,4 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     # checkpoints from before the language inventories travelled with them: the lang dir's
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
-    return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units)
+    return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units, averaged)

@@ -122,7 +122,8 @@ class Recognizer:
 
 
 def load(model: str | Path, lm: str | Path | None = None, device: str = "cpu", beam: BeamConfig | None = None,
-         all_units: bool = False, lang_dir: str | Path | None = None) -> Recognizer:
-    """A Recognizer of a fine-tuned experiment dir (its best checkpoint) or checkpoint dir;
-    ``lm``: an n-gram LM (a lang dir of one per language, or an ARPA file) for beam search."""
-    return Recognizer(load_model(model, lang_dir, device), lm, beam or BeamConfig(), all_units)
+         all_units: bool = False, lang_dir: str | Path | None = None, average: int = 1) -> Recognizer:
+    """A Recognizer of a fine-tuned experiment dir (its best checkpoint, or with ``average`` N the
+    mean of its newest N) or checkpoint dir; ``lm``: an n-gram LM (a lang dir of one per
+    language, or an ARPA file) for beam search."""
+    return Recognizer(load_model(model, lang_dir, device, average), lm, beam or BeamConfig(), all_units)

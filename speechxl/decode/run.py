@@ -16,8 +16,10 @@ text: a Greek utterance cannot come out in Devanagari); ``--all_units`` lets eve
 every unit.
 
 Writes exp/<model>/decode_<set>[_<tag>]/: hyp.jsonl (per utterance: ids, language, audio,
-reference and hypothesis as text and as units), ref.trn and hyp.trn (sclite), decode.json
-(settings, the model and its provenance, timing).
+reference and hypothesis as text and as units), score_<wer|cer|per>/ref.trn and hyp.trn for sclite
+with exactly the tokens each metric scores (ref.trn and hyp.trn beside hyp.jsonl: the first
+metric, WER, or PER for a phone model), decode.json (settings, the model and its provenance,
+versions, timing).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.decode.beam import BeamConfig, LexiconBeamDecoder, TokenBeamDecoder
 from speechxl.decode.model import LoadedModel, load_model
 from speechxl.decode.phone_map import MAX_DISTANCE, PhoneMap, read_inventory, restrict
-from speechxl.eval.metrics import views
+from speechxl.eval.metrics import trn_files, views
 from speechxl.models.ctc import greedy_ids
 from speechxl.text.units import BLANK, UNK, WORD, Units
+from speechxl.versions import versions
 
 log = logging.getLogger(__name__)
 
@@ -211,18 +214,31 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance], a
     return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid
 
 
+def _settings_tag(lm, beam: BeamConfig, tune_on, inventory, map_method: str, all_units: bool) -> str:
+    """The decode dir's suffix: _lm, the phone map, and every search setting that differs from its
+    default, so that two decodes with other settings never write into one dir."""
+    tag = "_lm" if lm else ""
+    if inventory:
+        tag += f"_{Path(map_method).name if Path(map_method).exists() else map_method}"
+    varied = ("beam", "beam_tokens", "beam_threshold") + (() if tune_on else ("lm_weight", "word_score"))
+    if lm:
+        tag += "".join(f"_{k}{getattr(beam, k):g}" for k in varied
+                       if getattr(beam, k) != getattr(BeamConfig, k))
+    return tag + ("_all_units" if all_units and not inventory else "")
+
+
 def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
            map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False,
-           device: str = "cpu") -> Path:
-    """Decode ``data_dir`` with the model in ``model_dir``; returns the decode directory."""
-    model = load_model(model_dir, lang_dir, device)
+           device: str = "cpu", average: int = 1) -> Path:
+    """Decode ``data_dir`` with the model in ``model_dir`` (``average``: the mean weights of its newest
+    N checkpoints); returns the decode directory."""
+    model = load_model(model_dir, lang_dir, device, average)
     utts = [u for u in read_manifest(data_dir)]
     if not utts:
         raise ValueError(f"{data_dir}: no utterances to decode")
-    tag = ("_lm" if lm else "") + (f"_{Path(map_method).name if Path(map_method).exists() else map_method}"
-                                   if inventory else "")
+    tag = _settings_tag(lm, beam, tune_on, inventory, map_method, all_units) + (f"_avg{average}" if average > 1 else "")
     out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     maps = (phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out, max_distance)
@@ -259,9 +275,12 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
                     unfinished, len(utts))
     audio_s = sum(u.duration for u in utts)
     atomic_write(out / "hyp.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    atomic_write(out / "ref.trn", "".join(f"{r['ref']} ({r['id']})\n" for r in rows))
-    atomic_write(out / "hyp.trn", "".join(f"{r['hyp']} ({r['id']})\n" for r in rows))
+    for i, (metric, (ref_trn, hyp_trn)) in enumerate(trn_files(rows, model.kind).items()):
+        for d in ([out] if i == 0 else []) + [out / f"score_{metric.lower()}"]:  # top level: the first metric
+            atomic_write(d / "ref.trn", ref_trn)
+            atomic_write(d / "hyp.trn", hyp_trn)
     info = {
+        "versions": versions(),
         "model": model.describe(), "data": str(Path(data_dir).resolve()), "utterances": len(rows),
         "audio_hours": round(audio_s / 3600, 4), "search": "beam+lm" if lm else "greedy",
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,

@@ -79,6 +79,17 @@ def views(row: dict, kind: str) -> dict[str, tuple[list[str], list[str]]]:
     return {"WER": (ref.split(), hyp.split()), "CER": (list(ref), list(hyp))}
 
 
+def trn_files(rows: list[dict], kind: str) -> dict[str, tuple[str, str]]:
+    """Per metric, sclite's (ref.trn, hyp.trn) contents: one line per utterance, "tokens (id)",
+    with exactly the tokens the metric scores (so sclite counts what the report counts)."""
+    out = {}
+    for metric in views(rows[0], kind) if rows else ():
+        pairs = [(views(r, kind)[metric], r["id"]) for r in rows]
+        out[metric] = tuple("".join(f"{' '.join(_safe(tokens[side]))} ({uid})\n" for tokens, uid in pairs)
+                            for side in (0, 1))
+    return out
+
+
 def score_rows(rows: list[dict], kind: str) -> dict:
     """Per metric: overall and per-language counts, top confusions, and each row's errors."""
     out = {}

@@ -38,8 +38,9 @@ from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, start_afresh,
-                                  stream_batches)
+from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
+                                  start_afresh, stream_batches)
+from speechxl.train.metrics import train_log
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def label_utterances(utts: list[Utterance], lang_dir: Path, units: Units,
     return kept, labels, report
 
 
+@train_log
 def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     """Run (or resume) CTC fine-tuning; returns the final validation figures."""
     dist = init_distributed()
@@ -161,7 +163,9 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
                       cfg.optim, cfg.schedule, cfg.train, cfg.batch.num_workers, dist,
                       labels=lambda u: labels[u.id], files=files,
                       best_metric="error_rate" if valid else "loss")
-    trainer.resume()
+    resumed = trainer.resume()
+    if dist.main:
+        record_start(out, resumed)
     figures = trainer.fit()
     step, best = trainer.step, trainer.best
     del trainer, model  # the DistributedDataParallel wrapper goes before the process group

@@ -7,13 +7,18 @@ weighted by the batch's sample size.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from speechxl.atomic import atomic_write
 
+T = TypeVar("T")
 SUMMED = ("correct", "count", "errors", "ref_tokens", "zeroed")
 
 
@@ -45,6 +50,33 @@ class Meter:
         if out.get("ref_tokens"):
             out["error_rate"] = out["errors"] / out["ref_tokens"]
         return out
+
+
+def train_log(run: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Decorates a training verb ``run(cfg)``: its log lines (not tqdm's progress bar) also go to
+    ``<cfg.out>/train.log``, appended, on the main worker."""
+
+    @functools.wraps(run)
+    def logged(cfg: Any) -> T:
+        if int(os.environ.get("RANK", "0")) != 0:
+            return run(cfg)
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(Path(cfg.out) / "train.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.setLevel(logging.INFO)
+        logger = logging.getLogger("speechxl")
+        level = logger.level
+        logger.addHandler(handler)
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        try:
+            return run(cfg)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            handler.close()
+
+    return logged
 
 
 class MetricsWriter:

@@ -21,8 +21,9 @@ from speechxl.data.manifest import read_manifest
 from speechxl.models.registry import FAMILIES
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
-from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, start_afresh,
-                                  stream_batches)
+from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
+                                  start_afresh, stream_batches)
+from speechxl.train.metrics import train_log
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def load_pretrain_config(path: str | Path | None, overrides: list[str] = ()) -> 
     return load_run_config(PretrainConfig, path, overrides)
 
 
+@train_log
 def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     """Run (or resume) pretraining; returns the final validation figures."""
     dist = init_distributed()
@@ -57,7 +59,9 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
              if valid_utts else None)
     trainer = Trainer(model, train, valid, out, cfg, cfg.optim,
                       cfg.schedule, cfg.train, cfg.batch.num_workers, dist)
-    trainer.resume()
+    resumed = trainer.resume()
+    if dist.main:
+        record_start(out, resumed)
     figures = trainer.fit()
     step = trainer.step
     del trainer, model  # the DistributedDataParallel wrapper goes before the process group

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -29,6 +30,7 @@ from speechxl import checkpoint as ckpt
 from speechxl.train.distributed import Dist, all_gather
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.trainer import OptimConfig, TrainConfig
+from speechxl.versions import versions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -252,6 +254,14 @@ def start_afresh(out: Path, dist: Dist) -> None:
                 os.replace(p, aside / p.name)
         log.info("restart: the earlier run in %s is now in %s; starting afresh", out, aside)
     all_gather(None, dist)  # the other workers wait until it has moved
+
+
+def record_start(out: Path, resumed: bool) -> None:
+    """Append this start (time, fresh or resumed, versions) to out/versions.json."""
+    path = out / "versions.json"
+    starts = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    starts.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resumed, **versions()})
+    atomic_write(path, json.dumps(starts, indent=1) + "\n")
 
 
 def read_streams(cfg: RunConfig) -> dict[str, list[Utterance]]:

@@ -140,6 +140,8 @@ class Trainer:
                    and (self.best is None or valid_score <= self.best))
         if is_best:
             self.best = valid_score
+            if self.dist.main:
+                log.info("step %d: best so far (%s %.4f)", self.step, self.best_metric, valid_score)
         state = self._state()  # every worker takes part in gathering RNG states
         if not self.dist.main:
             return
@@ -258,6 +260,9 @@ class Trainer:
         totals = all_reduce_sum(totals, self.dist)
         meter = Meter.combined(all_gather(meter, self.dist))  # every worker's share of the set
         figures = {**meter.result(), "loss": float(totals[0] / totals[1].clamp(min=1))}
+        if self.dist.main:
+            log.info("step %d valid: %s", self.step, ", ".join(
+                f"{k} {figures[k]:.4g}" for k in ("loss", "error_rate", "accuracy") if k in figures))
         if not math.isfinite(figures["loss"]):
             log.warning("step %d: the validation loss is %s: the model's weights or buffers hold non-finite "
                         "values; this checkpoint cannot be best", self.step, figures["loss"])
@@ -308,4 +313,7 @@ class Trainer:
         if saved_at != self.step or (not scored and valid is not None):  # and saved with their own figure
             self.save(valid[self.best_metric] if valid is not None else None)
         self.writer.close()
+        best = ckpt.resolve(self.ckpt_root, "best") if self.dist.main else None
+        if best is not None:
+            log.info("best checkpoint: %s (%s %.4f)", best, self.best_metric, self.best)
         return valid or {}

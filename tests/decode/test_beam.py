@@ -77,3 +77,15 @@ def test_an_utterance_ending_inside_a_word_decodes_the_same_every_time(tmp_path)
         results.add((tuple(ids), tuple(words)))
         assert decoder.unfinished == 1 and padding is not None
     assert results == {(tuple(UNITS.encode(list("ca|ab"))), ("ca",))}
+
+
+def test_loading_an_lm_prints_nothing(tmp_path, capfd):
+    """KenLM's notice ("Loading the LM will be faster if you build a binary file") and progress bar
+    went to the terminal once per language and decode."""
+    arpa = write_arpa(train_ngram([["a", "b"], ["b", "a"]], 2), tmp_path / "t.arpa")
+    capfd.readouterr()
+    TokenBeamDecoder(UNITS, arpa, BeamConfig())
+    LexiconBeamDecoder(UNITS, {"a": [["a"]], "b": [["b"]]}, arpa, BeamConfig())
+    assert capfd.readouterr().err == ""
+    with pytest.raises(Exception):  # errors still come back
+        TokenBeamDecoder(UNITS, tmp_path / "missing.arpa", BeamConfig())

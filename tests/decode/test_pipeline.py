@@ -222,3 +222,33 @@ def test_resuming_a_fine_tuning_with_other_settings_or_units_is_refused(trained,
     (lang / "units.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(ConfigError, match=r"trained on other units than"):
         finetune(load_finetune_config(None, base + ["train.max_steps=4", f"lang_dir={lang}"]))
+
+
+def test_decodes_with_other_search_settings_get_dirs_of_their_own(trained):
+    from speechxl.decode.beam import BeamConfig
+
+    root, data, _ = trained
+    narrow = decode(root / "ctc", data / "test", lm=data / "lang_word", beam=BeamConfig(beam=4, lm_weight=1.0))
+    assert narrow.name == "decode_test_lm_beam4_lm_weight1"
+    tuned = decode(root / "ctc", data / "test", lm=data / "lang_word", beam=BeamConfig(beam=4), tune_on=data / "dev")
+    assert tuned.name == "decode_test_lm_beam4"  # the tuned weights are the decode's own, not a setting
+
+
+def test_decoding_with_the_mean_of_the_last_checkpoints(trained, tmp_path, run_cli):
+    """The fixture keeps steps 2 and 4: --average 2 decodes with their mean weights."""
+    from speechxl import checkpoint as ckpt
+    from speechxl.decode.model import average_weights
+
+    root, data, _ = trained
+    steps = sorted((root / "ctc" / "checkpoints").glob("step_*"))
+    model = load_model(root / "ctc", average=2)
+    mean = average_weights(steps[-2:])
+    a, b = (ckpt.load_model_state(s) for s in steps[-2:])
+    name = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
+    assert torch.allclose(model.net.state_dict()[name], (a[name] + b[name]) / 2)
+    assert torch.equal(model.net.state_dict()[name], mean[name])
+    run_cli("decode", root / "ctc", data / "test", "--average", "2")
+    info = json.loads((root / "ctc" / "decode_test_avg2" / "decode.json").read_text())
+    assert info["model"]["averaged"] == [s.name for s in steps[-2:]]
+    with pytest.raises(ValueError, match="--average 5: .* keeps 2 checkpoints"):
+        load_model(root / "ctc", average=5)

@@ -392,3 +392,12 @@ def test_resuming_on_changed_data_is_refused_and_restart_starts_afresh_keeping_t
     assert all(torch.equal(old[k], kept[k]) for k in old)
     run("train.max_steps=4")  # and it resumes as any run does
     assert ckpt.resolve(out / "checkpoints", "last").name == "step_00000004"
+
+
+def test_train_log_holds_the_validations_and_names_the_best_checkpoint(data, tmp_path):
+    out = tmp_path / "run"
+    pretrain(config(data, out, "train.max_steps=4", "train.valid_every=2", "train.save_every=2"))
+    text = (out / "train.log").read_text(encoding="utf-8")
+    assert "step 2 valid: loss" in text and "step 4 valid: loss" in text and "\r" not in text
+    best = ckpt.resolve(out / "checkpoints", "best")
+    assert f"best checkpoint: {best} (loss " in text
