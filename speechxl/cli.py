@@ -2,10 +2,12 @@
 
   speechxl prepare demo --out downloads/demo
   speechxl prepare commonvoice --cv_root downloads/demo --out data [--langs "es ru"]
+  speechxl prepare kaldi --kaldi_dirs k/train k/dev k/test --lang sw --out data
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
   speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
+  speechxl pretrain --config recipes/pretrain/w2v_bert_tiny.yaml --print_config
   speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/w2v units=phones data=data/train out=exp/ctc
-  speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev]
+  speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev] [--average 2]
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl export-hf exp/ctc out_dir
@@ -28,11 +30,28 @@ from speechxl.corpora import CORPORA
 from speechxl.options import key_values, option, words
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default shown (not for flags, unset ones, or helps that state their own); the
+    examples kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _examples(verb: str) -> str | None:
+    """The lines of this module's doc that show ``speechxl <verb>``, as a help epilog."""
+    lines = [line for line in __doc__.splitlines() if line.strip().startswith(f"speechxl {verb} ")]
+    return "examples:\n" + "\n".join(lines) if lines else None
+
+
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="corpus on disk -> data/<set>/ (manifests, Kaldi files, rejects)")
     corpora = p.add_subparsers(dest="corpus", required=True)
     for name, corpus in CORPORA.items():
-        corpus.add_arguments(corpora.add_parser(name, help=corpus.HELP))
+        corpus.add_arguments(corpora.add_parser(name, help=corpus.HELP, formatter_class=_HelpFormatter,
+                                                epilog=_examples(f"prepare {name}")))
 
 
 def _run_prepare(args) -> None:
@@ -275,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="verb", required=True)
     for add, _ in VERBS.values():
         add(sub)
+    for verb, p in sub.choices.items():  # every verb's help: defaults, and the examples above
+        p.formatter_class, p.epilog = _HelpFormatter, _examples(verb)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")

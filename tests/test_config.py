@@ -105,3 +105,16 @@ def test_version(run_cli, capsys):
     with pytest.raises(SystemExit) as e:
         run_cli("--version")
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"speechxl {speechxl.__version__}"
+
+
+def test_verb_help_shows_defaults_and_examples(run_cli, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        run_cli("decode", "--help")
+    out = capsys.readouterr().out
+    assert "(default: 50)" in out and "examples:\n  speechxl decode exp/ctc data/test" in out
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "kaldi", "--help")
+    out = capsys.readouterr().out
+    assert "(default: 2)" in out and "speechxl prepare kaldi --kaldi_dirs" in out

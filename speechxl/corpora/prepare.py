@@ -123,8 +123,8 @@ def add_limit_arguments(p) -> None:
     """The options every corpus shares: workers, strictness and the usability limits."""
     option(p, "--jobs", type=int, default=2, help="decoding processes")
     option(p, "--strict", action="store_true", help="any rejected input is an error")
-    option(p, "--min_duration", type=float, default=0.5)
-    option(p, "--max_duration", type=float, default=30.0)
+    option(p, "--min_duration", type=float, default=0.5, help="seconds; shorter utterances are rejected")
+    option(p, "--max_duration", type=float, default=30.0, help="seconds; longer utterances are rejected")
     option(p, "--frame_shift_ms", type=float, default=20.0, help="model frame shift for the transcript-length check")
 
 
