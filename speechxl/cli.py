@@ -48,14 +48,14 @@ def _examples(verb: str) -> str | None:
 
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="corpus on disk -> data/<set>/ (manifests, Kaldi files, rejects)")
-    corpora = p.add_subparsers(dest="corpus", required=True)
+    corpora = p.add_subparsers(dest="corpus_type", required=True)
     for name, corpus in CORPORA.items():
         corpus.add_arguments(corpora.add_parser(name, help=corpus.HELP, formatter_class=_HelpFormatter,
                                                 epilog=_examples(f"prepare {name}")))
 
 
 def _run_prepare(args) -> None:
-    CORPORA[args.corpus].run(args)
+    CORPORA[args.corpus_type].run(args)
 
 
 def _add_units(sub) -> None:

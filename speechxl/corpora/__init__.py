@@ -6,6 +6,6 @@ A corpus module has ``HELP`` (one line), ``add_arguments(parser)`` (its options)
 module and one line below.
 """
 
-from speechxl.corpora import commonvoice, demo, kaldi
+from speechxl.corpora import commonvoice, demo, fieldwork, kaldi
 
-CORPORA = {"commonvoice": commonvoice, "demo": demo, "kaldi": kaldi}
+CORPORA = {"commonvoice": commonvoice, "demo": demo, "fieldwork": fieldwork, "kaldi": kaldi}
