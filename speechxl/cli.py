@@ -10,6 +10,7 @@
   speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev] [--average 2]
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
+  speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
   speechxl export-hf exp/ctc out_dir
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
@@ -247,6 +248,29 @@ def _run_transcribe(args) -> None:
         raise SystemExit(f"speechxl: {failed} of {len(args.audio)} files could not be read (see above)")
 
 
+def _add_transcribe_long(sub) -> None:
+    p = sub.add_parser("transcribe-long", help="long recordings -> timed transcripts (.tsv) and an ELAN tier (.eaf)")
+    p.add_argument("model")
+    p.add_argument("audio", nargs="+", help="recordings of any length")
+    option(p, "--out", required=True, help="directory for <name>.tsv and <name>.eaf")
+    option(p, "--eaf_dir", help="where the recordings' own ELAN files are (<name>.eaf): the tier goes into a copy")
+    option(p, "--tier", default="asr@speechxl", help="name of the new tier")
+    _add_beam_options(p)
+    option(p, "--lang", help="language of the recordings (its LM, and the units it may output)")
+    _all_units_option(p)
+    _model_options(p)
+
+
+def _run_transcribe_long(args) -> None:
+    from speechxl.decode.longform import transcribe_recordings
+    from speechxl.decode.recognizer import load
+
+    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units, average=args.average)
+    for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang,
+                                     Path(args.eaf_dir) if args.eaf_dir else None, args.tier):
+        print(eaf)
+
+
 def _add_card(sub) -> None:
     p = sub.add_parser("card", help="a fine-tuned model's card (what inference needs), as JSON; or one field")
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
@@ -282,6 +306,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
+         "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
          "card": (_add_card, _run_card),
          "inventory": (_add_inventory, _run_inventory)}
 
