@@ -19,14 +19,13 @@ other.tsv, [clip_durations.tsv]}``. Columns are found by name: only ``client_id`
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 from pathlib import Path
 
 from speechxl.atomic import atomic_write
-from speechxl.corpora.prepare import (Source, add_limit_arguments, build_set, convert, limits_of, report_overlaps,
-                                      write_set)
+from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limits_of, prepare_set,
+                                      report_overlaps)
 from speechxl.data.validate import Limits
 from speechxl.options import option, words
 from speechxl.text import normalize as norm
@@ -171,15 +170,9 @@ def prepare_commonvoice(
     checked = convert(unique.values(), limits, jobs=jobs, desc="decode clips")
     written = []
     for name, (sources, require_text) in sets.items():
-        utts, rejects = build_set(sources, checked, limits, norm.normalize, require_text=require_text)
-        info = {
-            "set": name, "source": "commonvoice", "cv_root": str(cv_root.resolve()),
-            "languages_requested": sorted({s.lang for s in sources}),
-            "transcribed": require_text, "limits": dataclasses.asdict(limits),
-            "normalization": {lang: norm.describe(lang) for lang in sorted({s.lang for s in sources})},
-        }
-        write_set(out_dir / name, utts, rejects, info, strict=strict)
-        written.append(out_dir / name)
+        info = {"set": name, "source": "commonvoice", "cv_root": str(cv_root.resolve()),
+                "languages_requested": sorted({s.lang for s in sources})}
+        written.append(prepare_set(out_dir / name, sources, checked, limits, info, require_text, strict))
     for loc in train_locales + heldout_locales:
         text = loc.lm_text()
         atomic_write(out_dir / "lm_text" / f"{loc.lang}.txt", "".join(t + "\n" for t in text))

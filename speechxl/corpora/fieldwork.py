@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from speechxl.corpora.prepare import (Source, add_limit_arguments, build_set, convert, limits_of, report_overlaps,
-                                      write_set)
+from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limits_of, prepare_set,
+                                      report_overlaps)
 from speechxl.data.validate import Limits, Reject, write_rejects
 from speechxl.options import option, words
-from speechxl.text import normalize as norm
 
 log = logging.getLogger(__name__)
 
@@ -243,10 +242,8 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
                                                               "participants": choice.participants},
                "overlapping_annotations": overlap_counts, "overlaps": overlaps}
     for name, set_sources in sets.items():
-        utts, bad = build_set(set_sources, checked, limits, norm.normalize, require_text=name != "pretrain")
-        write_set(out / name, utts, bad,
-                  {**summary, "set": name, "transcribed": name != "pretrain", "limits": dataclasses.asdict(limits),
-                   "normalization": {lang: norm.describe(lang)}}, strict=strict)
+        prepare_set(out / name, set_sources, checked, limits, {**summary, "set": name},
+                    require_text=name != "pretrain", strict=strict)
     return summary
 
 

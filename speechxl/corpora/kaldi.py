@@ -13,16 +13,14 @@ that reason. Clips and speakers shared between the sets are reported (``overlaps
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
-from speechxl.corpora.prepare import (Source, add_limit_arguments, build_set, convert, limits_of, report_overlaps,
-                                      write_set)
+from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limits_of, prepare_set,
+                                      report_overlaps)
 from speechxl.data.manifest import read_table
 from speechxl.data.validate import Reject
 from speechxl.options import option
-from speechxl.text import normalize as norm
 
 HELP = "Kaldi data directories (wav.scp, utt2spk, [segments, text, utt2lang])"
 
@@ -91,9 +89,5 @@ def run(args) -> None:
     checked = convert([s for sources, _ in read.values() for s in sources], limits, jobs=args.jobs,
                       desc="decode recordings")
     for (name, (sources, unreadable)), d in zip(read.items(), dirs):
-        transcribed = (d / "text").is_file()
-        utts, rejects = build_set(sources, checked, limits, norm.normalize, require_text=transcribed)
-        langs = sorted({s.lang for s in sources})
-        info = {"set": name, "source": "kaldi", "kaldi_dir": str(d.resolve()), "transcribed": transcribed,
-                "limits": dataclasses.asdict(limits), "normalization": {lang: norm.describe(lang) for lang in langs}}
-        write_set(out / name, utts, unreadable + rejects, info, strict=args.strict)
+        prepare_set(out / name, sources, checked, limits, {"set": name, "source": "kaldi", "kaldi_dir": str(d.resolve())},
+                    require_text=(d / "text").is_file(), strict=args.strict, rejects=unreadable)

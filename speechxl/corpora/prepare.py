@@ -9,6 +9,7 @@ of every utterance; ``build_set`` adds the transcript checks and ``write_set`` w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter, defaultdict
@@ -23,6 +24,7 @@ from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio, write_audio
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.options import option
+from speechxl.text import normalize as norm
 from speechxl.workers import process_map
 from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
                                     summarize, write_rejects)
@@ -190,6 +192,20 @@ def build_set(
             phones=list(s.phones) if s.phones else None,
         ))
     return utts, rejects
+
+
+def prepare_set(out_dir: str | Path, sources: list[Source], checked: _Checked, limits: Limits, info: dict,
+                require_text: bool = True, strict: bool = False, rejects: list[Reject] = ()) -> Path:
+    """One data set of a corpus: ``build_set`` with the per-language text normalisation, then
+    ``write_set`` with what every set's info.json says besides the corpus's own ``info``
+    (transcribed or not, the limits, each language's normalisation); ``rejects``: the corpus's
+    own, found before decoding."""
+    utts, bad = build_set(sources, checked, limits, norm.normalize, require_text=require_text)
+    langs = sorted({s.lang for s in sources})
+    write_set(out_dir, utts, list(rejects) + bad,
+              {**info, "transcribed": require_text, "limits": dataclasses.asdict(limits),
+               "normalization": {lang: norm.describe(lang) for lang in langs}}, strict=strict)
+    return Path(out_dir)
 
 
 def write_set(out_dir: str | Path, utts: list[Utterance], rejects: list[Reject], info: dict,

@@ -116,6 +116,15 @@ class BatchPlan:
         return planned[self.rank::self.world][:per_worker] if self.world > 1 else planned
 
 
+def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples of several utterances as one zero-padded batch: wav (B, S), lengths (B,)."""
+    lengths = torch.tensor([x.size for x in waves])
+    wav = torch.zeros(len(waves), int(lengths.max()))
+    for j, x in enumerate(waves):
+        wav[j, : x.size] = torch.from_numpy(x)
+    return wav, lengths
+
+
 def load_batch(utts: list[Utterance], pieces: list[Piece],
                labels: Callable[[Utterance], list[int]] | None = None) -> dict:
     """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), audio_seconds, ids, langs
@@ -125,10 +134,7 @@ def load_batch(utts: list[Utterance], pieces: list[Piece],
         u = utts[p.index]
         x = load_audio(u.audio, offset=u.offset + p.start / SAMPLE_RATE, duration=p.length / SAMPLE_RATE)
         waves.append(np.pad(x[: p.length], (0, max(0, p.length - x.size))))
-    lengths = torch.tensor([p.length for p in pieces])
-    wav = torch.zeros(len(pieces), int(lengths.max()))
-    for j, x in enumerate(waves):
-        wav[j, : x.size] = torch.from_numpy(x)
+    wav, lengths = pad_waves(waves)  # each exactly its piece's length
     batch = {"wav": wav, "lengths": lengths, "audio_seconds": float(lengths.sum()) / SAMPLE_RATE,
              "ids": [utts[p.index].id for p in pieces],
              "langs": [utts[p.index].lang for p in pieces]}

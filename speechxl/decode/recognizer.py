@@ -25,6 +25,7 @@ import soxr
 import torch
 
 from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio
+from speechxl.data.batching import pad_waves
 from speechxl.data.validate import REASONS
 from speechxl.decode.beam import BeamConfig
 from speechxl.decode.model import LoadedModel, load_model
@@ -94,10 +95,7 @@ class Recognizer:
         mask = None if self.all_units or not lang else own_units(self.model, [lang]).get(lang)
         texts: list[str] = [""] * len(waves)
         for batch in self._batches(waves):
-            lengths = torch.tensor([waves[i].size for i in batch])
-            wav = torch.zeros(len(batch), int(lengths.max()))
-            for row, i in enumerate(batch):
-                wav[row, : waves[i].size] = torch.from_numpy(waves[i])
+            wav, lengths = pad_waves([waves[i] for i in batch])
             with torch.inference_mode():
                 lp, frames = self.model.net.log_probs(wav.to(self.device), lengths.to(self.device))
             for row, i in enumerate(batch):
