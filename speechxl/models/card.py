@@ -26,7 +26,7 @@ import torch
 from speechxl.atomic import atomic_write
 from speechxl.config import from_dict, read_yaml, to_dict
 from speechxl.models.ctc import CTCConfig, CTCModel
-from speechxl.models.registry import FAMILIES
+from speechxl.models.registry import model_config
 from speechxl.models.speech_encoder import FRONTENDS, build_encoder
 from speechxl.text.lang_dir import lang_dir_beside
 
@@ -76,7 +76,7 @@ class ModelCard:
             if d.get("format") != FORMAT:
                 raise ValueError(f"{ck / 'card.json'}: card format {d.get('format')!r}; this speechxl reads {FORMAT}")
             head = d["head"]
-            return cls(family=d["family"], model=_model_config(d["family"], d["model"]),
+            return cls(family=d["family"], model=model_config(d["family"], d["model"]),
                        ctc=from_dict(CTCConfig, head["ctc"], "head.ctc"), vocabulary=head["vocabulary"],
                        units=d["units"], voices=d.get("voices"), sample_rate=d["sample_rate"],
                        frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}))
@@ -85,7 +85,7 @@ class ModelCard:
         run = read_yaml(ck / "config.yaml")
         info = json.loads((ck / "lang_info.json").read_text(encoding="utf-8"))
         family = run.get("family", "wav2vec2")
-        card = cls(family=family, model=_model_config(family, run.get("model") or {}),
+        card = cls(family=family, model=model_config(family, run.get("model") or {}),
                    ctc=from_dict(CTCConfig, run.get("ctc") or {}, "ctc"),
                    vocabulary=sum(1 for _ in (ck / "units.txt").open(encoding="utf-8")),
                    units=info["kind"], voices=info.get("voices"),
@@ -99,10 +99,3 @@ def frame_shift_ms(frontend: torch.nn.Module) -> float:
     """Milliseconds between a frontend's output frames."""
     frames = frontend.output_lengths(torch.tensor([SAMPLE_RATE, 10 * SAMPLE_RATE]))
     return round(9000.0 / float(frames[1] - frames[0]), 3)
-
-
-def _model_config(family: str, d: dict) -> Any:
-    if family not in FAMILIES:
-        raise ValueError(f"family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
-    return from_dict(FAMILIES[family].config, d, "model")
-

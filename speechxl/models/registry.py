@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from speechxl.config import ConfigError, from_dict
 from speechxl.models import bestrq, w2v_bert, wav2vec2
 
 
@@ -30,3 +31,10 @@ FAMILIES = {
     # runs from before encoder tags: wav2vec2 with a Conformer by default
     "wav2vec2-conformer": Family(wav2vec2.Wav2Vec2ConformerConfig, wav2vec2.build, wav2vec2.copy_architecture),
 }
+
+
+def model_config(family: str, d: dict) -> Any:
+    """A family's model config from its saved mapping (a checkpoint's config.yaml, a model card)."""
+    if family not in FAMILIES:
+        raise ConfigError(f"family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
+    return from_dict(FAMILIES[family].config, d, "model")

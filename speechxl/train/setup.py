@@ -25,7 +25,7 @@ from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
-from speechxl.models.registry import FAMILIES
+from speechxl.models.registry import FAMILIES, model_config
 from speechxl import checkpoint as ckpt
 from speechxl.train.distributed import Dist, all_gather
 from speechxl.train.schedules import ScheduleConfig
@@ -98,9 +98,10 @@ def init_architecture(init: str | Path) -> tuple[str, Any]:
         return read_hf_config(init)
     saved = read_yaml(ckpt.find_checkpoint(init) / "config.yaml")
     family = saved.get("family", "wav2vec2")
-    if family not in FAMILIES:
-        raise ConfigError(f"init {init}: family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
-    return family, from_dict(FAMILIES[family].config, saved["model"], "model")
+    try:
+        return family, model_config(family, saved["model"])
+    except ConfigError as e:
+        raise ConfigError(f"init {init}: {e}") from None
 
 
 def _with_part_types(model: dict, source: Any) -> dict:
@@ -229,7 +230,7 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
         saved = init_by_part(read_yaml(Path(cfg.out) / "config.yaml"))
         started_with = initial_weights(cfg.family, cfg.model, speech)[0] if speech else cfg.model
         check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)
-        cfg.model = from_dict(FAMILIES[cfg.family].config, saved["model"], "model")
+        cfg.model = model_config(cfg.family, saved["model"])
     elif speech:
         cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, speech)
     torch.manual_seed(cfg.train.seed)
