@@ -1,8 +1,8 @@
 """Corpus importers: one module per corpus, registered here for ``speechxl prepare <corpus>``.
 
 A corpus module has ``HELP`` (one line), ``add_arguments(parser)`` (its options) and
-``run(args)``; it lists its utterances as ``prepare.Source`` items and hands them to
-``prepare`` (decode once, check, write ``data/<set>/`` with rejects). A new corpus is a new
+``run(args)``; it lists its utterances as ``prepare.Source`` items, decodes them once with
+``prepare.convert`` and writes each ``data/<set>/`` with ``prepare.prepare_set`` (checks, rejects). A new corpus is a new
 module and one line below.
 """
 
