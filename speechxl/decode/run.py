@@ -231,9 +231,10 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
            map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False,
-           device: str = "cpu", average: int = 1) -> Path:
+           device: str = "cpu", average: int = 1, command: str | None = None) -> Path:
     """Decode ``data_dir`` with the model in ``model_dir`` (``average``: the mean weights of its newest
-    N checkpoints); returns the decode directory."""
+    N checkpoints); returns the decode directory. ``command``: the command line that asked for it,
+    recorded in decode.json."""
     model = load_model(model_dir, lang_dir, device, average)
     utts = [u for u in read_manifest(data_dir)]
     if not utts:
@@ -280,7 +281,7 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
             atomic_write(d / "ref.trn", ref_trn)
             atomic_write(d / "hyp.trn", hyp_trn)
     info = {
-        "versions": versions(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command, "versions": versions(),
         "model": model.describe(), "data": str(Path(data_dir).resolve()), "utterances": len(rows),
         "audio_hours": round(audio_s / 3600, 4), "search": "beam+lm" if lm else "greedy",
         "lm": str(Path(lm).resolve()) if lm else None, "beam": asdict(beam) if lm else None,

@@ -25,6 +25,7 @@ class Counts:
     sub: int = 0
     dele: int = 0
     ins: int = 0
+    wrong: int = 0  # utterances with at least one error (sclite's S.Err)
 
     @property
     def errors(self) -> int:
@@ -35,39 +36,60 @@ class Counts:
         return self.errors / self.ref if self.ref else 0.0
 
     def add(self, other: Counts) -> None:
-        for k in ("utterances", "ref", "sub", "dele", "ins"):
+        for k in ("utterances", "ref", "sub", "dele", "ins", "wrong"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "errors": self.errors, "rate": round(self.rate, 5)}
 
 
-def align(ref: list[str], hyp: list[str]) -> tuple[Counts, Counter]:
-    """Counts and confusions of one hypothesis against its reference. An empty reference
-    counts the whole hypothesis as insertions."""
-    counts, confusions = Counts(utterances=1, ref=len(ref)), Counter()
+# (reference token, hypothesis token, operation): C correct, S substituted, D deleted (hypothesis
+# token ""), I inserted (reference token "")
+Aligned = list[tuple[str, str, str]]
+
+
+def alignment(ref: list[str], hyp: list[str]) -> Aligned:
+    """The minimum-edit alignment of ``hyp`` to ``ref``, token by token (jiwer's)."""
     if not ref or not hyp:
-        counts.ins, counts.dele = (len(hyp), 0) if not ref else (0, len(ref))
-        confusions.update(("", h) for h in hyp) if not ref else confusions.update((r, "") for r in ref)
-        return counts, confusions
+        return [(r, "", "D") for r in ref] + [("", h, "I") for h in hyp]
     # jiwer aligns lists of strings when each token is given as one "word"
     out = jiwer.process_words(" ".join(_safe(ref)), " ".join(_safe(hyp)))
-    counts.sub, counts.dele, counts.ins = out.substitutions, out.deletions, out.insertions
+    ops: Aligned = []
     for chunk in out.alignments[0]:
         r = ref[chunk.ref_start_idx:chunk.ref_end_idx]
         h = hyp[chunk.hyp_start_idx:chunk.hyp_end_idx]
-        if chunk.type == "substitute":
-            confusions.update(zip(r, h))
+        if chunk.type in ("equal", "substitute"):
+            ops += [(a, b, "C" if chunk.type == "equal" else "S") for a, b in zip(r, h)]
         elif chunk.type == "delete":
-            confusions.update((x, "") for x in r)
-        elif chunk.type == "insert":
-            confusions.update(("", x) for x in h)
-    return counts, confusions
+            ops += [(x, "", "D") for x in r]
+        else:
+            ops += [("", x, "I") for x in h]
+    return ops
+
+
+def align(ref: list[str], hyp: list[str]) -> tuple[Counts, Aligned]:
+    """Counts and alignment of one hypothesis against its reference. An empty reference
+    counts the whole hypothesis as insertions."""
+    ops = alignment(ref, hyp)
+    n = Counter(op for _, _, op in ops)
+    return Counts(utterances=1, ref=len(ref), sub=n["S"], dele=n["D"], ins=n["I"], wrong=int(n["C"] < len(ops))), ops
+
+
+def confusions(ops: Aligned) -> Counter:
+    """(reference, hypothesis) pairs of the errors: substitutions, deletions (hypothesis ""),
+    insertions (reference "")."""
+    return Counter((r, h) for r, h, op in ops if op != "C")
+
+
+def _visible(token: str) -> str:
+    """A token with white space made visible (jiwer and sclite split on it); "" stays "" (a
+    missing side of an alignment)."""
+    return token.replace(" ", "▁")
 
 
 def _safe(tokens: list[str]) -> list[str]:
-    """Tokens with white space made visible (jiwer splits on it)."""
-    return [t.replace(" ", "▁") or "∅" for t in tokens]
+    """Tokens as one "word" each: white space made visible, an empty token written ∅."""
+    return [_visible(t) or "∅" for t in tokens]
 
 
 def views(row: dict, kind: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -90,21 +112,40 @@ def trn_files(rows: list[dict], kind: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def pra(rows: list[dict], alignments: list[Aligned]) -> str:
+    """sclite's per-utterance alignment report (its ``-o pra`` layout): for each utterance its id,
+    the counts (#C #S #D #I) and the REF, HYP and Eval lines, a column per aligned token ("*" fills
+    a missing side; tokens keep their case, which sclite's upper-casing of errors would change)."""
+    out = []
+    for row, ops in zip(rows, alignments):
+        n = Counter(op for _, _, op in ops)
+        cols = [(r or "*" * len(h), h or "*" * len(r), "" if op == "C" else op)
+                for r, h, op in ((_visible(r), _visible(h), op) for r, h, op in ops)]
+        width = [max(len(r), len(h), len(e)) for r, h, e in cols]
+        line = lambda i: " ".join(c[i].ljust(w) for c, w in zip(cols, width)).rstrip()  # noqa: E731
+        out += [f"id: ({row['id']})", f"Scores: (#C #S #D #I) {n['C']} {n['S']} {n['D']} {n['I']}",
+                f"REF:  {line(0)}", f"HYP:  {line(1)}", f"Eval: {line(2)}", ""]
+    return "\n".join(out)
+
+
 def score_rows(rows: list[dict], kind: str) -> dict:
-    """Per metric: overall and per-language counts, top confusions, and each row's errors."""
+    """Per metric: overall and per-language counts, top confusions, each row's errors and
+    alignment."""
     out = {}
     for metric in views(rows[0], kind) if rows else ():
-        total, confusions, per_utt, by_lang = Counts(), Counter(), [], {}
+        total, confused, per_utt, aligned, by_lang = Counts(), Counter(), [], [], {}
         for r in rows:
-            c, conf = align(*views(r, kind)[metric])
+            c, ops = align(*views(r, kind)[metric])
             total.add(c)
             by_lang.setdefault(r["lang"], Counts()).add(c)
-            confusions.update(conf)
+            confused.update(confusions(ops))
             per_utt.append(c.errors)
+            aligned.append(ops)
         out[metric] = {
             "overall": total.as_dict(),
             "languages": {lang: c.as_dict() for lang, c in sorted(by_lang.items())},
-            "confusions": [{"ref": a, "hyp": b, "count": n} for (a, b), n in confusions.most_common(25)],
+            "confusions": [{"ref": a, "hyp": b, "count": n} for (a, b), n in confused.most_common(25)],
             "per_utterance": per_utt,
+            "alignments": aligned,
         }
     return out

@@ -2,11 +2,13 @@
 
     speechxl score exp/ctc_chars/decode_test_lm
 
-Writes into the decode directory: report.md, report.html (self-contained: the chart is
-embedded), report.json (everything, for machines), error_rates.png. A report has the
+Writes into the decode directory: report.md, report.html (self-contained: the chart and the
+worst utterances' audio are embedded), report.json (everything, for machines),
+error_rates.png, and score_<metric>/alignments.pra (every utterance's alignment in sclite's pra
+layout); and RESULTS.md beside the decode directory (speechxl.eval.results). A report has the
 per-language table (rate, substitutions, deletions, insertions, reference length), a bar chart
-of error rates per language, the most frequent confusions, the worst utterances with their
-audio, and the decode settings and model provenance.
+of error rates per language, the most frequent confusions, the worst utterances aligned token
+by token with a player for their audio, and the decode settings and model provenance.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from speechxl.atomic import atomic_write
-from speechxl.eval.metrics import score_rows
+from speechxl.data.audio import AudioError, load_audio
+from speechxl.eval.metrics import pra, score_rows
+from speechxl.eval.results import write_results
 
 log = logging.getLogger(__name__)
 WORST = 10
+SPACE = "␣"  # how a space token is shown in tables (a blank cell reads as nothing)
 
 
 def _chart(scores: dict) -> bytes:
@@ -34,15 +41,19 @@ def _chart(scores: dict) -> bytes:
 
     metrics = list(scores)
     langs = sorted({lang for m in metrics for lang in scores[m]["languages"]})
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(langs) + 1.5), 3.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(langs) + 1.5), 3.4), dpi=110)
     width = 0.8 / max(len(metrics), 1)
+    top = 0.0
     for i, m in enumerate(metrics):
         rates = [100 * scores[m]["languages"].get(lang, {}).get("rate", 0) for lang in langs]
         bars = ax.bar([x + i * width for x in range(len(langs))], rates, width, label=m)
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+        top = max([top, *rates])
     ax.set_xticks([x + width * (len(metrics) - 1) / 2 for x in range(len(langs))], langs)
+    ax.set_ylim(0, max(top, 1.0) * 1.12)  # room for the bar labels
     ax.set_ylabel("error rate (%)")
-    ax.legend(frameon=False, fontsize=8)
+    # above the axes, never over a bar
+    ax.legend(frameon=False, fontsize=8, ncol=len(metrics), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -52,65 +63,144 @@ def _chart(scores: dict) -> bytes:
 
 
 def _table(scores: dict) -> tuple[list[str], list[list[str]]]:
+    """The per-language table; its last row is all languages together."""
     metrics = list(scores)
     langs = sorted({lang for m in metrics for lang in scores[m]["languages"]})
     head = ["language", "utterances"] + [f"{m} %" for m in metrics] + [f"{m} S/D/I of N" for m in metrics]
     rows = []
     for lang in langs + ["all"]:
         cells = [scores[m]["overall"] if lang == "all" else scores[m]["languages"][lang] for m in metrics]
-        rows.append([f"**{lang}**" if lang == "all" else lang, str(cells[0]["utterances"])]
+        rows.append([lang, str(cells[0]["utterances"])]
                     + [f"{100 * c['rate']:.2f}" for c in cells]
                     + [f"{c['sub']}/{c['dele']}/{c['ins']} of {c['ref']}" for c in cells])
     return head, rows
 
 
+def _shown(token: str) -> str:
+    return token.replace(" ", SPACE)
+
+
 def _worst(rows: list[dict], scores: dict) -> list[dict]:
+    """The utterances with the most errors of the first metric, each with that metric's alignment."""
     metric = next(iter(scores))
-    errs = scores[metric]["per_utterance"]
+    errs, aligned = scores[metric]["per_utterance"], scores[metric]["alignments"]
     order = sorted(range(len(rows)), key=lambda i: (-errs[i], rows[i]["id"]))[:WORST]
-    return [{**{k: rows[i][k] for k in ("id", "lang", "audio", "ref", "hyp")}, "errors": errs[i],
-             "ref_units": " ".join(rows[i]["ref_units"]), "hyp_units": " ".join(rows[i]["hyp_units"])}
-            for i in order]
+    keep = ("id", "lang", "audio", "offset", "duration", "ref", "hyp")
+    return [{**{k: rows[i].get(k) for k in keep}, "metric": metric, "errors": errs[i],
+             "ref_units": " ".join(rows[i]["ref_units"]), "hyp_units": " ".join(rows[i]["hyp_units"]),
+             "alignment": aligned[i]} for i in order]
+
+
+def _settings(info: dict) -> list[tuple[str, str]]:
+    """The decode's settings and the model's provenance, as (name, value) rows a person reads;
+    report.json and decode.json hold them all."""
+    m, v = info["model"], info.get("versions", {})
+    rows = [("model", f"{m['checkpoint']} (step {m['step']}, {m['family']}, {m['parameters_m']} M parameters)"),
+            ("units", f"{m['units']} ({m['vocabulary']} symbols)"), ("initialised from", m.get("init") or "random"),
+            ("training data", ", ".join(m.get("training_data") or []) or "?"), ("data", info["data"]),
+            ("utterances", f"{info['utterances']} ({info['audio_hours']:.2f} h)"), ("search", info["search"])]
+    if m.get("averaged"):
+        rows.append(("averaged checkpoints", ", ".join(Path(p).name for p in m["averaged"])))
+    if info.get("lm"):
+        b = info["beam"]
+        rows += [("LM", info["lm"]), ("LM weight, word score", f"{b['lm_weight']:g}, {b['word_score']:+g}"
+                                      + (f" (tuned on {info['tuned_on']})" if info.get("tuned_on") else "")),
+                 ("beam", f"{b['beam']} hypotheses, {b['beam_tokens']} units per frame, threshold {b['beam_threshold']:g}")]
+    for lang, p in (info.get("phone_maps") or {}).items():
+        rows.append((f"phone map {lang}", f"{p['method']}: {p['inventory_size']} phones, {len(p['dropped'])} model "
+                                          f"phones dropped ({p['table']})"))
+    rows += [("real-time factor", f"{info['real_time_factor']:.3f} (acoustic {info['seconds']['acoustic']:.1f} s, "
+                                  f"search {info['seconds']['search']:.1f} s)"),
+             ("versions", ", ".join(f"{k} {val}" for k, val in v.items() if val))]
+    if info.get("command"):
+        rows.append(("command", info["command"]))
+    return rows
 
 
 def _markdown(title: str, head, table, scores, worst, info) -> str:
     md = [f"# {title}", "", "![error rates per language](error_rates.png)", "",
           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(r) + " |" for r in table]
+    md += ["| " + " | ".join(f"**{c}**" if r is table[-1] else c for c in r) + " |" for r in table]
     for m, s in scores.items():
         md += ["", f"## Most frequent {m} confusions", "", "| reference | hypothesis | count |", "|---|---|---|"]
-        md += [f"| {c['ref'] or '(inserted)'} | {c['hyp'] or '(deleted)'} | {c['count']} |" for c in s["confusions"][:15]]
-    md += ["", f"## Worst {len(worst)} utterances", ""]
+        md += [f"| {_shown(c['ref']) or '(inserted)'} | {_shown(c['hyp']) or '(deleted)'} | {c['count']} |"
+               for c in s["confusions"][:15]]
+    md += ["", f"## Worst {len(worst)} utterances ({worst[0]['metric'] if worst else ''} errors)", ""]
     for w in worst:
-        md += [f"- `{w['id']}` ({w['lang']}, {w['errors']} errors) `{w['audio']}`",
-               f"  - ref: {w['ref'] or w['ref_units']}", f"  - hyp: {w['hyp'] or w['hyp_units']}"]
-    md += ["", "## Decoding and model", "", "```json", json.dumps(info, ensure_ascii=False, indent=1), "```", ""]
+        md += [f"- `{w['id']}` ({w['lang']}, {w['errors']} errors) `{w['audio']}`", f"  - text: {w['ref']}",
+               f"  - ref: {w['ref_units'] if w['metric'] == 'PER' else w['ref']}",
+               f"  - hyp: {w['hyp_units'] if w['metric'] == 'PER' else w['hyp']}"]
+    md += ["", "## Decoding and model", "", "| setting | value |", "|---|---|"]
+    md += [f"| {k} | {val} |" for k, val in _settings(info)] + ["", "Everything else: report.json.", ""]
     return "\n".join(md)
+
+
+def _clip(w: dict) -> str | None:
+    """The utterance's audio as an embedded MP3 (a data URI), or None where it cannot be read."""
+    import soundfile as sf
+
+    try:
+        x = load_audio(w["audio"], w.get("offset") or 0.0, w.get("duration"))
+    except AudioError as e:
+        log.warning("report: no player for %s: %s", w["id"], e)
+        return None
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(x, -1, 1), 16000, format="MP3")
+    return "data:audio/mpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _aligned_html(ops: list) -> str:
+    """Reference over hypothesis, a column per aligned token, errors coloured by kind."""
+    e = html.escape
+    cells = [f"<span class='t {op}'><span>{e(_shown(r)) or '&nbsp;'}</span><span>{e(_shown(h)) or '&nbsp;'}</span></span>"
+             for r, h, op in ops]
+    return "<div class='al'>" + "".join(cells) + "</div>"
+
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}tr.total{font-weight:bold;background:#f3f3f3}"
+    ".utt td,.set td{text-align:left;vertical-align:top}.set td:first-child{white-space:nowrap;color:#555}"
+    ".conf{display:inline-block;vertical-align:top;margin-right:2em}"
+    ".al{display:flex;flex-wrap:wrap;gap:2px 4px;font-family:ui-monospace,monospace;margin:.3em 0}"
+    ".t{display:inline-flex;flex-direction:column;padding:0 2px;border-radius:3px}"
+    ".t span:last-child{border-top:1px dotted #bbb}.S{background:#ffe0a6}.D{background:#ffc2c2}.I{background:#c9f0c9}"
+    ".legend span{padding:0 6px;margin-right:6px;border-radius:3px}small{color:#666}audio{height:32px;width:260px}"
+)
 
 
 def _html(title: str, head, table, scores, worst, info, png: bytes) -> str:
     e = html.escape
-    style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}tr:last-child{font-weight:bold}"
-             "pre{background:#f6f6f6;padding:1em;overflow:auto}.utt td{text-align:left}")
-    out = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title><style>{style}</style>",
+    out = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title><style>{STYLE}</style>",
            f"<h1>{e(title)}</h1>", f"<img alt='error rates' src='data:image/png;base64,{base64.b64encode(png).decode()}'>",
            "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{e(c.strip('*'))}</td>" for c in r) + "</tr>" for r in table]
-    out.append("</table>")
+    out += [f"<tr{' class=total' if r is table[-1] else ''}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>"
+            for r in table]
+    out.append("</table><h2>Most frequent confusions</h2>")
     for m, s in scores.items():
-        out += [f"<h2>Most frequent {e(m)} confusions</h2><table><tr><th>reference</th><th>hypothesis</th>"
-                "<th>count</th></tr>"]
-        out += [f"<tr><td>{e(c['ref'] or '(inserted)')}</td><td>{e(c['hyp'] or '(deleted)')}</td>"
-                f"<td>{c['count']}</td></tr>" for c in s["confusions"][:15]]
+        out += [f"<table class='conf'><tr><th colspan=3>{e(m)}</th></tr>"
+                "<tr><th>reference</th><th>hypothesis</th><th>count</th></tr>"]
+        out += [f"<tr><td>{e(_shown(c['ref'])) or '<i>(inserted)</i>'}</td><td>{e(_shown(c['hyp'])) or '<i>(deleted)</i>'}"
+                f"</td><td>{c['count']}</td></tr>" for c in s["confusions"][:15]]
         out.append("</table>")
-    out.append(f"<h2>Worst {len(worst)} utterances</h2><table class='utt'><tr><th>utterance</th><th>errors</th>"
-               "<th>reference / hypothesis</th></tr>")
+    out.append(f"<p><small>{SPACE} is a space.</small></p>")
+    if worst:
+        unit = {"PER": "phones", "CER": "characters", "WER": "words"}[worst[0]["metric"]]
+        out.append(f"<h2>Worst {len(worst)} utterances</h2><p class='legend'>{e(worst[0]['metric'])}: reference "
+                   f"over hypothesis, {unit} aligned: <span class=S>substituted</span><span class=D>deleted</span>"
+                   "<span class=I>inserted</span></p><table class='utt'><tr><th>utterance</th><th>errors</th>"
+                   "<th>text and alignment</th></tr>")
     for w in worst:
-        out.append(f"<tr><td>{e(w['id'])}<br><small>{e(w['audio'])}</small></td><td>{w['errors']}</td>"
-                   f"<td>{e(w['ref'] or w['ref_units'])}<br><b>{e(w['hyp'] or w['hyp_units'])}</b></td></tr>")
-    out += ["</table><h2>Decoding and model</h2>", f"<pre>{e(json.dumps(info, ensure_ascii=False, indent=1))}</pre>"]
+        clip = _clip(w)
+        player = f"<br><audio controls preload=none src='{clip}'></audio>" if clip else "<br><small>(audio not found)</small>"
+        out.append(f"<tr><td>{e(w['id'])} <small>({e(w['lang'])})</small>{player}<br><small>{e(w['audio'])}</small></td>"
+                   f"<td>{w['errors']}</td><td>{e(w['ref'])}{_aligned_html(w['alignment'])}</td></tr>")
+    if worst:
+        out.append("</table>")
+    out += ["<h2>Decoding and model</h2><table class='set'>"]
+    out += [f"<tr><td>{e(k)}</td><td>{e(str(val))}</td></tr>" for k, val in _settings(info)]
+    out.append("</table><p><small>Everything else: report.json beside this page.</small></p>")
     return "\n".join(out)
 
 
@@ -130,9 +220,13 @@ def score(decode_dir: str | Path) -> dict:
     atomic_write(d / "error_rates.png", png)
     atomic_write(d / "report.md", _markdown(title, head, table, scores, worst, info))
     atomic_write(d / "report.html", _html(title, head, table, scores, worst, info, png))
-    report = {"title": title, "decode": info, "scores": {m: {k: v for k, v in s.items() if k != "per_utterance"}
-                                                          for m, s in scores.items()}, "worst": worst}
+    for m, s in scores.items():
+        atomic_write(d / f"score_{m.lower()}" / "alignments.pra", pra(rows, s["alignments"]))
+    report = {"title": title, "decode": info, "worst": worst,
+              "scores": {m: {k: v for k, v in s.items() if k not in ("per_utterance", "alignments")}
+                         for m, s in scores.items()}}
     atomic_write(d / "report.json", json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    write_results(d.parent)
     for m, s in scores.items():
         log.info("%s: %s %.2f%% overall; %s", d, m, 100 * s["overall"]["rate"],
                  ", ".join(f"{lang} {100 * c['rate']:.1f}" for lang, c in s["languages"].items()))

@@ -18,21 +18,29 @@ SCLITE = shutil.which("sclite") or next((p for p in ["/usr/lib/sctk/bin/sclite"]
 pytestmark = pytest.mark.skipif(SCLITE is None, reason="sclite (Debian package sctk) is not installed")
 
 
-def sclite_sum(score_dir: Path) -> tuple[int, int, float]:
-    """(sentences, reference tokens, Err %) of sclite's Sum/Avg row."""
+def sclite_sum(score_dir: Path) -> tuple[int, int, float, float]:
+    """(sentences, reference tokens, Err %, S.Err %) of sclite's Sum/Avg row."""
     out = subprocess.run([SCLITE, "-r", str(score_dir / "ref.trn"), "trn", "-h", str(score_dir / "hyp.trn"), "trn",
                           "-i", "rm", "-o", "sum", "stdout"], capture_output=True, text=True, check=True).stdout
     row = re.search(r"\|\s*Sum/Avg\s*\|\s*(\d+)\s+(\d+)\s*\|([^|]*)\|", out)
-    return int(row.group(1)), int(row.group(2)), float(row.group(3).split()[4])
+    figures = row.group(3).split()  # Corr Sub Del Ins Err S.Err
+    return int(row.group(1)), int(row.group(2)), float(figures[4]), float(figures[5])
 
 
 def assert_sclite_agrees(decode_dir: Path, metrics: set[str]):
     report = score(decode_dir)
     assert set(report["scores"]) == metrics
+    results = (decode_dir.parent / "RESULTS.md").read_text()
     for metric, s in report["scores"].items():
-        snt, tokens, err = sclite_sum(decode_dir / f"score_{metric.lower()}")
+        snt, tokens, err, sentence_err = sclite_sum(decode_dir / f"score_{metric.lower()}")
         assert (snt, tokens) == (s["overall"]["utterances"], s["overall"]["ref"]), metric
         assert err == pytest.approx(100 * s["overall"]["rate"], abs=0.051), metric
+        # RESULTS.md's row: sclite's Snt, Wrd, Err and S.Err (the S/D/I split may differ by a tie)
+        table = results.split(f"### {metric}")[1].split("###")[0]
+        row = next(line for line in table.splitlines() if line.startswith(f"|{decode_dir.name}/"))
+        cells = row.strip("|").split("|")
+        assert (int(cells[1]), int(cells[2])) == (snt, tokens), metric
+        assert (float(cells[7]), float(cells[8])) == pytest.approx((err, sentence_err), abs=0.051), metric
     first = "PER" if "PER" in metrics else "WER"  # ref.trn beside hyp.jsonl: the report's first metric
     assert (decode_dir / "ref.trn").read_text() == (decode_dir / f"score_{first.lower()}" / "ref.trn").read_text()
 
