@@ -12,6 +12,7 @@
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
   speechxl export-hf exp/ctc out_dir
+  speechxl release exp/ctc release/ctc --average 2
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
   speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -186,7 +188,7 @@ def _run_decode(args) -> None:
 
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
            args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device,
-           args.average)
+           args.average, args.command)
 
 
 def _add_inventory(sub) -> None:
@@ -302,12 +304,25 @@ def _run_export(args) -> None:
     print(export_ctc(args.model, args.out))
 
 
+def _add_release(sub) -> None:
+    p = sub.add_parser("release", help="a fine-tuned model -> a slim checkpoint: weights, card, units (no training state)")
+    p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
+    p.add_argument("out", help="directory for the release (decode, transcribe and export-hf load it)")
+    option(p, "--average", type=int, default=1, help="release the mean weights of the experiment's newest N checkpoints")
+
+
+def _run_release(args) -> None:
+    from speechxl.decode.release import release
+
+    print(release(args.model, args.out, args.average))
+
+
 VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
-         "card": (_add_card, _run_card),
+         "card": (_add_card, _run_card), "release": (_add_release, _run_release),
          "inventory": (_add_inventory, _run_inventory)}
 
 
@@ -322,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     for verb, p in sub.choices.items():  # every verb's help: defaults, and the examples above
         p.formatter_class, p.epilog = _HelpFormatter, _examples(verb)
     args = parser.parse_args(argv)
+    args.command = shlex.join(["speechxl", *(sys.argv[1:] if argv is None else argv)])  # as recorded in results
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from speechxl.errors import SpeechxlError

@@ -4,6 +4,7 @@ from the checkpoint's model card alone (speechxl.models.card), never from the tr
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, 
 from speechxl.text.units import WORD, Units
 
 log = logging.getLogger(__name__)
+RELEASE = "release.json"  # a slim release checkpoint's record (speechxl.decode.release)
 
 
 @dataclass
@@ -129,7 +131,8 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     else:
         tokenizer = CharTokenizer()
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
-    step = int(ckpt.load_trainer_state(found)["step"])
+    step = (int(ckpt.load_trainer_state(found)["step"]) if (found / "trainer.pt").is_file()
+            else int(json.loads((found / RELEASE).read_text(encoding="utf-8"))["step"]))  # a slim release
     # checkpoints from before the language inventories travelled with them: the lang dir's
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
