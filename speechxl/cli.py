@@ -3,6 +3,10 @@
   speechxl prepare demo --out downloads/demo
   speechxl prepare commonvoice --cv_root downloads/demo --out data [--langs "es ru"]
   speechxl prepare kaldi --kaldi_dirs k/train k/dev k/test --lang sw --out data
+  speechxl prepare nemo --manifests train_manifest.json test_manifest.json --lang sw --out data
+  speechxl prepare lhotse --manifests cuts_train.jsonl.gz cuts_test.jsonl.gz --names train test --out data
+  speechxl prepare folder --folders recordings/train recordings/test --lang sw --out data
+  speechxl prepare hf --datasets saved/train saved/test --lang sw --out data
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
   speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
   speechxl pretrain --config recipes/pretrain/w2v_bert_tiny.yaml --print_config
@@ -12,6 +16,7 @@
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
   speechxl export-hf exp/ctc out_dir
+  speechxl export-data data/train --to nemo --out manifests
   speechxl release exp/ctc release/ctc --average 2
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
@@ -304,6 +309,22 @@ def _run_export(args) -> None:
     print(export_ctc(args.model, args.out))
 
 
+def _add_export_data(sub) -> None:
+    from speechxl.data.export import FORMATS
+
+    p = sub.add_parser("export-data", help="a prepared data set -> NeMo or lhotse manifests")
+    p.add_argument("data", help="data set dir (data/<set>)")
+    option(p, "--to", required=True, choices=list(FORMATS), help="manifest format")
+    option(p, "--out", required=True, help="directory for the manifests")
+
+
+def _run_export_data(args) -> None:
+    from speechxl.data.export import export_data
+
+    for path in export_data(args.data, args.to, args.out):
+        print(path)
+
+
 def _add_release(sub) -> None:
     p = sub.add_parser("release", help="a fine-tuned model -> a slim checkpoint: weights, card, units (no training state)")
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
@@ -321,6 +342,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
+         "export-data": (_add_export_data, _run_export_data),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
          "inventory": (_add_inventory, _run_inventory)}

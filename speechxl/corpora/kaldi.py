@@ -13,14 +13,11 @@ that reason. Clips and speakers shared between the sets are reported (``overlaps
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limits_of, prepare_set,
-                                      report_overlaps)
+from speechxl.corpora.prepare import SetSources, Source, add_set_arguments, run_sets, store_for
 from speechxl.data.manifest import read_table
 from speechxl.data.validate import Reject
-from speechxl.options import option
 
 HELP = "Kaldi data directories (wav.scp, utt2spk, [segments, text, utt2lang])"
 
@@ -34,8 +31,10 @@ def _unreadable(entry: str) -> str | None:
     return None
 
 
-def read_kaldi_dir(kaldi_dir: Path, lang: str | None, store: Path) -> tuple[list[Source], list[Reject]]:
+def read_kaldi_dir(kaldi_dir: Path, lang: str | None, store: Path) -> SetSources:
     """The utterances of one Kaldi dir as Sources; entries that are not files, as rejects."""
+    if not (kaldi_dir / "wav.scp").is_file():
+        raise ValueError(f"--kaldi_dirs {kaldi_dir}: not a Kaldi data dir (no wav.scp)")
     wav = read_table(kaldi_dir / "wav.scp")
     utt2spk = read_table(kaldi_dir / "utt2spk")
     text = read_table(kaldi_dir / "text", required=False)
@@ -59,35 +58,16 @@ def read_kaldi_dir(kaldi_dir: Path, lang: str | None, store: Path) -> tuple[list
             rejects.append(Reject(uid, wav[rec], "unreadable", why))
             continue
         path = Path(wav[rec]) if Path(wav[rec]).is_absolute() else kaldi_dir / wav[rec]
-        key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]  # one FLAC copy per recording file
-        sources.append(Source(id=uid, path=str(path), store=str(store / utt_lang / f"{rec}-{key}.flac"),
-                              lang=utt_lang, speaker=speaker, raw_text=text.get(uid), offset=offset,
-                              duration=duration, recording=recording))
-    return sources, rejects
+        sources.append(Source(id=uid, path=str(path), store=store_for(store, utt_lang, path, rec), lang=utt_lang,
+                              speaker=speaker, raw_text=text.get(uid), offset=offset, duration=duration,
+                              recording=recording))
+    return SetSources(sources, rejects, {"kaldi_dir": str(kaldi_dir.resolve())})
 
 
 def add_arguments(p) -> None:
     """``speechxl prepare kaldi`` options."""
-    option(p, "--kaldi_dirs", nargs="+", required=True, help="Kaldi data dirs; each becomes <out>/<its name>")
-    option(p, "--names", nargs="+", help="set names for the dirs, in order (default: each dir's name)")
-    option(p, "--lang", help="language of utterances that utt2lang does not name")
-    option(p, "--out", required=True, help="data directory")
-    add_limit_arguments(p)
+    add_set_arguments(p, "--kaldi_dirs", "Kaldi data dirs")
 
 
 def run(args) -> None:
-    dirs = [Path(d) for d in args.kaldi_dirs]
-    names = args.names or [d.name for d in dirs]
-    if len(names) != len(dirs) or len(set(names)) != len(names):
-        raise ValueError(f"--names: one distinct name per Kaldi dir, got {names} for {len(dirs)} dirs")
-    for d in dirs:
-        if not (d / "wav.scp").is_file():
-            raise ValueError(f"--kaldi_dirs {d}: not a Kaldi data dir (no wav.scp)")
-    out, limits = Path(args.out), limits_of(args)
-    read = {name: read_kaldi_dir(d, args.lang, out / "audio") for name, d in zip(names, dirs)}
-    report_overlaps(out, {name: sources for name, (sources, _) in read.items()})
-    checked = convert([s for sources, _ in read.values() for s in sources], limits, jobs=args.jobs,
-                      desc="decode recordings")
-    for (name, (sources, unreadable)), d in zip(read.items(), dirs):
-        prepare_set(out / name, sources, checked, limits, {"set": name, "source": "kaldi", "kaldi_dir": str(d.resolve())},
-                    require_text=(d / "text").is_file(), strict=args.strict, rejects=unreadable)
+    run_sets(args, args.kaldi_dirs, read_kaldi_dir, "kaldi")

@@ -10,12 +10,14 @@ of every utterance; ``build_set`` adds the transcript checks and ``write_set`` w
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -30,6 +32,7 @@ from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, ch
                                     summarize, write_rejects)
 
 log = logging.getLogger(__name__)
+END_SLACK = 0.05  # seconds a segment may end past its file's end (rounded durations): it ends at the end
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def _run_job(job: _Job, limits: Limits) -> _Checked:
         seg = audio[start:stop]
         seconds = seg.size / SAMPLE_RATE
         problem = whole or check_audio(seg, SAMPLE_RATE, limits)
-        if problem is None and duration is not None and stop > audio.size:
+        if problem is None and duration is not None and stop > audio.size + END_SLACK * SAMPLE_RATE:
             problem = ("duration_mismatch", f"segment ends at {stop / SAMPLE_RATE:.2f} s, "
                        f"file has {audio.size / SAMPLE_RATE:.2f} s")
         if problem is None and stated is not None and abs(stated - seconds) > limits.duration_tolerance:
@@ -119,6 +122,73 @@ def convert(sources: Iterable[Source], limits: Limits, jobs: int = 2, desc: str 
         bar.update()
     bar.close()
     return results
+
+
+def store_for(store: Path, lang: str, path: Path, name: str) -> str:
+    """Where the one 16 kHz FLAC copy of a recording file goes: store/<lang>/<name>-<hash of its
+    path>.flac (the hash keeps files of one name in other folders apart)."""
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    return str(store / lang / f"{name}-{key}.flac")
+
+
+@dataclass
+class SetSources:
+    """What a manifest importer reads of one set, before decoding."""
+
+    sources: list[Source]
+    rejects: list[Reject] = field(default_factory=list)
+    """Found while reading (e.g. an entry that is not a file)."""
+    info: dict = field(default_factory=dict)
+    """What the set's info.json says of where it came from."""
+
+    @property
+    def transcribed(self) -> bool:
+        """A set with any transcript is transcribed: its utterances without one are rejects."""
+        return any(s.raw_text is not None for s in self.sources)
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of a JSON-lines file, gzipped or not; a bad line is an error naming it."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not a JSON object ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{n}: not a JSON object")
+            yield n, record
+
+
+def add_set_arguments(p, inputs: str, what: str) -> None:
+    """The options of an importer of sets (Kaldi dirs, NeMo or lhotse manifests, folders): the
+    inputs, one set each, their names, the language, the output and the limits."""
+    option(p, inputs, nargs="+", required=True, help=f"{what}; each becomes <out>/<its name>")
+    option(p, "--names", nargs="+", help="set names for them, in order (default: each one's name, less its suffixes)")
+    option(p, "--lang", help="language of the utterances the input does not give one")
+    option(p, "--out", required=True, help="data directory")
+    add_limit_arguments(p)
+
+
+def run_sets(args, inputs: list[str], read: Callable[[Path, str | None, Path], SetSources], source: str) -> None:
+    """Read each input as a set (``read(input, lang, store)``), decode all of them once, write each
+    (the ``run`` of an importer of sets)."""
+    paths = [Path(x) for x in inputs]
+    names = args.names or [p.name.split(".")[0] for p in paths]
+    if len(names) != len(paths) or len(set(names)) != len(names):
+        raise ValueError(f"--names: one distinct name per input, got {names} for {len(paths)} inputs "
+                         "(give --names when two inputs have one name)")
+    out, limits = Path(args.out), limits_of(args)
+    sets = {name: read(p, args.lang, out / "audio") for name, p in zip(names, paths)}
+    report_overlaps(out, {name: s.sources for name, s in sets.items()})
+    checked = convert([x for s in sets.values() for x in s.sources], limits, jobs=args.jobs, desc="decode recordings")
+    for (name, s), path in zip(sets.items(), paths):
+        prepare_set(out / name, s.sources, checked, limits, {"set": name, "source": source, "input": str(path.resolve()),
+                                                              **s.info},
+                    require_text=s.transcribed, strict=args.strict, rejects=s.rejects)
 
 
 def add_limit_arguments(p) -> None:

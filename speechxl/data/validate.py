@@ -27,6 +27,7 @@ REASONS = {
     "too_long": "longer than the maximum duration",
     "duration_mismatch": "decoded duration differs from the corpus's stated duration",
     "empty_transcript": "the transcript is empty after normalisation",
+    "no_transcript": "an audio file of a transcribed set that its transcripts do not list",
     "too_short_for_transcript": "fewer model frames than CTC needs for the transcript",
     "unknown_units": "the transcript has symbols outside the unit set",
     "duplicate": "the same utterance id appears twice in the source",
