@@ -112,6 +112,11 @@ def load_model_state(ckpt: Path) -> dict[str, torch.Tensor]:
     return load_file(str(Path(ckpt) / "model.safetensors"))
 
 
+RELEASE = "release.json"
+"""A checkpoint without training state (``speechxl release``, ``speechxl import-fairseq``) records
+here where it came from and its step, in place of trainer.pt."""
+
+
 class CheckpointError(SpeechxlError):
     """A checkpoint that cannot be loaded safely."""
 

@@ -17,6 +17,8 @@
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
   speechxl export-hf exp/ctc out_dir
   speechxl export-data data/train --to nemo --out manifests
+  speechxl import-fairseq xlsr_53_56k.pt exp/xlsr53
+  speechxl import-fairseq wav2vec2_ctc.pt exp/w2v_ctc --dict dict.ltr.txt
   speechxl release exp/ctc release/ctc --average 2
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
@@ -325,6 +327,20 @@ def _run_export_data(args) -> None:
         print(path)
 
 
+def _add_import_fairseq(sub) -> None:
+    p = sub.add_parser("import-fairseq", help="a fairseq wav2vec 2.0 checkpoint -> a transformers dir (pretrained) "
+                                              "or a speechxl checkpoint (CTC fine-tuned)")
+    p.add_argument("checkpoint", help="fairseq .pt file")
+    p.add_argument("out", help="directory to write")
+    option(p, "--dict", help="a fine-tuned model's output dictionary (dict.ltr.txt), which fairseq does not store")
+
+
+def _run_import_fairseq(args) -> None:
+    from speechxl.interop.fairseq_wav2vec2 import import_fairseq
+
+    print(import_fairseq(args.checkpoint, args.out, args.dict))
+
+
 def _add_release(sub) -> None:
     p = sub.add_parser("release", help="a fine-tuned model -> a slim checkpoint: weights, card, units (no training state)")
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
@@ -343,6 +359,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
          "export-data": (_add_export_data, _run_export_data),
+         "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
          "inventory": (_add_inventory, _run_inventory)}

@@ -18,7 +18,6 @@ from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, 
 from speechxl.text.units import WORD, Units
 
 log = logging.getLogger(__name__)
-RELEASE = "release.json"  # a slim release checkpoint's record (speechxl.decode.release)
 
 
 @dataclass
@@ -132,7 +131,7 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
         tokenizer = CharTokenizer()
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
     step = (int(ckpt.load_trainer_state(found)["step"]) if (found / "trainer.pt").is_file()
-            else int(json.loads((found / RELEASE).read_text(encoding="utf-8"))["step"]))  # a slim release
+            else int(json.loads((found / ckpt.RELEASE).read_text(encoding="utf-8"))["step"]))  # a slim release
     # checkpoints from before the language inventories travelled with them: the lang dir's
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}

@@ -20,7 +20,8 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from speechxl.atomic import atomic_path, atomic_write
-from speechxl.decode.model import RELEASE, load_model
+from speechxl.checkpoint import RELEASE
+from speechxl.decode.model import load_model
 
 LEFT_OUT = {"trainer.pt", "model.safetensors"}
 
