@@ -22,18 +22,27 @@ def fsync(path: str | Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path`` (with
     ``durable``, flushed to the disk first and its directory after).
 
-    The temporary name keeps the suffix, so libraries that pick a format by extension work.
+    The temporary name keeps the suffix, so libraries that pick a format by extension work. A file
+    gets the mode the user's umask gives (writers such as safetensors' create theirs 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
         yield tmp
+        if tmp.is_file():
+            tmp.chmod(0o666 & ~_umask())
         if durable:
             fsync(tmp)
         os.replace(tmp, path)

@@ -15,7 +15,9 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
-  speechxl export-hf exp/ctc out_dir
+  speechxl export-hf exp/ctc out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
+  speechxl export-hf exp/pretrain out_dir
+  speechxl export-torch exp/pretrain_bestrq out_dir
   speechxl export-data data/train --to nemo --out manifests
   speechxl import-fairseq xlsr_53_56k.pt exp/xlsr53
   speechxl import-fairseq wav2vec2_ctc.pt exp/w2v_ctc --dict dict.ltr.txt
@@ -300,15 +302,33 @@ def _run_card(args) -> None:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export-hf", help="a fine-tuned model -> transformers Wav2Vec2ForCTC dir with processor")
-    p.add_argument("model")
-    p.add_argument("out")
+    p = sub.add_parser("export-hf", help="a fine-tuned model -> transformers Wav2Vec2ForCTC dir with processor and "
+                                         "model card; a pretrained one -> Wav2Vec2ForPreTraining (or Wav2Vec2BertModel)")
+    p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
+    p.add_argument("out", help="directory to write")
+    option(p, "--lm", help="n-gram LM to include for Wav2Vec2ProcessorWithLM: an ARPA file or a per-language LM dir")
+    option(p, "--lang", help="export a recogniser of this language alone (the CTC head cut to its units, as "
+                             "speechxl decodes it), with its LM from a per-language --lm dir")
+    option(p, "--license", default="unknown", help="license for the model card's metadata (e.g. cc-by-4.0)")
 
 
 def _run_export(args) -> None:
-    from speechxl.decode.export_hf import export_ctc
+    from speechxl.decode.export_hf import export_hf
 
-    print(export_ctc(args.model, args.out))
+    print(export_hf(args.model, args.out, args.lm, args.lang, args.license))
+
+
+def _add_export_torch(sub) -> None:
+    p = sub.add_parser("export-torch", help="any model -> a torch.export program (torch only to run it): the "
+                                            "export for BEST-RQ and other models transformers has no class for")
+    p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
+    p.add_argument("out", help="directory to write (encoder.pt2, or model.pt2 with units.txt)")
+
+
+def _run_export_torch(args) -> None:
+    from speechxl.decode.export_torch import export_torch
+
+    print(export_torch(args.model, args.out))
 
 
 def _add_export_data(sub) -> None:
@@ -358,7 +378,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
-         "export-data": (_add_export_data, _run_export_data),
+         "export-data": (_add_export_data, _run_export_data), "export-torch": (_add_export_torch, _run_export_torch),
          "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),

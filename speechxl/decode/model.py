@@ -55,7 +55,7 @@ class LoadedModel:
 
     def lexicon(self, arpa: Path, lang: str) -> dict[str, list[list[str]]]:
         """The words of an ARPA LM, each spelled in the model's units (one spelling each)."""
-        words = _arpa_words(arpa)
+        words = arpa_words(arpa)
         tail = [WORD] if WORD in self.units else []
         fake = [Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w) for i, w in enumerate(words)]
         return {w: [toks + tail] for w, toks in zip(words, self.tokenizer.tokenize(fake)) if toks}
@@ -67,7 +67,8 @@ class LoadedModel:
                 "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3)}
 
 
-def _arpa_words(path: Path) -> list[str]:
+def arpa_words(path: Path) -> list[str]:
+    """The words of an ARPA file's 1-grams, less <s>, </s> and <unk>."""
     words, inside = [], False
     with open(path, encoding="utf-8") as f:
         for line in f:

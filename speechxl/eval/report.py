@@ -91,12 +91,19 @@ def _worst(rows: list[dict], scores: dict) -> list[dict]:
              "alignment": aligned[i]} for i in order]
 
 
+def _init(init: str | dict | None) -> str:
+    """A checkpoint's ``init`` (a path, or one per model part) as a person reads it."""
+    if isinstance(init, dict):
+        return ", ".join(f"{part}: {path}" for part, path in init.items()) or "random"
+    return init or "random"
+
+
 def _settings(info: dict) -> list[tuple[str, str]]:
     """The decode's settings and the model's provenance, as (name, value) rows a person reads;
     report.json and decode.json hold them all."""
     m, v = info["model"], info.get("versions", {})
     rows = [("model", f"{m['checkpoint']} (step {m['step']}, {m['family']}, {m['parameters_m']} M parameters)"),
-            ("units", f"{m['units']} ({m['vocabulary']} symbols)"), ("initialised from", m.get("init") or "random"),
+            ("units", f"{m['units']} ({m['vocabulary']} symbols)"), ("initialised from", _init(m.get("init"))),
             ("training data", ", ".join(m.get("training_data") or []) or "?"), ("data", info["data"]),
             ("utterances", f"{info['utterances']} ({info['audio_hours']:.2f} h)"), ("search", info["search"])]
     if m.get("averaged"):

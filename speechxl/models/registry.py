@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from torch import nn
 
-from speechxl.config import ConfigError, from_dict
+from speechxl.config import ConfigError, from_dict, read_yaml
 from speechxl.models import bestrq, w2v_bert, wav2vec2
 
 
@@ -38,3 +39,10 @@ def model_config(family: str, d: dict) -> Any:
     if family not in FAMILIES:
         raise ConfigError(f"family {family!r} is not one this speechxl knows: {sorted(FAMILIES)}")
     return from_dict(FAMILIES[family].config, d, "model")
+
+
+def saved_architecture(checkpoint: str | Path) -> tuple[str, Any]:
+    """(family, model config) that a checkpoint dir's config.yaml records (no weights read)."""
+    saved = read_yaml(Path(checkpoint) / "config.yaml")
+    family = saved.get("family", "wav2vec2")
+    return family, model_config(family, saved["model"])

@@ -153,7 +153,11 @@ class ConformerAttention(nn.Module):
         elif self.position == "relative_key":
             dist = torch.arange(t, device=x.device)[None] - torch.arange(t, device=x.device)[:, None]
             emb = self.distance_embedding(dist.clamp(-self.left, self.right) + self.left).to(q.dtype)  # (T, T, hd)
-            bias = torch.einsum("bhld,lrd->bhlr", q, emb) * scale
+            # bias[b, h, l, r] = q[b, h, l] . emb[l, r]: one matmul per query position l; copied
+            # unconditionally (einsum's and reshape's copy-if-needed would fix an exported graph's batch size)
+            ql = q.permute(2, 0, 1, 3).clone(memory_format=torch.contiguous_format)
+            ql = ql.view(t, b * self.heads, self.head_dim)  # (T, B H, hd)
+            bias = (ql @ emb.transpose(1, 2)).view(t, b, self.heads, t).permute(1, 2, 0, 3) * scale  # (B, H, T, T)
         if mask is not None:
             pad = torch.zeros(b, 1, 1, t, dtype=q.dtype, device=x.device).masked_fill(~mask[:, None, None], -math.inf)
             bias = pad if bias is None else bias + pad
@@ -243,8 +247,8 @@ class ConformerEncoder(nn.Module):
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Contextual frames; with ``return_layers`` also [the input to the first layer, then each
         layer's output] (before the final norm)."""
-        if mask is not None and bool(mask.all()):
-            mask = None
+        if mask is not None and not torch.compiler.is_compiling() and bool(mask.all()):
+            mask = None  # no padding: the faster path (a traced or exported graph keeps the mask)
         if mask is not None:
             x = x.masked_fill(~mask[..., None], 0.0)
         x = self.dropout(x)

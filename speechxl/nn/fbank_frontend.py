@@ -127,8 +127,10 @@ class FbankFrontend(nn.Module):
             x = self.conv(x[:, None])  # (B, C, T', M')
             x = x.permute(0, 2, 1, 3).flatten(2)  # (B, T', C M')
         else:
-            t = x.shape[1] // self.cfg.stack
-            x = x[:, : t * self.cfg.stack].reshape(x.shape[0], t, -1)  # (B, T', stack M)
+            # each group of `stack` frames concatenated, the remainder dropped; built from strided
+            # slices, as a reshape would make an exported graph hold only for lengths of one remainder
+            t, k = x.shape[1] // self.cfg.stack, self.cfg.stack
+            x = torch.cat([x[:, i::k][:, :t] for i in range(k)], dim=-1)  # (B, T', stack M)
         out = self.output_lengths(lengths)
         mask = torch.arange(x.shape[1], device=x.device)[None] < out[:, None]
         return x, mask

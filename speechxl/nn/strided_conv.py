@@ -76,9 +76,13 @@ class _StridedConv(torch.autograd.Function):
 def strided_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int) -> torch.Tensor:
     """Conv1d without padding on channels-last frames: x (B, T, C_in) -> (B, T_out, C_out).
 
-    weight (C_out, C_in, k) as nn.Conv1d's. Kernels wider than 2 x stride fall back to F.conv1d.
+    weight (C_out, C_in, k) as nn.Conv1d's. Kernels wider than 2 x stride, and graphs being traced
+    (the loop over utterances would fix the batch size), fall back to F.conv1d.
     """
     k = weight.shape[-1]
+    if torch.compiler.is_compiling():  # copied unconditionally: copy-if-needed would fix the batch size too
+        return F.conv1d(x.transpose(1, 2).clone(memory_format=torch.contiguous_format), weight, bias,
+                        stride=stride).transpose(1, 2)
     if k > 2 * stride or x.shape[1] < k:
         return F.conv1d(x.transpose(1, 2), weight, bias, stride=stride).transpose(1, 2)
     return _StridedConv.apply(x.contiguous(), weight, bias, stride)

@@ -144,7 +144,7 @@ class TransformerEncoder(nn.Module):
         then each layer's output] (before the final norm of pre-LN models), as transformers'
         ``hidden_states``."""
         attn_mask = None
-        if mask is not None and not bool(mask.all()):
+        if mask is not None and (torch.compiler.is_compiling() or not bool(mask.all())):  # a traced graph keeps the mask
             x = x.masked_fill(~mask[..., None], 0.0)
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): True = attend
         x = x + self.pos_conv_embed(x)

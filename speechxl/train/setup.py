@@ -25,7 +25,7 @@ from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
-from speechxl.models.registry import FAMILIES, model_config
+from speechxl.models.registry import FAMILIES, model_config, saved_architecture
 from speechxl import checkpoint as ckpt
 from speechxl.train.distributed import Dist, all_gather
 from speechxl.train.schedules import ScheduleConfig
@@ -96,10 +96,8 @@ def init_architecture(init: str | Path) -> tuple[str, Any]:
 
     if is_hf_dir(init):
         return read_hf_config(init)
-    saved = read_yaml(ckpt.find_checkpoint(init) / "config.yaml")
-    family = saved.get("family", "wav2vec2")
     try:
-        return family, model_config(family, saved["model"])
+        return saved_architecture(ckpt.find_checkpoint(init))
     except ConfigError as e:
         raise ConfigError(f"init {init}: {e}") from None
 

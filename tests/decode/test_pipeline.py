@@ -87,10 +87,10 @@ def test_transcribe_any_audio_file(trained, tmp_path):
 
 def test_export_loads_in_transformers_with_the_same_logits(trained, tmp_path):
     transformers = pytest.importorskip("transformers")
-    from speechxl.decode.export_hf import export_ctc
+    from speechxl.decode.export_hf import export_hf
 
     root, _, _ = trained
-    out = export_ctc(root / "ctc", tmp_path / "hf")
+    out = export_hf(root / "ctc", tmp_path / "hf")
     hf = transformers.Wav2Vec2ForCTC.from_pretrained(out).eval()
     processor = transformers.Wav2Vec2Processor.from_pretrained(out)
     ours = load_model(root / "ctc")

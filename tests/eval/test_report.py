@@ -13,7 +13,7 @@ from speechxl.eval.report import score
 INFO = {"date": "2026-12-04T06:00:00+0000", "command": "speechxl decode exp/m data/test",
         "versions": {"speechxl": "0.1.0", "git_commit": "abc", "torch": "2.13.0", "python": "3.11.2"},
         "model": {"checkpoint": "/x/exp/m/checkpoints/step_00000004", "step": 4, "units": "chars", "vocabulary": 30,
-                  "init": None, "family": "w2v-bert", "training_data": ["/x/data/train"], "averaged": [],
+                  "init": {"speech": "/x/exp/pre"}, "family": "w2v-bert", "training_data": ["/x/data/train"], "averaged": [],
                   "parameters_m": 1.234},
         "data": "/x/data/test", "utterances": 2, "audio_hours": 0.001, "search": "greedy", "lm": None, "beam": None,
         "tuned_on": None, "inventory": None, "own_units": {}, "phone_maps": {}, "unfinished_last_word": 0,
@@ -54,6 +54,7 @@ def test_html_report_reads_as_a_report(tmp_path):
     assert "<pre>" not in page and "0.123456" not in page  # settings as a table, rounded
     assert "<td>real-time factor</td><td>0.012 (acoustic 0.1 s, search 0.0 s)</td>" in page
     assert "<td>command</td><td>speechxl decode exp/m data/test</td>" in page
+    assert "<td>initialised from</td><td>speech: /x/exp/pre</td>" in page
 
 
 def test_phone_report_aligns_phones_with_phones(tmp_path):
