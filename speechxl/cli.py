@@ -15,6 +15,7 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
+  speechxl align exp/ctc recording.wav transcript.txt --out aligned/ --lang ain [--eaf recording.eaf]
   speechxl export-hf exp/ctc out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
   speechxl export-hf exp/pretrain out_dir
   speechxl export-torch exp/pretrain_bestrq out_dir
@@ -282,6 +283,29 @@ def _run_transcribe_long(args) -> None:
         print(eaf)
 
 
+def _add_align(sub) -> None:
+    p = sub.add_parser("align", help="a transcript aligned to its recording: utterance and word times with "
+                                     "confidences (.tsv) and ELAN tiers (.eaf)")
+    p.add_argument("model")
+    p.add_argument("audio", help="the recording, of any length")
+    p.add_argument("transcript", help=".txt: its utterances in order, one a line, untimed; .tsv: start, end, text")
+    option(p, "--out", required=True, help="directory for <name>.tsv and <name>.eaf")
+    option(p, "--lang", required=True, help="language of the recording (the units it may use, its G2P)")
+    option(p, "--eaf", help="the recording's own ELAN file: the tiers go into a copy of it")
+    option(p, "--tier", default="align@speechxl", help="name of the utterance tier (its word tier: align-words@...)")
+    _model_options(p)
+
+
+def _run_align(args) -> None:
+    from speechxl.decode.align import align_recording
+    from speechxl.decode.model import load_model
+
+    model = load_model(args.model, device=args.device, average=args.average)
+    for path in align_recording(model, Path(args.audio), Path(args.transcript), Path(args.out), args.lang,
+                                Path(args.eaf) if args.eaf else None, args.tier):
+        print(path)
+
+
 def _add_card(sub) -> None:
     p = sub.add_parser("card", help="a fine-tuned model's card (what inference needs), as JSON; or one field")
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
@@ -380,7 +404,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
          "export-data": (_add_export_data, _run_export_data), "export-torch": (_add_export_torch, _run_export_torch),
          "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
-         "transcribe-long": (_add_transcribe_long, _run_transcribe_long),
+         "transcribe-long": (_add_transcribe_long, _run_transcribe_long), "align": (_add_align, _run_align),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
          "inventory": (_add_inventory, _run_inventory)}
 

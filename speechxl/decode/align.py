@@ -1,0 +1,265 @@
+"""CTC alignment of transcripts to a recording: each utterance's and each word's times, with confidences.
+
+    speechxl align exp/ctc_chars recording.wav transcript.txt --out aligned/ --lang ain [--eaf recording.eaf]
+
+The transcript is untimed (.txt: the recording's utterances in order, one a line) or timed (.tsv:
+start, end, text, as transcribe-long writes it). Untimed utterances are found in the whole
+recording by CTC segmentation (Kürzinger et al. 2020, the ctc-segmentation package ESPnet uses):
+audio between them that the text does not cover (other talk, noise, silence) is skipped. Each
+utterance is then aligned again inside its span, widened by ``margin`` seconds, as a timed one
+(.tsv) is from the start: on an hour of the demo's speech this second pass took the mean
+boundary error from 122 to 85 ms (``tools/measure_align.py``). The model's log-probabilities
+come from ``decode.emissions`` in windows, so a recording of any length fits in memory (the
+segmentation table is ``min_window_size`` frames by the transcript's units, 4 bytes each).
+
+A word spans the frames from its first unit's to the next word's; of those, it keeps the first to
+the last where one of its own units is more probable than blank, so the pauses and other talk
+around it are not part of it. An utterance spans its words. Confidences are the geometric mean probability of the alignment path over the frames of
+the word, and for an utterance ctc-segmentation's score (its worst mean over 30 frames), both as
+probabilities in [0, 1]. Characters outside the model's units are left out of the alignment (the
+words keep their text) and counted in one log line; a word with none left has no times.
+
+Writes ``<out>/<name>.tsv`` (level, start, end, confidence, text: one utterance row then its word
+rows) and ``<out>/<name>.eaf``: a copy of ``--eaf`` (or a new ELAN file linking the recording)
+with an utterance tier ``align@speechxl`` and its word tier ``align-words@speechxl`` (time
+subdivisions inside each utterance); the user's file is never written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechxl.atomic import atomic_path, atomic_write
+from speechxl.data.audio import SAMPLE_RATE, load_audio
+from speechxl.data.manifest import Utterance
+from speechxl.decode.emissions import windowed_log_probs
+from speechxl.decode.longform import speech_regions
+from speechxl.decode.model import LoadedModel
+from speechxl.decode.run import keep_units, own_units
+from speechxl.text.units import WORD
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """An utterance of the transcript, its words, in seconds of the recording."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: tuple[Word, ...]
+
+
+def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tuple[list[str], list[list[int]]]:
+    """(the words of ``text``, each word's unit ids); units outside the model's are counted in ``unknown``."""
+    words = text.split()
+    fake = [Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w) for i, w in enumerate(words)]
+    ids = []
+    for toks in model.tokenizer.tokenize(fake):
+        unknown.update(t for t in toks if t not in model.units)
+        ids.append([model.units.index[t] for t in toks if t in model.units and t != WORD])
+    return words, ids
+
+
+def _ctc_segments(log_probs: np.ndarray, utterances: list[list[list[int]]], sep: int | None, shift: float,
+                  symbols: list[str]):
+    """CTC segmentation of ``utterances`` (each a list of words' unit ids) in ``log_probs`` (T, V):
+    per utterance (start, end, score) and [(first frame, frames) of each word] (None for a word
+    without units)."""
+    from ctc_segmentation import (CtcSegmentationParameters, ctc_segmentation, determine_utterance_segments,
+                                  prepare_token_list)
+
+    config = CtcSegmentationParameters(index_duration=shift, blank=0, char_list=symbols)
+    flat, where = [], []  # each utterance's ids, and the positions of each word's units in it
+    for words in utterances:
+        ids, spans = [], []
+        for w in words:
+            if ids and w and sep is not None:
+                ids.append(sep)
+            spans.append((len(ids), len(w)) if w else None)
+            ids += w
+        flat.append(np.array(ids, dtype=np.int64))
+        where.append(spans)
+    ground_truth, begins = prepare_token_list(config, flat)
+    timings, char_probs, _ = ctc_segmentation(config, log_probs, ground_truth)
+    segments = determine_utterance_segments(config, begins, char_probs, timings, [""] * len(flat))
+    starts = np.round(timings / shift).astype(int)  # the frame each ground-truth position is entered
+    out = []
+    for u, (spans, begin) in enumerate(zip(where, begins)):
+        words = []
+        for span in spans:
+            if span is None:
+                words.append(None)
+                continue
+            first = begin + 1 + span[0]  # ground truth: a blank before each utterance
+            a, b = starts[first], starts[first + span[1]] if first + span[1] < len(starts) else log_probs.shape[0]
+            units = utterances[u][len(words)]
+            spoken = np.flatnonzero(log_probs[a:b, units].max(-1) > log_probs[a:b, 0])
+            first_spoken, last_spoken = (int(spoken[0]), int(spoken[-1])) if spoken.size else (0, 0)
+            words.append((a + first_spoken, last_spoken - first_spoken + 1, char_probs[a + first_spoken: b]))
+        out.append((segments[u], words))
+    return out
+
+
+def align_log_probs(log_probs: torch.Tensor, texts: list[list[str]], ids: list[list[list[int]]], symbols: list[str],
+                    sep: int | None, shift: float, offset: float = 0.0) -> list[Aligned]:
+    """The utterances (``texts``: their words, ``ids``: each word's ids in ``symbols``, the units)
+    aligned in ``log_probs`` (T, V), frames ``shift`` seconds apart, the first at ``offset`` seconds."""
+    lp = log_probs.double().clamp(min=-1e4).numpy()  # units kept out (-inf) stay impossible, without NaNs
+    needed = sum(sum(len(w) for w in u) for u in ids)
+    if needed > lp.shape[0]:
+        raise ValueError(f"the transcript has {needed} units for {lp.shape[0]} frames of audio: it is longer "
+                         "than the audio can say")
+    out = []
+    for words, ((seg_start, seg_end, score), spans) in zip(texts, _ctc_segments(lp, ids, sep, shift, symbols)):
+        timed = []
+        for w, span in zip(words, spans):
+            if span is not None:
+                a, n, probs = span
+                timed.append(Word(round(float(offset + a * shift), 3), round(float(offset + (a + n) * shift), 3), w,
+                                  round(float(np.exp(probs[:n].mean())), 4)))
+        start = timed[0].start if timed else round(offset + max(seg_start, 0.0), 3)
+        end = timed[-1].end if timed else round(offset + seg_end, 3)
+        out.append(Aligned(start, end, " ".join(words), round(float(np.exp(min(score, 0.0))), 4), tuple(timed)))
+    return out
+
+
+def _silence_is_blank(lp: torch.Tensor, samples: np.ndarray, shift: float) -> torch.Tensor:
+    """log_probs (T, V) with the frames outside the recording's speech regions (``longform.speech_regions``,
+    by energy) made certain blanks: a model that hears units in noise cannot pull a word into a pause."""
+    speech = torch.zeros(lp.shape[0], dtype=torch.bool)
+    for a, b in speech_regions(samples, max_region=samples.size / SAMPLE_RATE + 1):
+        speech[int(a / shift): int(np.ceil(b / shift))] = True
+    silent = torch.full_like(lp[0], -1e4)
+    silent[0] = 0.0
+    return torch.where(speech[:, None], lp, silent)
+
+
+def read_transcript(path: Path) -> list[tuple[float | None, float | None, str]]:
+    """(start, end, text) of each utterance of a .txt (untimed) or .tsv (start, end, text) transcript."""
+    rows = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix == ".tsv":
+        for n, line in enumerate(lines, 1):
+            cols = line.split("\t")
+            if n == 1 and cols[:2] == ["start", "end"]:
+                continue
+            try:
+                start, end, text = float(cols[0]), float(cols[1]), "\t".join(cols[2:])
+            except (ValueError, IndexError):
+                raise ValueError(f"{path}:{n}: a timed transcript's lines are start<TAB>end<TAB>text, "
+                                 f"not {line[:60]!r}") from None
+            if not start < end:
+                raise ValueError(f"{path}:{n}: start {start} is not before end {end}")
+            rows.append((start, end, text))
+    else:
+        rows = [(None, None, line) for line in lines]
+    rows = [r for r in rows if r[2].strip()]
+    if not rows:
+        raise ValueError(f"{path}: no utterance to align (the transcript is empty)")
+    return rows
+
+
+def align(model: LoadedModel, samples: np.ndarray, transcript: list[tuple[float | None, float | None, str]],
+          lang: str, margin: float = 0.5, where: str = "") -> list[Aligned]:
+    """Each utterance of ``transcript`` aligned in 16 kHz ``samples`` (S,)."""
+    shift = model.card.frame_shift_ms / 1000
+    lp = windowed_log_probs(model.net, samples, model.card.frame_shift_ms)
+    mask = own_units(model, [lang]).get(lang)
+    if mask is not None:
+        lp = keep_units(lp, mask)
+    lp = _silence_is_blank(lp, samples, shift)
+    unknown: Counter = Counter()
+    units = [word_units(model, text, lang, unknown) for _, _, text in transcript]
+    if unknown:
+        log.warning("%s: %d characters outside the model's units left out of the alignment: %s", where or "transcript",
+                    sum(unknown.values()), " ".join(f"{c!r}×{n}" for c, n in unknown.most_common(10)))
+    sep = model.units.index[WORD] if WORD in model.units else None
+    symbols = model.units.symbols
+    end_of_audio = lp.shape[0] * shift
+    if transcript[0][0] is not None:
+        out = []
+        for (start, end, _), (words, ids) in zip(transcript, units):
+            if start >= end_of_audio:
+                raise ValueError(f"{where}: the utterance at {start:.2f}-{end:.2f} s is past the end of the audio "
+                                 f"({end_of_audio:.2f} s)")
+            out.append(_within(lp, start - margin, end + margin, words, ids, symbols, sep, shift))
+        return out
+    # untimed: found in the whole recording, then each again between its neighbours, so that they keep
+    # their order and never overlap
+    found = align_log_probs(lp, [w for w, _ in units], [i for _, i in units], symbols, sep, shift)
+    out = []
+    for k, (u, (words, ids)) in enumerate(zip(found, units)):
+        lo = max(u.start - margin, out[-1].end if out else 0.0)
+        hi = min(u.end + margin, found[k + 1].start if k + 1 < len(found) else end_of_audio)
+        room = sum(len(w) for w in ids) <= (hi - lo) / shift
+        out.append(_within(lp, lo, hi, words, ids, symbols, sep, shift) if room else u)
+    return out
+
+
+def _within(lp: torch.Tensor, lo: float, hi: float, words: list[str], ids: list[list[int]], symbols: list[str],
+            sep: int | None, shift: float) -> Aligned:
+    """One utterance aligned in the frames of [lo, hi) seconds."""
+    a, b = max(0, int(lo / shift)), min(lp.shape[0], int(np.ceil(hi / shift)))
+    return align_log_probs(lp[a:b], [words], [ids], symbols, sep, shift, offset=a * shift)[0]
+
+
+def write_aligned_eaf(out: Path, media: Path, aligned: list[Aligned], tier: str, base: Path | None = None) -> Path:
+    """``aligned`` as an utterance tier and its word tier in a copy of ``base`` (or a new ELAN file)."""
+    import pympi
+
+    eaf = pympi.Elan.Eaf(str(base)) if base else pympi.Elan.Eaf(author="speechxl")
+    if not base:
+        eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
+        eaf.remove_tier("default")
+    words_tier = tier.replace("@", "-words@", 1) if "@" in tier else f"{tier}-words"
+    for t in (tier, words_tier):
+        if t in eaf.get_tier_names():
+            raise ValueError(f"{base}: it already has a tier {t!r}; give another --tier")
+    for lt, constraint in (("speechxl-utterance", None), ("speechxl-word", "Included_In")):
+        if lt not in eaf.get_linguistic_type_names():
+            eaf.add_linguistic_type(lt, constraints=constraint)
+    eaf.add_tier(tier, ling="speechxl-utterance")
+    eaf.add_tier(words_tier, ling="speechxl-word", parent=tier)
+    ms = lambda s: int(round(s * 1000))  # noqa: E731
+    for u in aligned:
+        if ms(u.end) > ms(u.start):
+            eaf.add_annotation(tier, ms(u.start), ms(u.end), u.text)
+            for w in u.words:
+                if ms(w.end) > ms(w.start):
+                    eaf.add_annotation(words_tier, ms(w.start), ms(w.end), w.text)
+    with atomic_path(out) as tmp:
+        eaf.to_file(str(tmp))
+    return out
+
+
+def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path, lang: str,
+                    eaf: Path | None = None, tier: str = "align@speechxl") -> tuple[Path, Path]:
+    """``<out>/<name>.tsv`` and ``<out>/<name>.eaf`` of ``transcript`` aligned to ``audio``."""
+    aligned = align(model, load_audio(audio), read_transcript(transcript), lang, where=str(transcript))
+    rows = ["level\tstart\tend\tconfidence\ttext"]
+    for u in aligned:
+        rows.append(f"utterance\t{u.start:.3f}\t{u.end:.3f}\t{u.confidence:.4f}\t{u.text}")
+        rows += [f"word\t{w.start:.3f}\t{w.end:.3f}\t{w.confidence:.4f}\t{w.text}" for w in u.words]
+    tsv = out / f"{audio.stem}.tsv"
+    atomic_write(tsv, "\n".join(rows) + "\n")
+    written = write_aligned_eaf(out / f"{audio.stem}.eaf", audio, aligned, tier, eaf)
+    log.info("%s: %d utterances, %d words aligned -> %s", audio, len(aligned), sum(len(u.words) for u in aligned),
+             written)
+    return tsv, written

@@ -1,0 +1,123 @@
+"""Alignment: words found where their units are, unrelated audio skipped, emissions stitched in
+place across windows, ELAN tiers in a copy of the user's file, bad transcripts refused by line."""
+
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechxl.data.manifest import read_manifest
+from speechxl.decode.align import align_log_probs, read_transcript
+from speechxl.decode.emissions import windowed_log_probs
+from speechxl.decode.model import load_model
+
+SYMBOLS = ["<blank>", "<unk>", "|", "a", "b", "c", "d"]
+SHIFT = 0.04
+
+
+def spiky(frames: int, spikes: dict[int, str]) -> torch.Tensor:
+    """log_probs (T, V): blank everywhere but at ``spikes`` (frame -> unit)."""
+    logits = torch.full((frames, len(SYMBOLS)), -6.0)
+    logits[:, 0] = 4.0
+    for t, unit in spikes.items():
+        logits[t, SYMBOLS.index(unit)] = 8.0
+    return logits.log_softmax(-1)
+
+
+def test_words_are_timed_where_their_units_are_and_unrelated_talk_is_skipped():
+    # talk the transcript does not have at frames 2-5, "ab c" at 10-17, a pause, "d" at 45
+    lp = spiky(60, {2: "d", 3: "b", 5: "a", 10: "a", 11: "a", 12: "b", 14: "|", 16: "c", 17: "c", 45: "d"})
+    ids = {s: i for i, s in enumerate(SYMBOLS)}
+    out = align_log_probs(lp, [["ab", "c"], ["d"]], [[[ids["a"], ids["b"]], [ids["c"]]], [[ids["d"]]]], SYMBOLS,
+                          sep=ids["|"], shift=SHIFT, offset=100.0)
+    assert [(w.text, w.start, w.end) for u in out for w in u.words] == [
+        ("ab", 100.4, 100.52), ("c", 100.64, 100.72), ("d", 101.8, 101.84)]
+    assert [(u.text, u.start, u.end) for u in out] == [("ab c", 100.4, 100.72), ("d", 101.8, 101.84)]
+    assert all(0.5 < w.confidence <= 1 for u in out for w in u.words) and all(0 < u.confidence <= 1 for u in out)
+    with pytest.raises(ValueError, match="longer than the audio"):
+        align_log_probs(lp[:2], [["ab", "c"]], [[[3, 4], [5]]], SYMBOLS, sep=2, shift=SHIFT)
+
+
+def test_windowed_emissions_are_the_one_pass_frames_stitched_in_place(trained):
+    root, data, _ = trained
+    m = load_model(root / "ctc")
+    samples, _ = sf.read(read_manifest(data / "test")[0].audio, dtype="float32")
+    samples = np.concatenate([samples, samples, samples])
+    seconds = samples.size / 16000
+    with torch.no_grad():
+        whole, frames = m.net.log_probs(torch.from_numpy(samples)[None], torch.tensor([samples.size]))
+    one = windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=seconds + 1)
+    torch.testing.assert_close(one, whole[0, : int(frames[0])], rtol=0, atol=0)
+    # small windows that each see the whole recording: the same frames, so each is taken from its place
+    stitched = windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=0.3, context=seconds + 1)
+    torch.testing.assert_close(stitched, one, rtol=0, atol=1e-5)
+    assert windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=0.5, context=0.2).shape == one.shape
+
+
+def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(trained, tmp_path, run_cli, caplog):
+    import pympi
+
+    root, data, _ = trained
+    utts = [u for u in read_manifest(data / "test") if u.lang == "es"][:3]
+    quiet = lambda s, k: (np.random.default_rng(k).standard_normal(int(s * 16000)) * 0.002).astype(np.float32)  # noqa: E731
+    pieces, truth, t = [quiet(1.0, 0)], [], 1.0
+    for i, u in enumerate(utts):
+        x, _ = sf.read(u.audio, dtype="float32")
+        pieces += [x, quiet(1.0, i + 1)]
+        truth.append((t, t + x.size / 16000))
+        t += x.size / 16000 + 1.0
+    rec = tmp_path / "rec" / "s1.wav"
+    rec.parent.mkdir()
+    sf.write(str(rec), np.concatenate(pieces), 16000)
+    users = pympi.Elan.Eaf()
+    users.add_linked_file(str(rec), relpath=rec.name, mimetype="audio/x-wav")
+    users.add_tier("tx@SP1")
+    users.add_annotation("tx@SP1", 1000, 2000, "already here")
+    users.to_file(str(rec.parent / "s1.eaf"))
+    before = (rec.parent / "s1.eaf").read_bytes()
+    text = rec.parent / "s1.txt"
+    text.write_text("".join(u.text + ("☃" if i == 0 else "") + "\n" for i, u in enumerate(utts)), encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING):
+        run_cli("align", root / "ctc", rec, text, "--out", tmp_path / "out", "--lang", "es", "--eaf",
+                rec.parent / "s1.eaf")
+    assert "1 characters outside the model's units" in caplog.text and "'☃'" in caplog.text
+    assert (rec.parent / "s1.eaf").read_bytes() == before  # the user's file untouched
+    out = pympi.Elan.Eaf(str(tmp_path / "out" / "s1.eaf"))
+    assert out.get_annotation_data_for_tier("tx@SP1") == users.get_annotation_data_for_tier("tx@SP1")
+    assert out.tiers["align-words@speechxl"][2]["PARENT_REF"] == "align@speechxl"
+    utterances = sorted(out.get_annotation_data_for_tier("align@speechxl"))
+    words = sorted(out.get_annotation_data_for_tier("align-words@speechxl"))
+    assert [u[2] for u in utterances] == [line for line in text.read_text().splitlines()]  # the text as given
+    assert len(words) == sum(len(u.text.split()) for u in utts)
+    assert all(any(a <= ws and we <= b for a, b, _ in utterances) for ws, we, _ in words)
+    rows = [r.split("\t") for r in (tmp_path / "out" / "s1.tsv").read_text(encoding="utf-8").splitlines()]
+    assert rows[0] == ["level", "start", "end", "confidence", "text"]
+    assert [r[0] for r in rows[1:]].count("utterance") == 3 and all(0 <= float(r[3]) <= 1 for r in rows[1:])
+    # a timed transcript: each utterance aligned inside its own span
+    timed = rec.parent / "s1.tsv"
+    timed.write_text("start\tend\ttext\n" + "".join(f"{a:.2f}\t{b:.2f}\t{u.text}\n" for (a, b), u in zip(truth, utts)))
+    run_cli("align", root / "ctc", rec, timed, "--out", tmp_path / "timed", "--lang", "es")
+    got = sorted(pympi.Elan.Eaf(str(tmp_path / "timed" / "s1.eaf")).get_annotation_data_for_tier("align@speechxl"))
+    assert all(a - 0.5 <= s / 1000 and e / 1000 <= b + 0.5 for (s, e, _), (a, b) in zip(got, truth))
+    timed.write_text(f"{t + 5:.2f}\t{t + 6:.2f}\thola\n")
+    with pytest.raises(SystemExit):
+        run_cli("align", root / "ctc", rec, timed, "--out", tmp_path / "past", "--lang", "es")
+    assert "the utterance at" in caplog.text and "is past the end of the audio" in caplog.text
+    with pytest.raises(SystemExit):  # the tiers are there already: refused, not doubled
+        run_cli("align", root / "ctc", rec, text, "--out", tmp_path / "again", "--lang", "es", "--eaf",
+                tmp_path / "out" / "s1.eaf")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "no utterance to align"),
+    ("start\tend\ttext\n1.0\tx\thola\n", r"s\.tsv:2: a timed transcript's lines are start<TAB>end<TAB>text"),
+    ("2.0\t1.0\thola\n", r"s\.tsv:1: start 2.0 is not before end 1.0"),
+])
+def test_bad_transcripts_are_refused_with_their_line(tmp_path, content, message):
+    path = tmp_path / "s.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        read_transcript(path)
