@@ -15,7 +15,7 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
-  speechxl align exp/ctc recording.wav transcript.txt --out aligned/ --lang ain [--eaf recording.eaf]
+  speechxl align exp/ctc recording.wav transcript.txt --out aligned/ --lang ain [--eaf rec.eaf] [--textgrid rec.TextGrid]
   speechxl export-hf exp/ctc out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
   speechxl export-hf exp/pretrain out_dir
   speechxl export-torch exp/pretrain_bestrq out_dir
@@ -292,6 +292,7 @@ def _add_align(sub) -> None:
     option(p, "--out", required=True, help="directory for <name>.tsv and <name>.eaf")
     option(p, "--lang", required=True, help="language of the recording (the units it may use, its G2P)")
     option(p, "--eaf", help="the recording's own ELAN file: the tiers go into a copy of it")
+    option(p, "--textgrid", help="the recording's own Praat TextGrid: the tiers go into a copy of it")
     option(p, "--tier", default="align@speechxl", help="name of the utterance tier (its word tier: align-words@...)")
     _model_options(p)
 
@@ -302,7 +303,8 @@ def _run_align(args) -> None:
 
     model = load_model(args.model, device=args.device, average=args.average)
     for path in align_recording(model, Path(args.audio), Path(args.transcript), Path(args.out), args.lang,
-                                Path(args.eaf) if args.eaf else None, args.tier):
+                                Path(args.eaf) if args.eaf else None, args.tier,
+                                Path(args.textgrid) if args.textgrid else None):
         print(path)
 
 

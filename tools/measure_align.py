@@ -79,7 +79,7 @@ def main() -> None:
         write_audio(wav, recording)
         txt.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
         began = time.perf_counter()
-        tsv, _ = align_recording(model, wav, txt, Path(tmp), args.lang)
+        tsv = align_recording(model, wav, txt, Path(tmp), args.lang)[0]
         seconds = time.perf_counter() - began
         rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines()[1:]]
     got = [(float(r[1]), float(r[2])) for r in rows if r[0] == "utterance"]

@@ -20,9 +20,10 @@ probabilities in [0, 1]. Characters outside the model's units are left out of th
 words keep their text) and counted in one log line; a word with none left has no times.
 
 Writes ``<out>/<name>.tsv`` (level, start, end, confidence, text: one utterance row then its word
-rows) and ``<out>/<name>.eaf``: a copy of ``--eaf`` (or a new ELAN file linking the recording)
+rows), ``<out>/<name>.eaf``: a copy of ``--eaf`` (or a new ELAN file linking the recording)
 with an utterance tier ``align@speechxl`` and its word tier ``align-words@speechxl`` (time
-subdivisions inside each utterance); the user's file is never written.
+subdivisions inside each utterance), and ``<out>/<name>.TextGrid``: a copy of ``--textgrid`` (or
+a new one) with the same two as interval tiers; the user's files are never written.
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ def write_aligned_eaf(out: Path, media: Path, aligned: list[Aligned], tier: str,
     if not base:
         eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
         eaf.remove_tier("default")
-    words_tier = tier.replace("@", "-words@", 1) if "@" in tier else f"{tier}-words"
+    words_tier = _words_tier(tier)
     for t in (tier, words_tier):
         if t in eaf.get_tier_names():
             raise ValueError(f"{base}: it already has a tier {t!r}; give another --tier")
@@ -249,10 +250,47 @@ def write_aligned_eaf(out: Path, media: Path, aligned: list[Aligned], tier: str,
     return out
 
 
+def write_aligned_textgrid(out: Path, aligned: list[Aligned], tier: str, seconds: float,
+                           base: Path | None = None) -> Path:
+    """``aligned`` as two interval tiers (utterances, words) added to a copy of ``base`` (or a new TextGrid)."""
+    from praatio import textgrid
+
+    if base:
+        try:
+            tg = textgrid.openTextgrid(str(base), includeEmptyIntervals=True, reportingMode="silence")
+        except Exception as e:  # praatio raises what its parser raises
+            raise ValueError(f"{base}: not a TextGrid praatio can read: {e}") from None
+    else:
+        tg = textgrid.Textgrid(0.0, seconds)
+    words_tier = _words_tier(tier)
+    for t in (tier, words_tier):
+        if t in tg.tierNames:
+            raise ValueError(f"{base}: it already has a tier {t!r}; give another --tier")
+    utterances, end = [], 0.0
+    for u in aligned:  # a timed transcript's own spans may overlap; an interval tier's may not
+        if u.end > max(u.start, end):
+            utterances.append((max(u.start, end), u.end, u.text))
+            end = u.end
+    words = [(w.start, w.end, w.text) for u in aligned for w in u.words]
+    hi = max(tg.maxTimestamp, seconds)
+    tg.addTier(textgrid.IntervalTier(tier, utterances, tg.minTimestamp, hi))
+    tg.addTier(textgrid.IntervalTier(words_tier, [w for k, w in enumerate(words) if k == 0 or w[0] >= words[k - 1][1]],
+                                     tg.minTimestamp, hi))
+    with atomic_path(out) as tmp:
+        tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
+    return out
+
+
+def _words_tier(tier: str) -> str:
+    return tier.replace("@", "-words@", 1) if "@" in tier else f"{tier}-words"
+
+
 def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path, lang: str,
-                    eaf: Path | None = None, tier: str = "align@speechxl") -> tuple[Path, Path]:
-    """``<out>/<name>.tsv`` and ``<out>/<name>.eaf`` of ``transcript`` aligned to ``audio``."""
-    aligned = align(model, load_audio(audio), read_transcript(transcript), lang, where=str(transcript))
+                    eaf: Path | None = None, tier: str = "align@speechxl",
+                    textgrid: Path | None = None) -> tuple[Path, Path, Path]:
+    """``<out>/<name>.tsv``, ``.eaf`` and ``.TextGrid`` of ``transcript`` aligned to ``audio``."""
+    samples = load_audio(audio)
+    aligned = align(model, samples, read_transcript(transcript), lang, where=str(transcript))
     rows = ["level\tstart\tend\tconfidence\ttext"]
     for u in aligned:
         rows.append(f"utterance\t{u.start:.3f}\t{u.end:.3f}\t{u.confidence:.4f}\t{u.text}")
@@ -260,6 +298,7 @@ def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path
     tsv = out / f"{audio.stem}.tsv"
     atomic_write(tsv, "\n".join(rows) + "\n")
     written = write_aligned_eaf(out / f"{audio.stem}.eaf", audio, aligned, tier, eaf)
-    log.info("%s: %d utterances, %d words aligned -> %s", audio, len(aligned), sum(len(u.words) for u in aligned),
-             written)
-    return tsv, written
+    grid = write_aligned_textgrid(out / f"{audio.stem}.TextGrid", aligned, tier, samples.size / SAMPLE_RATE, textgrid)
+    log.info("%s: %d utterances, %d words aligned -> %s, %s", audio, len(aligned),
+             sum(len(u.words) for u in aligned), written, grid)
+    return tsv, written, grid

@@ -80,9 +80,16 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     text = rec.parent / "s1.txt"
     text.write_text("".join(u.text + ("☃" if i == 0 else "") + "\n" for i, u in enumerate(utts)), encoding="utf-8")
 
+    from praatio import textgrid
+
+    grid = textgrid.Textgrid(0.0, t)
+    grid.addTier(textgrid.IntervalTier("tx@SP1", [(1.0, 2.0, "already here")], 0.0, t))
+    grid.addTier(textgrid.PointTier("events", [(1.5, "cough")], 0.0, t))
+    grid.save(str(rec.parent / "s1.TextGrid"), format="long_textgrid", includeBlankSpaces=True)
+    grid_before = (rec.parent / "s1.TextGrid").read_bytes()
     with caplog.at_level(logging.WARNING):
         run_cli("align", root / "ctc", rec, text, "--out", tmp_path / "out", "--lang", "es", "--eaf",
-                rec.parent / "s1.eaf")
+                rec.parent / "s1.eaf", "--textgrid", rec.parent / "s1.TextGrid")
     assert "1 characters outside the model's units" in caplog.text and "'☃'" in caplog.text
     assert (rec.parent / "s1.eaf").read_bytes() == before  # the user's file untouched
     out = pympi.Elan.Eaf(str(tmp_path / "out" / "s1.eaf"))
@@ -93,6 +100,16 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     assert [u[2] for u in utterances] == [line for line in text.read_text().splitlines()]  # the text as given
     assert len(words) == sum(len(u.text.split()) for u in utts)
     assert all(any(a <= ws and we <= b for a, b, _ in utterances) for ws, we, _ in words)
+    # the TextGrid: a copy with the two tiers added, read back by praatio and by pympi-ling
+    assert (rec.parent / "s1.TextGrid").read_bytes() == grid_before
+    back = textgrid.openTextgrid(str(tmp_path / "out" / "s1.TextGrid"), includeEmptyIntervals=False)
+    assert back.tierNames == ("tx@SP1", "events", "align@speechxl", "align-words@speechxl")
+    assert back.getTier("tx@SP1").entries == grid.getTier("tx@SP1").entries
+    assert back.getTier("events").entries == grid.getTier("events").entries
+    assert [e.label for e in back.getTier("align@speechxl").entries] == [u[2] for u in utterances]
+    assert len(back.getTier("align-words@speechxl").entries) == len(words)
+    praat = pympi.Praat.TextGrid(str(tmp_path / "out" / "s1.TextGrid"))
+    assert [t.name for t in praat.get_tiers()] == list(back.tierNames)
     rows = [r.split("\t") for r in (tmp_path / "out" / "s1.tsv").read_text(encoding="utf-8").splitlines()]
     assert rows[0] == ["level", "start", "end", "confidence", "text"]
     assert [r[0] for r in rows[1:]].count("utterance") == 3 and all(0 <= float(r[3]) <= 1 for r in rows[1:])
