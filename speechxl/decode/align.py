@@ -40,7 +40,7 @@ from speechxl.atomic import atomic_path, atomic_write
 from speechxl.data.audio import SAMPLE_RATE, load_audio
 from speechxl.data.manifest import Utterance
 from speechxl.decode.emissions import windowed_log_probs
-from speechxl.decode.longform import speech_regions
+from speechxl.decode.longform import open_eaf, speech_regions
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
 from speechxl.text.units import WORD
@@ -223,12 +223,7 @@ def _within(lp: torch.Tensor, lo: float, hi: float, words: list[str], ids: list[
 
 def write_aligned_eaf(out: Path, media: Path, aligned: list[Aligned], tier: str, base: Path | None = None) -> Path:
     """``aligned`` as an utterance tier and its word tier in a copy of ``base`` (or a new ELAN file)."""
-    import pympi
-
-    eaf = pympi.Elan.Eaf(str(base)) if base else pympi.Elan.Eaf(author="speechxl")
-    if not base:
-        eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
-        eaf.remove_tier("default")
+    eaf = open_eaf(media, base)
     words_tier = _words_tier(tier)
     for t in (tier, words_tier):
         if t in eaf.get_tier_names():

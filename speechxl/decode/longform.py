@@ -83,14 +83,21 @@ def transcribe_long(asr: Recognizer, path: str | Path, lang: str | None = None, 
     return [Timed(round(a, 3), round(b, 3), t) for (a, b), t in zip(regions, texts) if t.strip()]
 
 
-def write_eaf(out: Path, media: Path, timed: list[Timed], tier: str, base: Path | None = None) -> Path:
-    """``timed`` as tier ``tier`` of a copy of ``base`` (an ELAN file), or of a new one linking ``media``."""
+def open_eaf(media: Path, base: Path | None = None):
+    """A copy of the ELAN file ``base`` in memory (pympi's Eaf), or a new one linking ``media``."""
     import pympi
 
-    eaf = pympi.Elan.Eaf(str(base)) if base else pympi.Elan.Eaf(author="speechxl")
-    if not base:
-        eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
-        eaf.remove_tier("default")
+    if base:
+        return pympi.Elan.Eaf(str(base))
+    eaf = pympi.Elan.Eaf(author="speechxl")
+    eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
+    eaf.remove_tier("default")
+    return eaf
+
+
+def write_eaf(out: Path, media: Path, timed: list[Timed], tier: str, base: Path | None = None) -> Path:
+    """``timed`` as tier ``tier`` of a copy of ``base`` (an ELAN file), or of a new one linking ``media``."""
+    eaf = open_eaf(media, base)
     if tier in eaf.get_tier_names():
         raise ValueError(f"{base}: it already has a tier {tier!r}; give another --tier")
     if "speechxl-asr" not in eaf.get_linguistic_type_names():
