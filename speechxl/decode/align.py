@@ -14,9 +14,9 @@ segmentation table is ``min_window_size`` frames by the transcript's units, 4 by
 
 A word spans the frames from its first unit's to the next word's; of those, it keeps the first to
 the last where one of its own units is more probable than blank, so the pauses and other talk
-around it are not part of it. An utterance spans its words. Confidences are the geometric mean probability of the alignment path over the frames of
-the word, and for an utterance ctc-segmentation's score (its worst mean over 30 frames), both as
-probabilities in [0, 1]. Characters outside the model's units are left out of the alignment (the
+around it are not part of it. An utterance spans its words. Confidences are the geometric mean
+probability of the alignment path over the frames of the word, and for an utterance
+ctc-segmentation's score (its worst mean over 30 frames), both as probabilities in [0, 1]. Characters outside the model's units are left out of the alignment (the
 words keep their text) and counted in one log line; a word with none left has no times.
 
 Writes ``<out>/<name>.tsv`` (level, start, end, confidence, text: one utterance row then its word
@@ -38,7 +38,6 @@ import torch
 
 from speechxl.atomic import atomic_path, atomic_write
 from speechxl.data.audio import SAMPLE_RATE, load_audio
-from speechxl.data.manifest import Utterance
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.longform import open_eaf, speech_regions
 from speechxl.decode.model import LoadedModel
@@ -70,9 +69,8 @@ class Aligned:
 def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tuple[list[str], list[list[int]]]:
     """(the words of ``text``, each word's unit ids); units outside the model's are counted in ``unknown``."""
     words = text.split()
-    fake = [Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w) for i, w in enumerate(words)]
     ids = []
-    for toks in model.tokenizer.tokenize(fake):
+    for toks in model.word_tokens(words, lang):
         unknown.update(t for t in toks if t not in model.units)
         ids.append([model.units.index[t] for t in toks if t in model.units and t != WORD])
     return words, ids

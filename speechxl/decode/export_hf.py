@@ -32,9 +32,8 @@ with it (and kenlm) the pipeline searches with the LM, without it greedily.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 from speechxl import checkpoint as ckpt
 from speechxl.atomic import atomic_write

@@ -69,16 +69,21 @@ def _export(module: torch.nn.Module, path: Path) -> Path:
     return path
 
 
+def pretrained_encoder(found: Path) -> torch.nn.Module:
+    """The speech encoder (the model's ``backbone``) of a pretraining checkpoint dir, with its weights."""
+    _, cfg = saved_architecture(found)
+    encoder = build_encoder(cfg)
+    state = ckpt.load_model_state(found)
+    encoder.load_state_dict({k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")})
+    return encoder
+
+
 def export_torch(model_dir: str | Path, out_dir: str | Path) -> Path:
     """``out_dir`` with encoder.pt2 (pretrained) or model.pt2 + units (fine-tuned); returns the program's path."""
     found, out = ckpt.find_checkpoint(model_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not (found / "units.txt").is_file():  # a pretraining checkpoint: its speech encoder
-        _, cfg = saved_architecture(found)
-        backbone = build_encoder(cfg)
-        state = ckpt.load_model_state(found)
-        backbone.load_state_dict({k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")})
-        return _export(_Encoder(backbone), out / "encoder.pt2")
+        return _export(_Encoder(pretrained_encoder(found)), out / "encoder.pt2")
     m = load_model(found)
     for f in sorted(found.glob("units*.txt")) + [found / "card.json"]:
         shutil.copyfile(f, out / f.name)

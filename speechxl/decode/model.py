@@ -57,8 +57,12 @@ class LoadedModel:
         """The words of an ARPA LM, each spelled in the model's units (one spelling each)."""
         words = arpa_words(arpa)
         tail = [WORD] if WORD in self.units else []
-        fake = [Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w) for i, w in enumerate(words)]
-        return {w: [toks + tail] for w, toks in zip(words, self.tokenizer.tokenize(fake)) if toks}
+        return {w: [toks + tail] for w, toks in zip(words, self.word_tokens(words, lang)) if toks}
+
+    def word_tokens(self, words: list[str], lang: str) -> list[list[str]]:
+        """Each word of ``lang`` in the model's units (phones through G2P), tokenized alone."""
+        return self.tokenizer.tokenize([Utterance(id=str(i), audio="", duration=0.0, lang=lang, speaker="", text=w)
+                                        for i, w in enumerate(words)])
 
     def describe(self) -> dict:
         return {"checkpoint": str(self.checkpoint.resolve()), "step": self.step, "units": self.kind,

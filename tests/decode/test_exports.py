@@ -11,12 +11,10 @@ import yaml
 
 from speechxl.data.audio import load_audio
 from speechxl.decode.export_hf import export_hf
-from speechxl.decode.export_torch import export_torch
+from speechxl.decode.export_torch import export_torch, pretrained_encoder
 from speechxl.decode.model import load_model
 from speechxl.eval.report import score
 from speechxl.decode.run import decode
-from speechxl.models.registry import saved_architecture
-from speechxl.models.speech_encoder import build_encoder
 from speechxl import checkpoint as ckpt
 from tests.conftest import TINY_CONFORMER, TINY_W2V, write_audio_set
 
@@ -52,10 +50,7 @@ def test_pretrained_model_exports_to_transformers(pretrained, tmp_path):
     out = export_hf(pretrained / "wav2vec2", tmp_path / "hf")
     back, info = transformers.Wav2Vec2ForPreTraining.from_pretrained(out, output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"], info
-    found = ckpt.find_checkpoint(pretrained / "wav2vec2")
-    _, cfg = saved_architecture(found)
-    ours = build_encoder(cfg).eval()
-    ours.load_state_dict({k[9:]: v for k, v in ckpt.load_model_state(found).items() if k.startswith("backbone.")})
+    ours = pretrained_encoder(ckpt.find_checkpoint(pretrained / "wav2vec2")).eval()
     wav = torch.randn(1, 16000)
     with torch.no_grad():
         torch.testing.assert_close(back.eval().wav2vec2(wav).last_hidden_state, ours(wav).hidden, atol=1e-5, rtol=0)
@@ -69,9 +64,7 @@ def test_pretrained_model_exports_to_transformers(pretrained, tmp_path):
 def test_bestrq_and_ctc_models_export_as_torch_programs(pretrained, trained, tmp_path):
     path = export_torch(pretrained / "bestrq", tmp_path / "bestrq")
     program = torch.export.load(str(path)).module()
-    found = ckpt.find_checkpoint(pretrained / "bestrq")
-    ours = build_encoder(saved_architecture(found)[1]).eval()
-    ours.load_state_dict({k[9:]: v for k, v in ckpt.load_model_state(found).items() if k.startswith("backbone.")})
+    ours = pretrained_encoder(ckpt.find_checkpoint(pretrained / "bestrq")).eval()
     wav, lengths = torch.randn(2, 40000), torch.tensor([40000, 23000])
     with torch.no_grad():
         hidden, valid = program(wav, lengths)
