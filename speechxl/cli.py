@@ -40,6 +40,7 @@ from pathlib import Path
 
 from speechxl import __version__
 from speechxl.corpora import CORPORA
+from speechxl.decode.vad import VADS
 from speechxl.options import key_values, option, words
 
 
@@ -261,12 +262,20 @@ def _run_transcribe(args) -> None:
 
 
 def _add_transcribe_long(sub) -> None:
-    p = sub.add_parser("transcribe-long", help="long recordings -> timed transcripts (.tsv) and an ELAN tier (.eaf)")
+    p = sub.add_parser("transcribe-long", help="long recordings -> timed utterances, words and units (.tsv) as "
+                                               "tiers of ELAN (.eaf) and Praat (.TextGrid) files")
     p.add_argument("model")
     p.add_argument("audio", nargs="+", help="recordings of any length")
-    option(p, "--out", required=True, help="directory for <name>.tsv and <name>.eaf")
-    option(p, "--eaf_dir", help="where the recordings' own ELAN files are (<name>.eaf): the tier goes into a copy")
-    option(p, "--tier", default="asr@speechxl", help="name of the new tier")
+    option(p, "--out", required=True, help="directory for <name>.tsv, <name>.eaf and <name>.TextGrid")
+    option(p, "--eaf_dir", help="where the recordings' own ELAN files are (<name>.eaf): the tiers go into a copy")
+    option(p, "--textgrid_dir", help="where the recordings' own TextGrids are (<name>.TextGrid): the tiers go into "
+                                     "a copy")
+    option(p, "--segments", nargs="+", help='utterances from these tiers of the recording\'s own file (globs, '
+                                            're:<regex>), one output tier per speaker; default: found by --vad')
+    option(p, "--vad", choices=list(VADS), default="silero", help="voice activity detector that finds the utterances")
+    option(p, "--max_region", type=float, default=20.0, help="longest utterance the detector gives, in seconds")
+    option(p, "--tier", default="asr@speechxl", help="name of the new utterance tier (with --segments, its part "
+                                                     "before @ and each speaker)")
     _add_beam_options(p)
     option(p, "--lang", help="language of the recordings (its LM, and the units it may output)")
     _all_units_option(p)
@@ -278,8 +287,9 @@ def _run_transcribe_long(args) -> None:
     from speechxl.decode.recognizer import load
 
     asr = load(args.model, args.lm, args.device, _beam(args), args.all_units, average=args.average)
-    for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang,
-                                     Path(args.eaf_dir) if args.eaf_dir else None, args.tier):
+    folder = lambda d: Path(d) if d else None  # noqa: E731
+    for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang, folder(args.eaf_dir), args.tier,
+                                     folder(args.textgrid_dir), args.segments, args.vad, args.max_region):
         print(eaf)
 
 

@@ -82,7 +82,7 @@ def main() -> None:
         tsv = align_recording(model, wav, txt, Path(tmp), args.lang)[0]
         seconds = time.perf_counter() - began
         rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines()[1:]]
-    got = [(float(r[1]), float(r[2])) for r in rows if r[0] == "utterance"]
+    got = [(float(r[2]), float(r[3])) for r in rows if r[0] == "utterance"]  # level, tier, start, end
     err = np.abs(np.array(got) - np.array(truth)).ravel()
     print(json.dumps({"recording_minutes": round(recording.size / SAMPLE_RATE / 60, 2), "utterances": len(truth),
                       "boundaries": int(err.size), "within_20ms": round(float(np.mean(err <= 0.02)), 3),

@@ -91,6 +91,13 @@ def _eaf_media(eaf_path: Path, linked: list[dict]) -> tuple[Path | None, float, 
     return None, 0.0, tried
 
 
+def time_origin(path: Path) -> float:
+    """The TIME_ORIGIN (seconds into the audio where the ELAN file's time 0 is) of its media."""
+    import pympi
+
+    return _eaf_media(path, pympi.Elan.Eaf(str(path)).get_linked_files())[1]
+
+
 def read_eaf(path: Path, choice: TierChoice) -> tuple[Path | None, list[Annotation], list[Reject], list[str]]:
     """(media, annotations of the chosen tiers, rejects, every tier name) of an ELAN file."""
     import pympi

@@ -19,51 +19,34 @@ probability of the alignment path over the frames of the word, and for an uttera
 ctc-segmentation's score (its worst mean over 30 frames), both as probabilities in [0, 1]. Characters outside the model's units are left out of the alignment (the
 words keep their text) and counted in one log line; a word with none left has no times.
 
-Writes ``<out>/<name>.tsv`` (level, start, end, confidence, text: one utterance row then its word
-rows), ``<out>/<name>.eaf``: a copy of ``--eaf`` (or a new ELAN file linking the recording)
-with an utterance tier ``align@speechxl`` and its word tier ``align-words@speechxl`` (time
-subdivisions inside each utterance), and ``<out>/<name>.TextGrid``: a copy of ``--textgrid`` (or
-a new one) with the same two as interval tiers; the user's files are never written.
+A unit (character or phone) spans the frames from where the path enters it to where it enters
+the next, inside its word's.
+
+Writes ``<out>/<name>.tsv``, ``.eaf`` (a copy of ``--eaf``, or a new ELAN file linking the
+recording) and ``.TextGrid`` (a copy of ``--textgrid``, or a new one) with the utterance tier
+``align@speechxl``, its words, their units and their confidences, as ``decode.timed_text``
+writes them; the user's files are never written.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from speechxl.atomic import atomic_path, atomic_write
+from speechxl.corpora.fieldwork import time_origin
 from speechxl.data.audio import SAMPLE_RATE, load_audio
 from speechxl.decode.emissions import windowed_log_probs
-from speechxl.decode.longform import open_eaf, speech_regions
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
+from speechxl.decode.timed_text import Aligned, Word, write_eaf, write_textgrid, write_tsv
+from speechxl.decode.vad import energy_regions
 from speechxl.text.units import WORD
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Aligned:
-    """An utterance of the transcript, its words, in seconds of the recording."""
-
-    start: float
-    end: float
-    text: str
-    confidence: float
-    words: tuple[Word, ...]
 
 
 def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tuple[list[str], list[list[int]]]:
@@ -79,8 +62,8 @@ def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tu
 def _ctc_segments(log_probs: np.ndarray, utterances: list[list[list[int]]], sep: int | None, shift: float,
                   symbols: list[str]):
     """CTC segmentation of ``utterances`` (each a list of words' unit ids) in ``log_probs`` (T, V):
-    per utterance (start, end, score) and [(first frame, frames) of each word] (None for a word
-    without units)."""
+    per utterance (start, end, score) and, for each word, (first frame, end frame, each unit's
+    (first, end) frames, the path's log-probability per frame) (None for a word without units)."""
     from ctc_segmentation import (CtcSegmentationParameters, ctc_segmentation, determine_utterance_segments,
                                   prepare_token_list)
 
@@ -107,11 +90,14 @@ def _ctc_segments(log_probs: np.ndarray, utterances: list[list[list[int]]], sep:
                 words.append(None)
                 continue
             first = begin + 1 + span[0]  # ground truth: a blank before each utterance
-            a, b = starts[first], starts[first + span[1]] if first + span[1] < len(starts) else log_probs.shape[0]
+            bounds = [int(starts[k]) if k < len(starts) else log_probs.shape[0]
+                      for k in range(first, first + span[1] + 1)]  # where each unit is entered, and the next thing
             units = utterances[u][len(words)]
+            a, b = bounds[0], bounds[-1]
             spoken = np.flatnonzero(log_probs[a:b, units].max(-1) > log_probs[a:b, 0])
-            first_spoken, last_spoken = (int(spoken[0]), int(spoken[-1])) if spoken.size else (0, 0)
-            words.append((a + first_spoken, last_spoken - first_spoken + 1, char_probs[a + first_spoken: b]))
+            lo, hi = (a + int(spoken[0]), a + int(spoken[-1]) + 1) if spoken.size else (a, a + 1)
+            cuts = [lo] + [min(max(c, lo), hi) for c in bounds[1:-1]] + [hi]  # the units inside the spoken part
+            words.append((lo, hi, [(cuts[k], cuts[k + 1]) for k in range(len(units))], char_probs))
         out.append((segments[u], words))
     return out
 
@@ -125,14 +111,20 @@ def align_log_probs(log_probs: torch.Tensor, texts: list[list[str]], ids: list[l
     if needed > lp.shape[0]:
         raise ValueError(f"the transcript has {needed} units for {lp.shape[0]} frames of audio: it is longer "
                          "than the audio can say")
+
+    def timed_span(a: int, b: int, text: str, probs: np.ndarray, units: tuple[Word, ...] = ()) -> Word:
+        return Word(round(float(offset + a * shift), 3), round(float(offset + b * shift), 3), text,
+                    round(float(np.exp(probs[a:b].mean())), 4), units)
+
     out = []
-    for words, ((seg_start, seg_end, score), spans) in zip(texts, _ctc_segments(lp, ids, sep, shift, symbols)):
+    for words, ids_of_words, ((seg_start, seg_end, score), spans) in zip(texts, ids,
+                                                                          _ctc_segments(lp, ids, sep, shift, symbols)):
         timed = []
-        for w, span in zip(words, spans):
+        for w, word_ids, span in zip(words, ids_of_words, spans):
             if span is not None:
-                a, n, probs = span
-                timed.append(Word(round(float(offset + a * shift), 3), round(float(offset + (a + n) * shift), 3), w,
-                                  round(float(np.exp(probs[:n].mean())), 4)))
+                a, b, unit_spans, probs = span
+                units = tuple(timed_span(x, y, symbols[i], probs) for i, (x, y) in zip(word_ids, unit_spans) if y > x)
+                timed.append(timed_span(a, b, w, probs, units))
         start = timed[0].start if timed else round(offset + max(seg_start, 0.0), 3)
         end = timed[-1].end if timed else round(offset + seg_end, 3)
         out.append(Aligned(start, end, " ".join(words), round(float(np.exp(min(score, 0.0))), 4), tuple(timed)))
@@ -140,10 +132,10 @@ def align_log_probs(log_probs: torch.Tensor, texts: list[list[str]], ids: list[l
 
 
 def _silence_is_blank(lp: torch.Tensor, samples: np.ndarray, shift: float) -> torch.Tensor:
-    """log_probs (T, V) with the frames outside the recording's speech regions (``longform.speech_regions``,
-    by energy) made certain blanks: a model that hears units in noise cannot pull a word into a pause."""
+    """log_probs (T, V) with the frames outside the recording's speech regions (``vad.energy_regions``)
+    made certain blanks: a model that hears units in noise cannot pull a word into a pause."""
     speech = torch.zeros(lp.shape[0], dtype=torch.bool)
-    for a, b in speech_regions(samples, max_region=samples.size / SAMPLE_RATE + 1):
+    for a, b in energy_regions(samples, max_region=samples.size / SAMPLE_RATE + 1):
         speech[int(a / shift): int(np.ceil(b / shift))] = True
     silent = torch.full_like(lp[0], -1e4)
     silent[0] = 0.0
@@ -151,14 +143,20 @@ def _silence_is_blank(lp: torch.Tensor, samples: np.ndarray, shift: float) -> to
 
 
 def read_transcript(path: Path) -> list[tuple[float | None, float | None, str]]:
-    """(start, end, text) of each utterance of a .txt (untimed) or .tsv (start, end, text) transcript."""
+    """(start, end, text) of each utterance of a .txt (untimed) or .tsv (start, end, text; or the
+    utterance rows of the timed text transcribe-long and align write) transcript."""
     rows = []
     lines = path.read_text(encoding="utf-8").splitlines()
     if path.suffix == ".tsv":
+        timed_text = bool(lines) and lines[0].split("\t")[:3] == ["level", "tier", "start"]
         for n, line in enumerate(lines, 1):
             cols = line.split("\t")
-            if n == 1 and cols[:2] == ["start", "end"]:
+            if n == 1 and (timed_text or cols[:2] == ["start", "end"]):
                 continue
+            if timed_text:
+                if cols[0] != "utterance":
+                    continue
+                cols = [cols[2], cols[3], *cols[5:]]
             try:
                 start, end, text = float(cols[0]), float(cols[1]), "\t".join(cols[2:])
             except (ValueError, IndexError):
@@ -219,79 +217,16 @@ def _within(lp: torch.Tensor, lo: float, hi: float, words: list[str], ids: list[
     return align_log_probs(lp[a:b], [words], [ids], symbols, sep, shift, offset=a * shift)[0]
 
 
-def write_aligned_eaf(out: Path, media: Path, aligned: list[Aligned], tier: str, base: Path | None = None) -> Path:
-    """``aligned`` as an utterance tier and its word tier in a copy of ``base`` (or a new ELAN file)."""
-    eaf = open_eaf(media, base)
-    words_tier = _words_tier(tier)
-    for t in (tier, words_tier):
-        if t in eaf.get_tier_names():
-            raise ValueError(f"{base}: it already has a tier {t!r}; give another --tier")
-    for lt, constraint in (("speechxl-utterance", None), ("speechxl-word", "Included_In")):
-        if lt not in eaf.get_linguistic_type_names():
-            eaf.add_linguistic_type(lt, constraints=constraint)
-    eaf.add_tier(tier, ling="speechxl-utterance")
-    eaf.add_tier(words_tier, ling="speechxl-word", parent=tier)
-    ms = lambda s: int(round(s * 1000))  # noqa: E731
-    for u in aligned:
-        if ms(u.end) > ms(u.start):
-            eaf.add_annotation(tier, ms(u.start), ms(u.end), u.text)
-            for w in u.words:
-                if ms(w.end) > ms(w.start):
-                    eaf.add_annotation(words_tier, ms(w.start), ms(w.end), w.text)
-    with atomic_path(out) as tmp:
-        eaf.to_file(str(tmp))
-    return out
-
-
-def write_aligned_textgrid(out: Path, aligned: list[Aligned], tier: str, seconds: float,
-                           base: Path | None = None) -> Path:
-    """``aligned`` as two interval tiers (utterances, words) added to a copy of ``base`` (or a new TextGrid)."""
-    from praatio import textgrid
-
-    if base:
-        try:
-            tg = textgrid.openTextgrid(str(base), includeEmptyIntervals=True, reportingMode="silence")
-        except Exception as e:  # praatio raises what its parser raises
-            raise ValueError(f"{base}: not a TextGrid praatio can read: {e}") from None
-    else:
-        tg = textgrid.Textgrid(0.0, seconds)
-    words_tier = _words_tier(tier)
-    for t in (tier, words_tier):
-        if t in tg.tierNames:
-            raise ValueError(f"{base}: it already has a tier {t!r}; give another --tier")
-    utterances, end = [], 0.0
-    for u in aligned:  # a timed transcript's own spans may overlap; an interval tier's may not
-        if u.end > max(u.start, end):
-            utterances.append((max(u.start, end), u.end, u.text))
-            end = u.end
-    words = [(w.start, w.end, w.text) for u in aligned for w in u.words]
-    hi = max(tg.maxTimestamp, seconds)
-    tg.addTier(textgrid.IntervalTier(tier, utterances, tg.minTimestamp, hi))
-    tg.addTier(textgrid.IntervalTier(words_tier, [w for k, w in enumerate(words) if k == 0 or w[0] >= words[k - 1][1]],
-                                     tg.minTimestamp, hi))
-    with atomic_path(out) as tmp:
-        tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
-    return out
-
-
-def _words_tier(tier: str) -> str:
-    return tier.replace("@", "-words@", 1) if "@" in tier else f"{tier}-words"
-
-
 def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path, lang: str,
                     eaf: Path | None = None, tier: str = "align@speechxl",
                     textgrid: Path | None = None) -> tuple[Path, Path, Path]:
     """``<out>/<name>.tsv``, ``.eaf`` and ``.TextGrid`` of ``transcript`` aligned to ``audio``."""
     samples = load_audio(audio)
     aligned = align(model, samples, read_transcript(transcript), lang, where=str(transcript))
-    rows = ["level\tstart\tend\tconfidence\ttext"]
-    for u in aligned:
-        rows.append(f"utterance\t{u.start:.3f}\t{u.end:.3f}\t{u.confidence:.4f}\t{u.text}")
-        rows += [f"word\t{w.start:.3f}\t{w.end:.3f}\t{w.confidence:.4f}\t{w.text}" for w in u.words]
-    tsv = out / f"{audio.stem}.tsv"
-    atomic_write(tsv, "\n".join(rows) + "\n")
-    written = write_aligned_eaf(out / f"{audio.stem}.eaf", audio, aligned, tier, eaf)
-    grid = write_aligned_textgrid(out / f"{audio.stem}.TextGrid", aligned, tier, samples.size / SAMPLE_RATE, textgrid)
+    tiers = {tier: aligned}
+    tsv = write_tsv(out / f"{audio.stem}.tsv", tiers)
+    written = write_eaf(out / f"{audio.stem}.eaf", audio, tiers, model.kind, eaf, time_origin(eaf) if eaf else 0.0)
+    grid = write_textgrid(out / f"{audio.stem}.TextGrid", tiers, model.kind, samples.size / SAMPLE_RATE, textgrid)
     log.info("%s: %d utterances, %d words aligned -> %s, %s", audio, len(aligned),
              sum(len(u.words) for u in aligned), written, grid)
     return tsv, written, grid

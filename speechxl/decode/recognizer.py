@@ -90,17 +90,24 @@ class Recognizer:
         if self.searcher.lm is not None:
             self.searcher.decoder_for(lang or "")  # a missing LM is an error before any audio is read
 
+    def restrict(self, log_probs: torch.Tensor, lang: str | None) -> torch.Tensor:
+        """log_probs (T, V) kept to ``lang``'s own units (all of them with ``all_units`` or no ``lang``)."""
+        mask = None if self.all_units or not lang else own_units(self.model, [lang]).get(lang)
+        return keep_units(log_probs, mask) if mask is not None else log_probs
+
+    def search(self, log_probs: torch.Tensor, lang: str | None) -> tuple[list[int], str]:
+        """(unit ids, text) of one input's log_probs (T, V), kept to ``lang``'s units."""
+        return self.searcher(self.restrict(log_probs, lang), lang or "")
+
     def _texts(self, waves: list[np.ndarray], lang: str | None) -> list[str]:
         self._check_lm(lang)
-        mask = None if self.all_units or not lang else own_units(self.model, [lang]).get(lang)
         texts: list[str] = [""] * len(waves)
         for batch in self._batches(waves):
             wav, lengths = pad_waves([waves[i] for i in batch])
             with torch.inference_mode():
                 lp, frames = self.model.net.log_probs(wav.to(self.device), lengths.to(self.device))
             for row, i in enumerate(batch):
-                x = lp[row, : int(frames[row])].cpu()
-                texts[i] = self.searcher(keep_units(x, mask) if mask is not None else x, lang or "")[1]
+                texts[i] = self.search(lp[row, : int(frames[row])].cpu(), lang)[1]
         return texts
 
     def _batches(self, waves: list[np.ndarray]) -> Iterator[list[int]]:

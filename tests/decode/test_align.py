@@ -103,7 +103,8 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     # the TextGrid: a copy with the two tiers added, read back by praatio and by pympi-ling
     assert (rec.parent / "s1.TextGrid").read_bytes() == grid_before
     back = textgrid.openTextgrid(str(tmp_path / "out" / "s1.TextGrid"), includeEmptyIntervals=False)
-    assert back.tierNames == ("tx@SP1", "events", "align@speechxl", "align-words@speechxl")
+    assert back.tierNames == ("tx@SP1", "events", "align@speechxl", "align-words@speechxl", "align-chars@speechxl",
+                              "align-conf@speechxl")
     assert back.getTier("tx@SP1").entries == grid.getTier("tx@SP1").entries
     assert back.getTier("events").entries == grid.getTier("events").entries
     assert [e.label for e in back.getTier("align@speechxl").entries] == [u[2] for u in utterances]
@@ -111,14 +112,31 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     praat = pympi.Praat.TextGrid(str(tmp_path / "out" / "s1.TextGrid"))
     assert [t.name for t in praat.get_tiers()] == list(back.tierNames)
     rows = [r.split("\t") for r in (tmp_path / "out" / "s1.tsv").read_text(encoding="utf-8").splitlines()]
-    assert rows[0] == ["level", "start", "end", "confidence", "text"]
-    assert [r[0] for r in rows[1:]].count("utterance") == 3 and all(0 <= float(r[3]) <= 1 for r in rows[1:])
+    assert rows[0] == ["level", "tier", "start", "end", "confidence", "text"]
+    assert [r[0] for r in rows[1:]].count("utterance") == 3 and all(0 <= float(r[4]) <= 1 for r in rows[1:])
+    chars = [r for r in rows if r[0] == "unit"]  # the words' characters (of a random model: some get no frames)
+    assert 0 < len(chars) <= sum(len(w) for u in utts for w in u.text.split())
+    assert [len(out.get_annotation_data_for_tier(t)) for t in ("align-chars@speechxl", "align-conf@speechxl")] == [
+        len(chars), len(words)]
     # a timed transcript: each utterance aligned inside its own span
     timed = rec.parent / "s1.tsv"
     timed.write_text("start\tend\ttext\n" + "".join(f"{a:.2f}\t{b:.2f}\t{u.text}\n" for (a, b), u in zip(truth, utts)))
     run_cli("align", root / "ctc", rec, timed, "--out", tmp_path / "timed", "--lang", "es")
     got = sorted(pympi.Elan.Eaf(str(tmp_path / "timed" / "s1.eaf")).get_annotation_data_for_tier("align@speechxl"))
     assert all(a - 0.5 <= s / 1000 and e / 1000 <= b + 0.5 for (s, e, _), (a, b) in zip(got, truth))
+    # the timed text speechxl writes is a timed transcript too (correct its words, align it again)
+    run_cli("align", root / "ctc", rec, tmp_path / "timed" / "s1.tsv", "--out", tmp_path / "again_timed", "--lang",
+            "es")
+    assert [u[2] for u in sorted(pympi.Elan.Eaf(str(tmp_path / "again_timed" / "s1.eaf"))
+                                 .get_annotation_data_for_tier("align@speechxl"))] == [u[2] for u in got]
+    # an ELAN file whose time 0 is 0.5 s into the recording (TIME_ORIGIN) gets times in its own timeline
+    shifted = pympi.Elan.Eaf()
+    shifted.add_linked_file(str(rec), relpath=rec.name, mimetype="audio/x-wav", time_origin=500)
+    shifted.to_file(str(tmp_path / "shifted.eaf"))
+    run_cli("align", root / "ctc", rec, timed, "--out", tmp_path / "shifted", "--lang", "es", "--eaf",
+            tmp_path / "shifted.eaf")
+    assert sorted(pympi.Elan.Eaf(str(tmp_path / "shifted" / "s1.eaf")).get_annotation_data_for_tier(
+        "align@speechxl")) == [(s - 500, e - 500, text) for s, e, text in got]
     timed.write_text(f"{t + 5:.2f}\t{t + 6:.2f}\thola\n")
     with pytest.raises(SystemExit):
         run_cli("align", root / "ctc", rec, timed, "--out", tmp_path / "past", "--lang", "es")

@@ -1,0 +1,160 @@
+"""Timed text (utterances, their words, the words' units, with confidences) and the files it goes to.
+
+``transcribe-long`` and ``align`` both produce it, and both write it the same way:
+
+- ``<name>.tsv``: level (utterance, word, unit), tier, start, end, confidence, text; an utterance
+  row, then its words' rows, each followed by its units'.
+- ``<name>.eaf``: a copy of the user's ELAN file (or a new one linking the recording) with, per
+  utterance tier ``T@S`` (``asr@SP1``), its word tier ``T-words@S`` (time subdivisions inside each
+  utterance), the words' units ``T-chars@S`` or ``T-phones@S`` (subdivisions of each word) and
+  the words' confidences ``T-conf@S`` (an annotation over each word's span, below the utterance,
+  its value the probability with two decimals: a time-aligned tier, which pympi-ling reads as it
+  reads the others). The user's file is never written; every tier and annotation
+  it had is kept.
+- ``<name>.TextGrid``: a copy of the user's TextGrid (or a new one) with the same tiers as
+  interval tiers (the confidences as intervals of the words' spans); the user's tiers keep their
+  entries, and end where the recording does if it is longer than the TextGrid was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from speechxl.atomic import atomic_path, atomic_write
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word (or a unit of one) in seconds of the recording; ``units``: its units, timed."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
+    units: tuple["Word", ...] = ()
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """An utterance and its words, in seconds of the recording."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: tuple[Word, ...]
+
+
+def derived_tier(tier: str, what: str) -> str:
+    """The name of ``tier``'s ``what`` tier: asr@SP1 -> asr-words@SP1."""
+    return tier.replace("@", f"-{what}@", 1) if "@" in tier else f"{tier}-{what}"
+
+
+def write_tsv(out: Path, tiers: dict[str, list[Aligned]]) -> Path:
+    rows = ["level\ttier\tstart\tend\tconfidence\ttext"]
+    for tier, utterances in tiers.items():
+        for u in utterances:
+            rows.append(f"utterance\t{tier}\t{u.start:.3f}\t{u.end:.3f}\t{u.confidence:.4f}\t{u.text}")
+            for w in u.words:
+                rows.append(f"word\t{tier}\t{w.start:.3f}\t{w.end:.3f}\t{w.confidence:.4f}\t{w.text}")
+                rows += [f"unit\t{tier}\t{p.start:.3f}\t{p.end:.3f}\t{p.confidence:.4f}\t{p.text}" for p in w.units]
+    atomic_write(out, "\n".join(rows) + "\n")
+    return out
+
+
+def open_eaf(media: Path, base: Path | None = None):
+    """A copy of the ELAN file ``base`` in memory (pympi's Eaf), or a new one linking ``media``."""
+    import pympi
+
+    if base:
+        try:
+            return pympi.Elan.Eaf(str(base))
+        except Exception as e:  # pympi raises what its XML parser raises
+            raise ValueError(f"{base}: not an ELAN file pympi-ling can read: {e}") from None
+    eaf = pympi.Elan.Eaf(author="speechxl")
+    eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
+    eaf.remove_tier("default")
+    return eaf
+
+
+def _refuse_existing(names, wanted: list[str], base: Path | None) -> None:
+    taken = [t for t in wanted if t in names]
+    if taken:
+        raise ValueError(f"{base}: it already has a tier {taken[0]!r}; give another --tier")
+
+
+def write_eaf(out: Path, media: Path, tiers: dict[str, list[Aligned]], unit_kind: str,
+              base: Path | None = None, origin: float = 0.0) -> Path:
+    """``tiers`` (utterance tier name -> its utterances) into a copy of ``base`` (or a new ELAN file);
+    ``origin``: the file's TIME_ORIGIN, the second of the recording its time 0 is."""
+    eaf = open_eaf(media, base)
+    kinds = {"words": "speechxl-word", unit_kind: "speechxl-unit", "conf": "speechxl-confidence"}
+    _refuse_existing(eaf.get_tier_names(), [t for tier in tiers for t in
+                                            [tier] + [derived_tier(tier, k) for k in kinds]], base)
+    for lt, constraint in (("speechxl-utterance", None), ("speechxl-word", "Included_In"),
+                           ("speechxl-unit", "Included_In"), ("speechxl-confidence", "Included_In")):
+        if lt not in eaf.get_linguistic_type_names():
+            eaf.add_linguistic_type(lt, constraints=constraint)
+    ms = lambda s: int(round((s - origin) * 1000))  # noqa: E731
+    for tier, utterances in tiers.items():
+        words, units, conf = (derived_tier(tier, k) for k in ("words", unit_kind, "conf"))
+        eaf.add_tier(tier, ling="speechxl-utterance")
+        eaf.add_tier(words, ling="speechxl-word", parent=tier)
+        eaf.add_tier(units, ling="speechxl-unit", parent=words)
+        eaf.add_tier(conf, ling="speechxl-confidence", parent=tier)
+        for u in utterances:
+            if ms(u.start) < 0 or ms(u.end) <= ms(u.start):  # before the file's time 0: not in its timeline
+                continue
+            eaf.add_annotation(tier, ms(u.start), ms(u.end), u.text)
+            for w in u.words:
+                if ms(w.start) < 0 or ms(w.end) <= ms(w.start):
+                    continue
+                eaf.add_annotation(words, ms(w.start), ms(w.end), w.text)
+                eaf.add_annotation(conf, ms(w.start), ms(w.end), f"{w.confidence:.2f}")
+                for p in w.units:
+                    if ms(p.end) > ms(p.start):
+                        eaf.add_annotation(units, ms(p.start), ms(p.end), p.text)
+    with atomic_path(out) as tmp:
+        eaf.to_file(str(tmp))
+    return out
+
+
+def _no_overlaps(spans: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Spans in time order, each starting no earlier than the one before ends (an interval tier's rule)."""
+    out, end = [], 0.0
+    for a, b, text in sorted(spans):
+        if b > max(a, end):
+            out.append((max(a, end), b, text))
+            end = b
+    return out
+
+
+def write_textgrid(out: Path, tiers: dict[str, list[Aligned]], unit_kind: str, seconds: float,
+                   base: Path | None = None) -> Path:
+    """``tiers`` as interval tiers added to a copy of ``base`` (or a new TextGrid)."""
+    from praatio import textgrid
+
+    if base:
+        try:
+            tg = textgrid.openTextgrid(str(base), includeEmptyIntervals=True, reportingMode="silence")
+        except Exception as e:  # praatio raises what its parser raises
+            raise ValueError(f"{base}: not a TextGrid praatio can read: {e}") from None
+    else:
+        tg = textgrid.Textgrid(0.0, seconds)
+    _refuse_existing(tg.tierNames, [t for tier in tiers for t in
+                                    [tier] + [derived_tier(tier, k) for k in ("words", unit_kind, "conf")]], base)
+    hi = max(tg.maxTimestamp, seconds)
+    for name in tg.tierNames:  # the user's tiers reach to the end of the recording, as the new ones do
+        tg.replaceTier(name, tg.getTier(name).new(maxTimestamp=hi), reportingMode="silence")
+    for tier, utterances in tiers.items():
+        words = [w for u in utterances for w in u.words]
+        spans = {tier: [(u.start, u.end, u.text) for u in utterances],
+                 derived_tier(tier, "words"): [(w.start, w.end, w.text) for w in words],
+                 derived_tier(tier, unit_kind): [(p.start, p.end, p.text) for w in words for p in w.units],
+                 derived_tier(tier, "conf"): [(w.start, w.end, f"{w.confidence:.2f}") for w in words]}
+        for name, entries in spans.items():
+            tg.addTier(textgrid.IntervalTier(name, _no_overlaps(entries), tg.minTimestamp, hi), reportingMode="silence")
+    with atomic_path(out) as tmp:
+        tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
+    return out
