@@ -7,6 +7,8 @@
   speechxl prepare lhotse --manifests cuts_train.jsonl.gz cuts_test.jsonl.gz --names train test --out data
   speechxl prepare folder --folders recordings/train recordings/test --lang sw --out data
   speechxl prepare hf --datasets saved/train saved/test --lang sw --out data
+  speechxl prepare fieldwork --corpus recordings/ --tiers "tx@*" --lang ain --rules rules.yaml --out data
+  speechxl prepare fieldwork-demo --out downloads/fieldwork
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
   speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
   speechxl pretrain --config recipes/pretrain/w2v_bert_tiny.yaml --print_config
@@ -15,7 +17,9 @@
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
+  speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain --lm_from exp/ctc/decode_test_lm
   speechxl align exp/ctc recording.wav transcript.txt --out aligned/ --lang ain [--eaf rec.eaf] [--textgrid rec.TextGrid]
+  speechxl align exp/ctc corpus/*.eaf --tiers "tx@*" --out aligned/ --lang ain [--rules rules.yaml]
   speechxl export-hf exp/ctc out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
   speechxl export-hf exp/pretrain out_dir
   speechxl export-torch exp/pretrain_bestrq out_dir
@@ -26,6 +30,7 @@
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
   speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
+  speechxl fieldwork-report --steps given=exp/ctc_given --test data/test --transcribed exp/transcribed --out exp/report
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
 """
@@ -40,7 +45,7 @@ from pathlib import Path
 
 from speechxl import __version__
 from speechxl.corpora import CORPORA
-from speechxl.decode.vad import VADS
+from speechxl.data.vad import MAX_REGION, VADS
 from speechxl.options import key_values, option, words
 
 
@@ -75,7 +80,7 @@ def _run_prepare(args) -> None:
 def _add_units(sub) -> None:
     p = sub.add_parser("units", help="transcripts -> data/lang_<kind>/ (chars, phones, bpe; words: word LMs)")
     p.add_argument("kinds", nargs="+", choices=["chars", "phones", "bpe", "words"])
-    option(p, "--train", required=True, help="data dir whose transcripts define the units")
+    option(p, "--train", required=True, nargs="+", help="data dirs whose transcripts define the units (and the LMs)")
     option(p, "--eval", nargs="*", default=[], help="data dirs to tokenise and check coverage of")
     option(p, "--out", required=True, help="writes <out>/lang_char, lang_phone, lang_bpe")
     option(p, "--bpe_size", type=int, default=500, help="BPE vocabulary size")
@@ -162,6 +167,22 @@ def _beam(args):
                       lm_weight=args.lm_weight, word_score=args.word_score)
 
 
+def _add_lm_from_option(p) -> None:
+    option(p, "--lm_from", help="a decode dir tuned with --tune_on: search with its LM and tuned weights, or "
+                                "greedily where the LM did not lower the error on the tuning set")
+
+
+def _search(args):
+    """(LM, search settings) of a transcribing verb: --lm and the beam options, or --lm_from's."""
+    if not getattr(args, "lm_from", None):
+        return args.lm, _beam(args)
+    from speechxl.decode.run import search_of_decode
+
+    if args.lm:
+        raise SystemExit("speechxl: give --lm or --lm_from, not both")
+    return search_of_decode(args.lm_from)
+
+
 def _add_decode(sub) -> None:
     p = sub.add_parser("decode", help="a CTC model on a data set -> exp/<model>/decode_<set>/ (hypotheses)")
     p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model")
@@ -239,6 +260,7 @@ def _add_transcribe(sub) -> None:
     p.add_argument("model")
     p.add_argument("audio", nargs="+")
     _add_beam_options(p)
+    _add_lm_from_option(p)
     option(p, "--lang", help="language of the files (picks the LM of a per-language LM dir, and the units it "
                               "may output)")
     _all_units_option(p)
@@ -250,7 +272,8 @@ def _run_transcribe(args) -> None:
     from speechxl.decode.recognizer import load
 
     failed = 0
-    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units, average=args.average)
+    lm, beam = _search(args)
+    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average)
     for path, text in asr.transcribe_files(args.audio, args.lang):
         if isinstance(text, AudioError):
             logging.getLogger("speechxl").error("skipped: %s", text)
@@ -267,16 +290,19 @@ def _add_transcribe_long(sub) -> None:
     p.add_argument("model")
     p.add_argument("audio", nargs="+", help="recordings of any length")
     option(p, "--out", required=True, help="directory for <name>.tsv, <name>.eaf and <name>.TextGrid")
-    option(p, "--eaf_dir", help="where the recordings' own ELAN files are (<name>.eaf): the tiers go into a copy")
+    option(p, "--eaf_dir", help="where the recordings' own ELAN files are (<name>.eaf, searched below it too): the "
+                                "tiers go into a copy")
     option(p, "--textgrid_dir", help="where the recordings' own TextGrids are (<name>.TextGrid): the tiers go into "
                                      "a copy")
     option(p, "--segments", nargs="+", help='utterances from these tiers of the recording\'s own file (globs, '
                                             're:<regex>), one output tier per speaker; default: found by --vad')
     option(p, "--vad", choices=list(VADS), default="silero", help="voice activity detector that finds the utterances")
-    option(p, "--max_region", type=float, default=20.0, help="longest utterance the detector gives, in seconds")
+    option(p, "--max_region", type=float, default=MAX_REGION, help="longest utterance the detector gives, in seconds "
+                                                                   "(about what the model was fine-tuned on)")
     option(p, "--tier", default="asr@speechxl", help="name of the new utterance tier (with --segments, its part "
                                                      "before @ and each speaker)")
     _add_beam_options(p)
+    _add_lm_from_option(p)
     option(p, "--lang", help="language of the recordings (its LM, and the units it may output)")
     _all_units_option(p)
     _model_options(p)
@@ -286,7 +312,8 @@ def _run_transcribe_long(args) -> None:
     from speechxl.decode.longform import transcribe_recordings
     from speechxl.decode.recognizer import load
 
-    asr = load(args.model, args.lm, args.device, _beam(args), args.all_units, average=args.average)
+    lm, beam = _search(args)
+    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average)
     folder = lambda d: Path(d) if d else None  # noqa: E731
     for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang, folder(args.eaf_dir), args.tier,
                                      folder(args.textgrid_dir), args.segments, args.vad, args.max_region):
@@ -294,25 +321,46 @@ def _run_transcribe_long(args) -> None:
 
 
 def _add_align(sub) -> None:
-    p = sub.add_parser("align", help="a transcript aligned to its recording: utterance and word times with "
-                                     "confidences (.tsv) and ELAN tiers (.eaf)")
+    p = sub.add_parser("align", help="transcripts aligned to their recordings: utterance, word and unit times with "
+                                     "confidences (.tsv) as ELAN (.eaf) and Praat (.TextGrid) tiers")
     p.add_argument("model")
-    p.add_argument("audio", help="the recording, of any length")
-    p.add_argument("transcript", help=".txt: its utterances in order, one a line, untimed; .tsv: start, end, text")
-    option(p, "--out", required=True, help="directory for <name>.tsv and <name>.eaf")
+    p.add_argument("inputs", nargs="+", help="AUDIO TRANSCRIPT (the recording, of any length; its transcript: "
+                                             ".txt, its utterances in order, one a line, untimed; .tsv: start, end, "
+                                             "text), or ELAN / TextGrid files whose --tiers are aligned to the "
+                                             "recording they annotate")
+    option(p, "--out", required=True, help="directory for <name>.tsv, <name>.eaf and <name>.TextGrid")
     option(p, "--lang", required=True, help="language of the recording (the units it may use, its G2P)")
-    option(p, "--eaf", help="the recording's own ELAN file: the tiers go into a copy of it")
-    option(p, "--textgrid", help="the recording's own Praat TextGrid: the tiers go into a copy of it")
-    option(p, "--tier", default="align@speechxl", help="name of the utterance tier (its word tier: align-words@...)")
+    option(p, "--tiers", nargs="+", help='with annotation files: the tiers to align (globs such as "tx@*", or '
+                                         're:<regex>), each speaker\'s into a tier of its own')
+    option(p, "--rules", help="the corpus's orthography rules (YAML, as prepare fieldwork --rules): tags, markers")
+    option(p, "--eaf", help="AUDIO TRANSCRIPT: the recording's own ELAN file: the tiers go into a copy of it")
+    option(p, "--textgrid", help="AUDIO TRANSCRIPT: the recording's own Praat TextGrid: the tiers go into a copy of it")
+    option(p, "--tier", default="align@speechxl", help="name of the utterance tier (its word tier: align-words@...; "
+                                                       "with annotation files, the part before @)")
     _model_options(p)
 
 
 def _run_align(args) -> None:
-    from speechxl.decode.align import align_recording
+    from speechxl.corpora.fieldwork import TierChoice
+    from speechxl.decode.align import align_annotations, align_recording
     from speechxl.decode.model import load_model
+    from speechxl.text.orthography import load_orthography
 
+    inputs = [Path(x) for x in args.inputs]
+    annotations = all(p.suffix.lower() in (".eaf", ".textgrid") for p in inputs)
+    if annotations and not args.tiers:
+        raise SystemExit("speechxl: align: annotation files need --tiers (which of their tiers to align)")
+    if not annotations and len(inputs) != 2:
+        raise SystemExit("speechxl: align: give AUDIO TRANSCRIPT, or ELAN / TextGrid files with --tiers")
     model = load_model(args.model, device=args.device, average=args.average)
-    for path in align_recording(model, Path(args.audio), Path(args.transcript), Path(args.out), args.lang,
+    if annotations:
+        rules = load_orthography(args.rules)
+        for path in inputs:
+            for written in align_annotations(model, path, TierChoice(list(args.tiers)), Path(args.out), args.lang,
+                                             rules, args.tier.split("@")[0]):
+                print(written)
+        return
+    for path in align_recording(model, inputs[0], inputs[1], Path(args.out), args.lang,
                                 Path(args.eaf) if args.eaf else None, args.tier,
                                 Path(args.textgrid) if args.textgrid else None):
         print(path)
@@ -410,6 +458,29 @@ def _run_release(args) -> None:
     print(release(args.model, args.out, args.average))
 
 
+def _add_fieldwork_report(sub) -> None:
+    p = sub.add_parser("fieldwork-report", help="the fieldwork recipe's report: each adaptation step, per speaker "
+                                                "and recording, the transcribed recordings, alignment accuracy")
+    option(p, "--steps", nargs="+", required=True, help="label=exp dir of each fine-tuned step, in order (each with "
+                                                        "decode_test and decode_test_lm scored)")
+    option(p, "--test", required=True, help="the test set (its speakers and recordings)")
+    option(p, "--transcribed", required=True, help="transcribe-long's output dir")
+    option(p, "--aligned", help="align's output dir (the annotations aligned)")
+    option(p, "--truth", help="true utterance times and words per recording (<recording>.tsv: speaker, start, end, "
+                              "text), where the corpus has them")
+    option(p, "--out", required=True, help="the report, without suffix: <out>.md, .html and .json")
+
+
+def _run_fieldwork_report(args) -> None:
+    from speechxl.eval.fieldwork_report import fieldwork_report
+
+    steps = key_values(args.steps, "--steps")
+    path = lambda d: Path(d) if d else None  # noqa: E731
+    fieldwork_report({label: Path(d) for label, d in steps.items()}, Path(args.test), Path(args.transcribed),
+                     path(args.aligned), Path(args.out), path(args.truth))
+    print(Path(args.out).with_suffix(".md"))
+
+
 VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
          "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
@@ -418,7 +489,8 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long), "align": (_add_align, _run_align),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
-         "inventory": (_add_inventory, _run_inventory)}
+         "inventory": (_add_inventory, _run_inventory),
+         "fieldwork-report": (_add_fieldwork_report, _run_fieldwork_report)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ A corpus module has ``HELP`` (one line), ``add_arguments(parser)`` (its options)
 module and one line below.
 """
 
-from speechxl.corpora import commonvoice, demo, fieldwork, folder, hf, kaldi, lhotse, nemo
+from speechxl.corpora import commonvoice, demo, fieldwork, fieldwork_demo, folder, hf, kaldi, lhotse, nemo
 
-CORPORA = {"commonvoice": commonvoice, "demo": demo, "fieldwork": fieldwork, "kaldi": kaldi, "nemo": nemo,
-           "lhotse": lhotse, "folder": folder, "hf": hf}
+CORPORA = {"commonvoice": commonvoice, "demo": demo, "fieldwork": fieldwork, "fieldwork-demo": fieldwork_demo,
+           "kaldi": kaldi, "nemo": nemo, "lhotse": lhotse, "folder": folder, "hf": hf}

@@ -12,14 +12,25 @@ then a file of that name next to the EAF) and its ``TIME_ORIGIN`` is added to th
 times; a TextGrid's media is the audio file of the same name beside it. Audio files that no
 annotation file names are the untranscribed recordings.
 
-Writes ``train``, ``dev`` and ``test`` disjoint by recording (a share of the annotated
-recordings each; with fewer than three, each recording's segments are split by time instead,
-and info.json says so), and ``pretrain`` (the segments of every set, transcripts unused;
-whole untranscribed recordings join it once long-form segmentation exists). Every annotation
+Every tier of every file is listed in ``tiers.tsv`` (file, tier, type, participant, parent,
+annotations, chosen or not): the folder's inventory, to choose ``--tiers`` from.
+The transcripts are read in the corpus's own orthography (``--rules``: tags, markers and
+characters, ``text.orthography``) before the language's normalisation; ``characters.tsv`` lists
+every character the chosen tiers hold and what becomes of it, and the log names those no rule
+covers. ``--text`` files become ``lm_text/<lang>.txt``, normalised the same way.
+
+Writes ``train``, ``dev`` and ``test`` disjoint by recording, and by speaker where the recordings
+fall into three or more groups that share no speaker (dev and test take the smallest groups);
+with fewer than three annotated recordings, each recording's segments are split by time instead,
+and info.json says which. ``pretrain`` holds the training segments (transcripts unused) and every
+stretch of speech that no chosen annotation covers, found by a voice activity detector
+(``--vad``), in the untranscribed recordings and the training ones: dev and test recordings stay
+out, so that their figures say what a model does on audio it has never heard. Every annotation
 that cannot be used is a line of rejects.tsv: its file, tier and time, and why (no media, empty,
-end before start, past the end of the audio, a point tier, overlapping another speaker's with
-``--overlaps drop``) in ``<out>/rejects.tsv``, or, for what the audio checks refuse, in the set's own
-rejects.tsv. Overlaps between speakers are counted in info.json either way.
+end before start, past the end of the audio, a point tier, a marker the rules drop, overlapping
+another speaker's with ``--overlaps drop``) in ``<out>/rejects.tsv``, or, for what the audio
+checks refuse, in the set's own rejects.tsv. Overlaps between speakers are counted in info.json
+either way.
 """
 
 from __future__ import annotations
@@ -34,10 +45,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from tqdm import tqdm
+
+from speechxl.atomic import atomic_write
 from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limits_of, prepare_set,
-                                      report_overlaps)
+                                      report_overlaps, store_for)
 from speechxl.data.validate import Limits, Reject, write_rejects
 from speechxl.options import option, words
+from speechxl.text.orthography import Orthography, character_table, load_orthography
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +169,30 @@ def read_textgrid(path: Path, choice: TierChoice) -> tuple[Path | None, list[Ann
     return media, annotations, rejects, list(tg.tierNames)
 
 
+def tier_table(path: Path, choice: TierChoice) -> list[dict]:
+    """Every tier of an ELAN file or TextGrid: its name, type (ELAN's linguistic type, or Praat's
+    interval / point), participant, parent, count of annotations and whether ``choice`` takes it."""
+    rows = []
+    if path.suffix.lower() == ".eaf":
+        import pympi
+
+        eaf = pympi.Elan.Eaf(str(path))
+        for tier, (aligned, referring, params, _) in eaf.tiers.items():
+            kind, participant = params.get("LINGUISTIC_TYPE_REF", ""), params.get("PARTICIPANT") or ""
+            rows.append({"file": str(path), "tier": tier, "type": kind, "participant": participant,
+                         "parent": params.get("PARENT_REF", ""), "annotations": len(aligned) + len(referring),
+                         "chosen": choice.chosen(tier, kind, participant or None)})
+    else:
+        from praatio import textgrid
+
+        tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False, reportingMode="silence")
+        for tier in tg.tierNames:
+            t = tg.getTier(tier)
+            rows.append({"file": str(path), "tier": tier, "type": t.entryType.__name__.lower(), "participant": "",
+                         "parent": "", "annotations": len(t.entries), "chosen": choice.chosen(tier)})
+    return rows
+
+
 def _uid(a: Annotation) -> str:
     return f"{a.speaker}-{a.file.stem}-{int(round(a.start * 1000)):08d}"
 
@@ -175,20 +214,103 @@ def overlapping(annotations: list[Annotation]) -> set[Annotation]:
     return found
 
 
-def split_recordings(names: list[str], share: float) -> tuple[set[str], set[str]]:
-    """(dev, test) recordings: each about ``share`` of them and at least one, chosen by a hash of the
-    name (stable when recordings are added)."""
-    ordered = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
-    n = max(1, round(share * len(ordered)))
-    return set(ordered[:n]), set(ordered[n:2 * n])
+def speaker_groups(speakers: dict[str, set[str]]) -> list[list[str]]:
+    """Recordings grouped so that no speaker is in two groups (recordings that share a speaker,
+    directly or through others, are one group); each group sorted, the groups by name."""
+    parent = {r: r for r in speakers}
+
+    def root(r: str) -> str:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    first_with: dict[str, str] = {}
+    for r in sorted(speakers):
+        for s in speakers[r]:
+            if s in first_with:
+                parent[root(r)] = root(first_with[s])
+            else:
+                first_with[s] = r
+    groups: dict[str, list[str]] = {}
+    for r in sorted(speakers):
+        groups.setdefault(root(r), []).append(r)
+    return sorted(groups.values())
+
+
+def split_recordings(speakers: dict[str, set[str]], share: float) -> tuple[set[str], set[str], str]:
+    """(dev, test, how) recordings, each about ``share`` of them and at least one. Disjoint by speaker
+    where the recordings fall into three or more groups without a shared speaker: dev and test take
+    the smallest groups (ties broken by a hash of the names, stable when recordings are added), train
+    keeps the rest; else by recording, chosen by a hash of the name."""
+    digest = lambda names: hashlib.sha1(" ".join(names).encode()).hexdigest()  # noqa: E731
+    groups = speaker_groups(speakers)
+    by_speaker = len(groups) >= 3
+    units = sorted(groups, key=lambda g: (len(g), digest(g))) if by_speaker else sorted(
+        ([r] for r in speakers), key=digest)
+    want = max(1, round(share * len(speakers)))
+    chosen: list[set[str]] = [set(), set()]
+    for k in range(2):
+        while len(chosen[k]) < want and len(units) > 1 + (1 - k):  # leave a unit for test, and one for train
+            chosen[k] |= set(units.pop(0))
+    how = "by recording and speaker" if by_speaker else (
+        f"by recording (their speakers form {len(groups)} group(s): dev and test share speakers with train)")
+    return chosen[0], chosen[1], f"{how}: dev {sorted(chosen[0])}, test {sorted(chosen[1])}"
+
+
+def _outside(regions: list[tuple[float, float]], taken: list[tuple[float, float]],
+             shortest: float) -> list[tuple[float, float]]:
+    """The parts of ``regions`` outside every span of ``taken``, none shorter than ``shortest`` seconds."""
+    out = []
+    for a, b in regions:
+        pieces = [(a, b)]
+        for s, e in taken:
+            pieces = [p for x, y in pieces for p in ((x, min(y, s)), (max(x, e), y)) if p[1] > p[0]]
+        out += [(round(x, 3), round(y, 3)) for x, y in pieces if y - x >= shortest]
+    return out
+
+
+def untranscribed_speech(media: Path, store: str, lang: str, annotated: list[tuple[float, float]], vad: str,
+                         limits: Limits) -> list[Source]:
+    """Segments of a recording where a voice activity detector hears speech that no chosen annotation
+    covers (all of it, for a recording without annotation): pretraining audio. Writes the recording's
+    16 kHz copy on the way, if it is not there."""
+    from speechxl.data.audio import load_audio, write_audio
+    from speechxl.data.vad import speech_regions
+
+    samples = load_audio(store if Path(store).is_file() else media)
+    if not Path(store).is_file():
+        write_audio(store, samples)
+    regions = speech_regions(samples, vad, max_region=min(20.0, limits.max_duration))
+    return [Source(id=f"{media.stem}-untranscribed-{int(round(a * 1000)):08d}", path=str(media), store=store,
+                   lang=lang, speaker="unknown", offset=a, duration=round(b - a, 3), recording=media.stem)
+            for a, b in _outside(regions, annotated, limits.min_duration)]
+
+
+def lm_text(texts: list[Path], rules: Orthography, lang: str, held_out: set[str]) -> list[str]:
+    """The lines of ``texts`` as the transcripts are normalised, less the ones the rules drop and the
+    ones that are a dev or test transcript."""
+    out = []
+    for path in texts:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"--text {path}: cannot read it as UTF-8 text: {e}") from None
+        for line in lines:
+            text = rules.normalize(line, lang) if not rules.dropped_by(line) else ""
+            if text and text not in held_out:
+                out.append(text)
+    return out
 
 
 def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, share: float = 0.1,
-                      overlaps: str = "keep", jobs: int = 2, limits=None, strict: bool = False) -> dict:
+                      overlaps: str = "keep", jobs: int = 2, limits=None, strict: bool = False,
+                      rules: Orthography = Orthography(), texts: list[Path] = (), vad: str = "silero") -> dict:
     """Read every annotation file of ``corpus``, write the data sets; returns info.json's summary."""
     files = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in (".eaf", ".textgrid"))
     if not files:
         raise ValueError(f"--corpus {corpus}: no .eaf or .TextGrid files in it")
+    limits = limits or Limits()
     by_media: dict[Path, list[Annotation]] = {}
     rejects: list[Reject] = []
     tiers_seen: Counter = Counter()
@@ -203,6 +325,14 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
                          f"{' --tier_types ' + ' '.join(choice.types) if choice.types else ''}"
                          f"{' --participants ' + ' '.join(choice.participants) if choice.participants else ''}; "
                          f"the tiers in {corpus}: {', '.join(sorted(tiers_seen))}")
+    tiers = [row for f in files for row in tier_table(f, choice)]
+    atomic_write(out / "tiers.tsv", "file\ttier\ttype\tparticipant\tparent\tannotations\tchosen\n" + "".join(
+        f"{r['file']}\t{r['tier']}\t{r['type']}\t{r['participant']}\t{r['parent']}\t{r['annotations']}\t"
+        f"{'yes' if r['chosen'] else 'no'}\n" for r in tiers))
+    log.info("%d files, %d tiers (%d chosen: %d annotations); every tier in %s", len(files), len(tiers),
+             sum(r["chosen"] for r in tiers), sum(r["annotations"] for r in tiers if r["chosen"]), out / "tiers.tsv")
+    characters = character_table([a.text for anns in by_media.values() for a in anns], rules)
+    write_characters(out / "characters.tsv", characters)
     overlap_counts: dict[str, int] = {}
     kept: dict[Path, list[Annotation]] = {}
     for media, annotations in by_media.items():
@@ -214,21 +344,22 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
                 rejects.append(_reject(a, "bad_times", f"ends at {a.end:.3f} s, before it starts"))
             elif overlaps == "drop" and a in both:
                 rejects.append(_reject(a, "overlap", "overlaps another speaker's annotation (--overlaps drop)"))
+            elif rules.dropped_by(a.text):
+                rejects.append(_reject(a, "marker", f"matches the rules' drop pattern {rules.dropped_by(a.text)!r}"))
             else:
                 good.append(a)
         kept[media] = good
-    store = out / "audio" / lang
-    sources = {media: [Source(id=_uid(a), path=str(media), store=str(store / f"{media.stem}.flac"), lang=lang,
+    store = out / "audio"
+    sources = {media: [Source(id=_uid(a), path=str(media), store=store_for(store, lang, media, media.stem), lang=lang,
                               speaker=a.speaker, raw_text=a.text.strip(), offset=a.start, duration=a.end - a.start,
                               recording=media.stem) for a in anns] for media, anns in kept.items()}
-    names = sorted(m.stem for m in sources)
-    if len(names) >= 3:
-        dev, test = split_recordings(names, share)
+    if len(sources) >= 3:
+        dev, test, how = split_recordings({m.stem: {s.speaker for s in ss} for m, ss in sources.items()}, share)
         sets = {"train": [s for m, ss in sources.items() if m.stem not in dev | test for s in ss],
                 "dev": [s for m, ss in sources.items() if m.stem in dev for s in ss],
                 "test": [s for m, ss in sources.items() if m.stem in test for s in ss]}
-        how = f"by recording: dev {sorted(dev)}, test {sorted(test)}"
     else:  # too few recordings to keep the sets apart: each recording's last stretches go to dev and test
+        dev, test = set(), set()
         sets = {"train": [], "dev": [], "test": []}
         for ss in sources.values():
             ss = sorted(ss, key=lambda s: s.offset)
@@ -238,20 +369,44 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
             sets["test"] += ss[-n:]
         how = "by time within each recording (fewer than three annotated recordings)"
         log.warning("only %d annotated recordings: dev and test are the last segments of each, not other "
-                    "recordings (results will flatter the model)", len(names))
-    sets["pretrain"] = [s for name in ("train", "dev", "test") for s in sets[name]]
-    limits = limits or Limits()
+                    "recordings (results will flatter the model)", len(sources))
+    # pretraining audio: the training annotations' and every stretch of speech no annotation covers, in
+    # every recording but dev's and test's (their figures then say what the model does on unheard audio)
+    recordings = sorted({p.resolve() for p in corpus.rglob("*") if p.suffix.lower() in AUDIO} | set(kept))
+    untranscribed = [] if vad == "none" else [
+        s for m in tqdm(recordings, desc="find speech", unit="recording", dynamic_ncols=True, mininterval=1.0)
+        if m.stem not in dev | test
+        for s in untranscribed_speech(m, store_for(store, lang, m, m.stem), lang,
+                                      [(a.start, a.end) for a in by_media.get(m, [])], vad, limits)]
+    sets["pretrain"] = sets["train"] + untranscribed
     write_rejects(rejects, out / "rejects.tsv")  # annotations that never became a segment
     report_overlaps(out, {k: v for k, v in sets.items() if k != "pretrain"})
-    checked = convert([s for ss in sources.values() for s in ss], limits, jobs=jobs, desc="decode recordings")
+    checked = convert([s for ss in sets.values() for s in ss], limits, jobs=jobs, desc="decode recordings")
     summary = {"source": "fieldwork", "corpus": str(corpus.resolve()), "files": len(files),
-               "recordings": names, "split": how, "tiers": {"names": choice.names, "types": choice.types,
-                                                              "participants": choice.participants},
+               "recordings": sorted(m.stem for m in sources), "untranscribed_recordings":
+                   sorted(m.stem for m in recordings if m not in kept), "split": how,
+               "tiers": {"names": choice.names, "types": choice.types, "participants": choice.participants},
+               "orthography": rules.describe(), "vad": vad,
                "overlapping_annotations": overlap_counts, "overlaps": overlaps}
     for name, set_sources in sets.items():
         prepare_set(out / name, set_sources, checked, limits, {**summary, "set": name},
-                    require_text=name != "pretrain", strict=strict)
+                    require_text=name != "pretrain", strict=strict, normalize=rules.normalize)
+    held_out = {u for name in ("dev", "test") for u in (rules.normalize(s.raw_text, lang) for s in sets[name]) if u}
+    text = lm_text(list(texts), rules, lang, held_out)
+    if texts:
+        atomic_write(out / "lm_text" / f"{lang}.txt", "".join(t + "\n" for t in text))
+        log.info("%s: %d sentences of language-model text", out / "lm_text" / f"{lang}.txt", len(text))
     return summary
+
+
+def write_characters(path: Path, rows: list[dict]) -> None:
+    """The character table (``text.orthography.character_table``) as TSV; the uncovered ones logged."""
+    atomic_write(path, "char\tname\tcount\tbecomes\n" + "".join(
+        f"{r['char']}\t{r['name']}\t{r['count']}\t{r['becomes']}\n" for r in rows))
+    uncovered = [r for r in rows if not r["covered"]]
+    if uncovered:
+        log.warning("characters no orthography rule covers, read as spaces: %s (%s; --rules says what they are)",
+                    " ".join(f"{r['char']!r}×{r['count']}" for r in uncovered), path)
 
 
 def add_arguments(p) -> None:
@@ -265,6 +420,12 @@ def add_arguments(p) -> None:
     option(p, "--share", type=float, default=0.1, help="share of the annotated recordings for dev, and for test")
     option(p, "--overlaps", choices=["keep", "drop"], default="keep",
            help="annotations overlapping another speaker's: keep (they train as their own speaker's) or drop")
+    option(p, "--rules", help="the corpus's orthography rules (YAML: drop, tags, remove, split, keep; "
+                              "see speechxl/text/orthography.py)")
+    option(p, "--text", nargs="+", default=[], help="text files in the language (a line a sentence): language-model "
+                                                    "text, normalised as the transcripts -> <out>/lm_text/<lang>.txt")
+    option(p, "--vad", choices=["silero", "energy", "none"], default="silero",
+           help="detector that finds the untranscribed speech for the pretrain set (none: annotations only)")
     add_limit_arguments(p)
 
 
@@ -274,4 +435,5 @@ def run(args) -> None:
         raise ValueError(f"--corpus {corpus}: not a directory")
     choice = TierChoice(list(args.tiers), words(args.tier_types), words(args.participants))
     prepare_fieldwork(corpus, Path(args.out), args.lang, choice, args.share, args.overlaps, args.jobs,
-                      limits_of(args), args.strict)
+                      limits_of(args), args.strict, load_orthography(args.rules), [Path(t) for t in args.text],
+                      args.vad)

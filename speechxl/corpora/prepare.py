@@ -88,10 +88,11 @@ def _run_job(job: _Job, limits: Limits) -> _Checked:
         stop = None if duration is None else start + int(round(duration * SAMPLE_RATE))
         seg = audio[start:stop]
         seconds = seg.size / SAMPLE_RATE
-        problem = whole or check_audio(seg, SAMPLE_RATE, limits)
+        problem = whole
         if problem is None and duration is not None and stop > audio.size + END_SLACK * SAMPLE_RATE:
             problem = ("duration_mismatch", f"segment ends at {stop / SAMPLE_RATE:.2f} s, "
                        f"file has {audio.size / SAMPLE_RATE:.2f} s")
+        problem = problem or check_audio(seg, SAMPLE_RATE, limits)
         if problem is None and stated is not None and abs(stated - seconds) > limits.duration_tolerance:
             problem = ("duration_mismatch", f"decoded {seconds:.2f} s, stated {stated:.2f} s")
         out[uid] = (seconds, problem)
@@ -265,12 +266,13 @@ def build_set(
 
 
 def prepare_set(out_dir: str | Path, sources: list[Source], checked: _Checked, limits: Limits, info: dict,
-                require_text: bool = True, strict: bool = False, rejects: list[Reject] = ()) -> Path:
-    """One data set of a corpus: ``build_set`` with the per-language text normalisation, then
-    ``write_set`` with what every set's info.json says besides the corpus's own ``info``
-    (transcribed or not, the limits, each language's normalisation); ``rejects``: the corpus's
-    own, found before decoding."""
-    utts, bad = build_set(sources, checked, limits, norm.normalize, require_text=require_text)
+                require_text: bool = True, strict: bool = False, rejects: list[Reject] = (),
+                normalize: Callable[[str, str], str] = norm.normalize) -> Path:
+    """One data set of a corpus: ``build_set`` with the per-language text normalisation (or the
+    corpus's own ``normalize``), then ``write_set`` with what every set's info.json says besides the
+    corpus's own ``info`` (transcribed or not, the limits, each language's normalisation);
+    ``rejects``: the corpus's own, found before decoding."""
+    utts, bad = build_set(sources, checked, limits, normalize, require_text=require_text)
     langs = sorted({s.lang for s in sources})
     write_set(out_dir, utts, list(rejects) + bad,
               {**info, "transcribed": require_text, "limits": dataclasses.asdict(limits),

@@ -67,8 +67,9 @@ class BatchPlan:
                  shuffle: bool = True, rank: int = 0, world: int = 1):
         kept = [u for u in utts if cfg.min_seconds <= u.duration and (cfg.crop_to_shortest or u.duration <= cfg.max_seconds)]
         if len(kept) < len(utts):
-            log.info("batching: left out %d of %d utterances outside [%.1f, %.1f] s", len(utts) - len(kept),
-                     len(utts), cfg.min_seconds, cfg.max_seconds)
+            log.info("batching: left out %d of %d utterances %s", len(utts) - len(kept), len(utts),
+                     f"shorter than {cfg.min_seconds:.1f} s (longer ones are cropped)" if cfg.crop_to_shortest
+                     else f"outside [{cfg.min_seconds:.1f}, {cfg.max_seconds:.1f}] s")
         if not kept:
             raise ValueError("no utterance fits the batch limits")
         self.utts, self.cfg, self.seed = kept, cfg, seed

@@ -34,6 +34,7 @@ REASONS = {
     "no_times": "an annotation tier without times (a symbolic ELAN tier, a TextGrid point tier)",
     "bad_times": "an annotation that ends before it starts",
     "overlap": "an annotation overlapping another speaker's, left out by the overlap policy",
+    "marker": "an annotation holding a marker the corpus's orthography rules drop (e.g. xxx: not made out)",
 }
 SILENCE_PEAK = 1e-4  # -80 dBFS
 

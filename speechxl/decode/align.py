@@ -32,18 +32,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from speechxl.corpora.fieldwork import time_origin
+from speechxl.corpora.fieldwork import TierChoice, read_eaf, read_textgrid, time_origin
 from speechxl.data.audio import SAMPLE_RATE, load_audio
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
 from speechxl.decode.timed_text import Aligned, Word, write_eaf, write_textgrid, write_tsv
-from speechxl.decode.vad import energy_regions
+from speechxl.data.vad import energy_regions
+from speechxl.text.normalize import normalize as normalize_text
+from speechxl.text.orthography import Orthography
 from speechxl.text.units import WORD
 
 log = logging.getLogger(__name__)
@@ -173,17 +177,32 @@ def read_transcript(path: Path) -> list[tuple[float | None, float | None, str]]:
     return rows
 
 
-def align(model: LoadedModel, samples: np.ndarray, transcript: list[tuple[float | None, float | None, str]],
-          lang: str, margin: float = 0.5, where: str = "") -> list[Aligned]:
-    """Each utterance of ``transcript`` aligned in 16 kHz ``samples`` (S,)."""
-    shift = model.card.frame_shift_ms / 1000
+def recording_log_probs(model: LoadedModel, samples: np.ndarray, lang: str) -> torch.Tensor:
+    """log_probs (T, V) of 16 kHz ``samples`` (S,) for alignment: in windows (``decode.emissions``), kept to
+    ``lang``'s units, the pauses made certain blanks."""
     lp = windowed_log_probs(model.net, samples, model.card.frame_shift_ms)
     mask = own_units(model, [lang]).get(lang)
     if mask is not None:
         lp = keep_units(lp, mask)
-    lp = _silence_is_blank(lp, samples, shift)
+    return _silence_is_blank(lp, samples, model.card.frame_shift_ms / 1000)
+
+
+def align(model: LoadedModel, samples: np.ndarray | torch.Tensor,
+          transcript: list[tuple[float | None, float | None, str]], lang: str, margin: float = 0.5, where: str = "",
+          normalize: Callable[[str], str] | None = None) -> list[Aligned]:
+    """Each utterance of ``transcript`` aligned in 16 kHz ``samples`` (S,) (or in their
+    ``recording_log_probs``). Its words are those of the text normalised as training text is
+    (``normalize``, default the language's: ``text.normalize``); each utterance keeps its text as given."""
+    shift = model.card.frame_shift_ms / 1000
+    lp = samples if isinstance(samples, torch.Tensor) else recording_log_probs(model, samples, lang)
+    normalize = normalize or (lambda text: normalize_text(text, lang))
+    wordless = [row for row in transcript if not normalize(row[2])]
+    if wordless:
+        log.warning("%s: %d utterances without a word once normalised left out, e.g. %r", where or "transcript",
+                    len(wordless), wordless[0][2])
+        transcript = [row for row in transcript if normalize(row[2])]
     unknown: Counter = Counter()
-    units = [word_units(model, text, lang, unknown) for _, _, text in transcript]
+    units = [word_units(model, normalize(text), lang, unknown) for _, _, text in transcript]
     if unknown:
         log.warning("%s: %d characters outside the model's units left out of the alignment: %s", where or "transcript",
                     sum(unknown.values()), " ".join(f"{c!r}×{n}" for c, n in unknown.most_common(10)))
@@ -197,17 +216,17 @@ def align(model: LoadedModel, samples: np.ndarray, transcript: list[tuple[float 
                 raise ValueError(f"{where}: the utterance at {start:.2f}-{end:.2f} s is past the end of the audio "
                                  f"({end_of_audio:.2f} s)")
             out.append(_within(lp, start - margin, end + margin, words, ids, symbols, sep, shift))
-        return out
-    # untimed: found in the whole recording, then each again between its neighbours, so that they keep
-    # their order and never overlap
-    found = align_log_probs(lp, [w for w, _ in units], [i for _, i in units], symbols, sep, shift)
-    out = []
-    for k, (u, (words, ids)) in enumerate(zip(found, units)):
-        lo = max(u.start - margin, out[-1].end if out else 0.0)
-        hi = min(u.end + margin, found[k + 1].start if k + 1 < len(found) else end_of_audio)
-        room = sum(len(w) for w in ids) <= (hi - lo) / shift
-        out.append(_within(lp, lo, hi, words, ids, symbols, sep, shift) if room else u)
-    return out
+    else:
+        # untimed: found in the whole recording, then each again between its neighbours, so that they keep
+        # their order and never overlap
+        found = align_log_probs(lp, [w for w, _ in units], [i for _, i in units], symbols, sep, shift)
+        out = []
+        for k, (u, (words, ids)) in enumerate(zip(found, units)):
+            lo = max(u.start - margin, out[-1].end if out else 0.0)
+            hi = min(u.end + margin, found[k + 1].start if k + 1 < len(found) else end_of_audio)
+            room = sum(len(w) for w in ids) <= (hi - lo) / shift
+            out.append(_within(lp, lo, hi, words, ids, symbols, sep, shift) if room else u)
+    return [replace(a, text=text) for a, (_, _, text) in zip(out, transcript)]
 
 
 def _within(lp: torch.Tensor, lo: float, hi: float, words: list[str], ids: list[list[int]], symbols: list[str],
@@ -229,4 +248,37 @@ def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path
     grid = write_textgrid(out / f"{audio.stem}.TextGrid", tiers, model.kind, samples.size / SAMPLE_RATE, textgrid)
     log.info("%s: %d utterances, %d words aligned -> %s, %s", audio, len(aligned),
              sum(len(u.words) for u in aligned), written, grid)
+    return tsv, written, grid
+
+
+def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, out: Path, lang: str,
+                      rules: Orthography = Orthography(), tier: str = "align") -> tuple[Path, Path, Path]:
+    """The annotations of the chosen tiers of an ELAN file or TextGrid aligned inside their own spans, each
+    speaker's into a tier ``<tier>@<speaker>`` of a copy of the file (and of a new file of the other kind):
+    ``<out>/<recording>.tsv``, ``.eaf`` and ``.TextGrid``. Annotations the ``rules`` drop, and empty
+    ones, are left out."""
+    eaf = annotation.suffix.lower() == ".eaf"
+    media, annotations, rejects, names = (read_eaf if eaf else read_textgrid)(annotation, choice)
+    if media is None:
+        raise ValueError(rejects[0].detail if rejects else f"{annotation}: its recording was not found")
+    if not annotations:
+        raise ValueError(f"{annotation}: no annotation in a tier matching --tiers {' '.join(choice.names)} "
+                         f"(its tiers: {', '.join(names)})")
+    usable = [a for a in annotations if a.text.strip() and not rules.dropped_by(a.text) and a.end > a.start]
+    log.info("%s: %d of %d annotations to align (the others empty or dropped by the rules)", annotation,
+             len(usable), len(annotations))
+    samples = load_audio(media)
+    lp = recording_log_probs(model, samples, lang)
+    by_speaker: dict[str, list] = {}
+    for a in sorted(usable, key=lambda a: a.start):
+        by_speaker.setdefault(a.speaker, []).append((a.start, a.end, a.text))
+    tiers = {f"{tier}@{speaker}": align(model, lp, rows, lang, where=f"{annotation} {speaker}",
+                                        normalize=lambda text: rules.normalize(text, lang))
+             for speaker, rows in by_speaker.items()}
+    tsv = write_tsv(out / f"{media.stem}.tsv", tiers)
+    written = write_eaf(out / f"{media.stem}.eaf", media, tiers, model.kind, annotation if eaf else None,
+                        time_origin(annotation) if eaf else 0.0)
+    grid = write_textgrid(out / f"{media.stem}.TextGrid", tiers, model.kind, samples.size / SAMPLE_RATE,
+                          None if eaf else annotation)
+    log.info("%s: %d utterances of %d speakers aligned -> %s, %s", annotation, len(usable), len(tiers), written, grid)
     return tsv, written, grid

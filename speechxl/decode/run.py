@@ -189,11 +189,13 @@ def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, meth
 
 
 def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance], all_units: bool = False,
-         weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)) -> tuple[BeamConfig, list]:
+         weights=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), scores=(-2.0, -1.0, 0.0, 1.0, 2.0)
+         ) -> tuple[BeamConfig, list, float]:
     """The (lm_weight, word_score) of the grid with the lowest error rate on ``dev``: WER when the
     model writes words, PER for a phone model. A phone model's word score stays as given: it only
     moves word boundaries, which PER leaves out. The output units are restricted as the decode
-    they tune for restricts them (``all_units``)."""
+    they tune for restricts them (``all_units``). Returns the tuned search, the grid and the
+    greedy error rate on ``dev`` (what the LM has to beat)."""
     em = emissions(model, dev)
     if not all_units:
         em = restrict_to_own_units(em, dev, own_units(model, sorted({u.lang for u in dev})))
@@ -211,7 +213,30 @@ def tune(model: LoadedModel, lm: Path, beam: BeamConfig, dev: list[Utterance], a
             log.info("tune: lm_weight %.2f word_score %+.1f -> %s %.4f", w, s, "PER" if phones else "WER",
                      grid[-1][0])
     best = min(grid)
-    return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid
+    greedy = _error_rate(Searcher(model, None, beam), em, dev, refs, model.kind)
+    log.info("tune: greedy -> %s %.4f; the LM %s", "PER" if phones else "WER", greedy,
+             "lowers it" if best[0] < greedy else "does not lower it")
+    return BeamConfig(**{**asdict(beam), "lm_weight": best[1], "word_score": best[2]}), grid, greedy
+
+
+def search_of_decode(decode_dir: str | Path) -> tuple[str | None, BeamConfig]:
+    """(LM, search settings) a decode dir's decode.json records: its LM and weights, or (None, the
+    default search) where it searched greedily or its LM did not lower the error on its tuning set."""
+    path = Path(decode_dir) / "decode.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--lm_from {decode_dir}: no readable decode.json ({e})") from None
+    if not info.get("lm"):
+        log.info("%s searched greedily: so does this", decode_dir)
+        return None, BeamConfig()
+    if info.get("lm_lowers_tuning_error") is False:
+        log.info("%s: the LM did not lower the error on %s (greedy %.4f): searching greedily", decode_dir,
+                 info["tuned_on"], info["tuning_greedy_error_rate"])
+        return None, BeamConfig()
+    beam = BeamConfig(**info["beam"])
+    log.info("%s: LM %s, lm_weight %.2f, word_score %+.1f", decode_dir, info["lm"], beam.lm_weight, beam.word_score)
+    return info["lm"], beam
 
 
 def _settings_tag(lm, beam: BeamConfig, tune_on, inventory, map_method: str, all_units: bool) -> str:
@@ -244,9 +269,9 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
     out.mkdir(parents=True, exist_ok=True)
     maps = (phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out, max_distance)
             if inventory else {})
-    grid = None
+    grid = greedy = None
     if lm and tune_on:
-        beam, grid = tune(model, Path(lm), beam, read_manifest(tune_on), all_units or bool(inventory))
+        beam, grid, greedy = tune(model, Path(lm), beam, read_manifest(tune_on), all_units or bool(inventory))
         log.info("tuned on %s: lm_weight %.2f, word_score %+.1f", tune_on, beam.lm_weight, beam.word_score)
     t0 = time.time()
     em = emissions(model, utts)
@@ -293,6 +318,8 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
                               "table": str((out / f"phone_map_{lang}.tsv").resolve())} for lang, m in maps.items()},
         "unfinished_last_word": unfinished,
         "tuning_grid": [{"error_rate": e, "lm_weight": w, "word_score": s} for e, w, s in grid] if grid else None,
+        "tuning_greedy_error_rate": greedy,
+        "lm_lowers_tuning_error": min(grid)[0] < greedy if grid else None,
         "seconds": {"acoustic": round(t_acoustic, 2), "search": round(t_search, 2)},
         "real_time_factor": round((t_acoustic + t_search) / max(audio_s, 1e-9), 4),
     }

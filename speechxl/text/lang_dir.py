@@ -44,11 +44,17 @@ def lang_dir_beside(train_dir: str | Path, kind: str) -> Path:
 TOKEN_LM_ORDER = {"chars": 6, "phones": 6, "bpe": 4}
 
 
-def _transcribed(data_dir: Path) -> list[Utterance]:
-    utts = [u for u in read_manifest(data_dir) if u.text]
-    if not utts:
-        raise ValueError(f"{data_dir}: no transcribed utterances to build units from")
-    return utts
+def _transcribed(data_dirs: str | Path | list) -> tuple[list[Utterance], str | list[str]]:
+    """The transcribed utterances of one data dir or several, and the dirs as info.json records them."""
+    dirs = [Path(d) for d in (data_dirs if isinstance(data_dirs, (list, tuple)) else [data_dirs])]
+    utts = []
+    for d in dirs:
+        found = [u for u in read_manifest(d) if u.text]
+        if not found:
+            raise ValueError(f"{d}: no transcribed utterances to build units from")
+        utts += found
+    named = [str(d.resolve()) for d in dirs]
+    return utts, named[0] if len(named) == 1 else named
 
 
 def _train_bpe(texts: list[str], out_dir: Path, vocab_size: int) -> BpeTokenizer:
@@ -114,12 +120,14 @@ def _write_inventories(tokenizer: PhoneTokenizer, langs: list[str], lm_text: Pat
         atomic_write(out_dir / f"{lang}.txt", "\n".join(rows) + "\n")
 
 
-def make_word_lms(train_dir: str | Path, out_dir: str | Path, lm_text: str | Path | None = None,
+def make_word_lms(train_dir: str | Path | list, out_dir: str | Path, lm_text: str | Path | None = None,
                   order: int = 3, eval_dirs: list[str | Path] = ()) -> Path:
-    """``data/lang_word``: a word n-gram LM per language and the eval sets' out-of-vocabulary rates."""
+    """``data/lang_word``: a word n-gram LM per language (of the transcripts of ``train_dir``, one data
+    dir or several, and ``lm_text``) and the eval sets' out-of-vocabulary rates."""
     out_dir = Path(out_dir)
-    texts = lm_sentences(_transcribed(Path(train_dir)), lm_text)
-    info = {"kind": "words", "order": order, "train": str(Path(train_dir).resolve()),
+    utts, named = _transcribed(train_dir)
+    texts = lm_sentences(utts, lm_text)
+    info = {"kind": "words", "order": order, "train": named,
             "lm_text": str(Path(lm_text).resolve()) if lm_text else None,
             "languages": _write_lms(out_dir, {k: [u.text.split() for u in v] for k, v in texts.items()}, order)}
     vocab = {lang: set(w for u in us for w in u.text.split()) for lang, us in texts.items()}
@@ -134,19 +142,20 @@ def make_word_lms(train_dir: str | Path, out_dir: str | Path, lm_text: str | Pat
     return out_dir
 
 
-def make_lang_dir(kind: str, train_dir: str | Path, out_dir: str | Path,
+def make_lang_dir(kind: str, train_dir: str | Path | list, out_dir: str | Path,
                   eval_dirs: list[str | Path] = (), bpe_size: int = 500,
                   voices: dict[str, str] | None = None, jobs: int = 1, lm_text: str | Path | None = None) -> Path:
-    """Build the lang dir of ``kind`` (chars, phones, bpe) from ``train_dir``'s transcripts.
+    """Build the lang dir of ``kind`` (chars, phones, bpe) from the transcripts of ``train_dir`` (one
+    data dir or several: a target language's and a related one's, fine-tuned together).
 
     ``eval_dirs`` are tokenised too (phones: phonemised into the cache) and their coverage by
     the inventory is recorded and logged. A unit LM per language goes to lm/<lang>.arpa.
     """
     if kind not in KINDS or kind == "words":
         raise ValueError(f"unknown unit kind {kind!r}; choose from chars, phones, bpe")
-    train_dir, out_dir = Path(train_dir), Path(out_dir)
-    utts = _transcribed(train_dir)
-    info: dict = {"kind": kind, "train": str(train_dir.resolve())}
+    out_dir = Path(out_dir)
+    utts, named = _transcribed(train_dir)
+    info: dict = {"kind": kind, "train": named}
     tokenizer: Tokenizer
     if kind == "chars":
         tokenizer = CharTokenizer()

@@ -41,8 +41,10 @@ def _lower(text: str, lang: str) -> str:
     return text
 
 
-def _keep(ch: str, prev: str, nxt: str) -> str:
-    """What one character becomes: itself, a space, or nothing."""
+def _keep(ch: str, prev: str, nxt: str, keep: str = "") -> str:
+    """What one character becomes: itself, a space, or nothing; ``keep``: characters that stay."""
+    if ch in keep:
+        return ch
     if ch in _REMOVED:
         return ""
     cat = unicodedata.category(ch)
@@ -55,15 +57,16 @@ def _keep(ch: str, prev: str, nxt: str) -> str:
     return " "  # punctuation, symbols, separators, controls
 
 
-def normalize(text: str, lang: str) -> str:
-    """Normalised transcript of ``text`` in language ``lang`` (see the module doc)."""
+def normalize(text: str, lang: str, keep: str = "") -> str:
+    """Normalised transcript of ``text`` in language ``lang`` (see the module doc); ``keep``: characters
+    step 4 keeps as they are (a corpus's orthography: ``text.orthography``)."""
     base = lang.split("-")[0].lower()
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
     if base in _LETTER_VARIANTS:
         text = text.translate(_LETTER_VARIANTS[base])
     text = _lower(text, base)
     padded = f" {text} "
-    out = "".join(_keep(padded[i], padded[i - 1], padded[i + 1]) for i in range(1, len(padded) - 1))
+    out = "".join(_keep(padded[i], padded[i - 1], padded[i + 1], keep) for i in range(1, len(padded) - 1))
     return _SPACE.sub(" ", out).strip()
 
 

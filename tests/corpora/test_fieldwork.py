@@ -68,7 +68,8 @@ def test_annotations_become_segments_of_their_recordings(corpus, tmp_path, run_c
     (r2,) = [u for u in everything.values() if u.recording == "r2"]
     assert r2.offset == 3.0  # TIME_ORIGIN 2 s added
     assert {u.speaker for u in everything.values() if u.recording == "r5"} == {"SP3"}  # the TextGrid
-    assert {u.id for u in sets["pretrain"]} >= set(everything)  # and the empty annotation's audio
+    assert {u.id for u in sets["pretrain"]} >= {u.id for u in sets["train"]}  # and the empty annotation's audio
+    assert not {u.recording for u in sets["pretrain"]} & (recordings["dev"] | recordings["test"])
     rejected = {r.reason: r for r in read_rejects(out / "rejects.tsv")}
     assert set(rejected) == {"unreadable", "no_times"}
     assert "r4.eaf" in rejected["unreadable"].source and "gone.wav" in rejected["unreadable"].detail
@@ -77,6 +78,10 @@ def test_annotations_become_segments_of_their_recordings(corpus, tmp_path, run_c
     assert {"empty_transcript", "duration_mismatch"} <= set_rejects  # the empty one, the one past the end
     info = json.loads((out / "train" / "info.json").read_text(encoding="utf-8"))
     assert info["overlapping_annotations"]["r1"] == 3 and info["split"].startswith("by recording")
+    tiers = [line.split("\t") for line in (out / "tiers.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    by_name = {(r[0].split("/")[-1], r[1]): r for r in tiers}  # the folder's inventory: every tier, chosen or not
+    assert by_name[("r1.eaf", "gloss@SP1")][2:] == ["transcription", "Aino", "", "1", "no"]
+    assert by_name[("r1.eaf", "tx@SP2")][5:] == ["2", "yes"] and by_name[("r5.TextGrid", "tx@points")][2] == "point"
 
 
 def test_tier_choice_by_type_participant_and_regex_and_an_unknown_tier(corpus, tmp_path, run_cli, caplog):
@@ -109,3 +114,64 @@ def test_a_utf16_textgrid_as_praat_writes_it_and_a_broken_eaf(tmp_path, run_cli,
     with pytest.raises(SystemExit):
         run_cli("prepare", "fieldwork", "--corpus", d, "--tiers", "tx@*", "--lang", "ain", "--out", tmp_path / "x")
     assert f"{d / 'broken.eaf'}: not an ELAN file pympi-ling can read" in caplog.text
+
+
+def test_speaker_groups_and_a_split_disjoint_by_speaker_where_the_groups_allow():
+    from speechxl.corpora.fieldwork import speaker_groups, split_recordings
+
+    speakers = {"a": {"x"}, "b": {"y"}, "c": {"x", "z"}, "d": {"z"}, "e": {"w"}}
+    assert speaker_groups(speakers) == [["a", "c", "d"], ["b"], ["e"]]
+    dev, test, how = split_recordings(speakers, 0.2)
+    assert {frozenset(dev), frozenset(test)} == {frozenset({"b"}), frozenset({"e"})}  # the smallest groups
+    assert how.startswith("by recording and speaker")
+    shared = {"a": {"x"}, "b": {"x"}, "c": {"x"}, "d": {"y"}}  # two groups: by recording only, and said so
+    dev, test, how = split_recordings(shared, 0.2)
+    assert len(dev) == len(test) == 1 and not dev & test and "share speakers with train" in how
+
+
+def noisy(seconds, tones=(), seed=0):
+    """Low noise with a tone over each (start, end) second span, 16 kHz."""
+    import numpy as np
+
+    x = (np.random.default_rng(seed).standard_normal(int(seconds * 16000)) * 0.002).astype("float32")
+    for a, b in tones:
+        x[int(a * 16000): int(b * 16000)] += tone(b - a, 16000)[: int(b * 16000) - int(a * 16000)]
+    return x
+
+
+def test_orthography_rules_lm_text_and_the_untranscribed_speech_of_training_recordings(tmp_path, run_cli, caplog):
+    d = tmp_path / "rec"
+    d.mkdir()
+    texts = {"r1": ["La col·lecció [riu] + ~", "xxx no"], "r2": ["Bon dia.", "Com va?"], "r3": ["Fins demà!", "Adéu."]}
+    for k, (name, lines) in enumerate(texts.items()):
+        sf.write(str(d / f"{name}.wav"), noisy(12.0, [(1, 3), (4, 6), (8, 10)], seed=k), 16000)
+        eaf(d / f"{name}.eaf", d / f"{name}.wav",  # 8-10 s is speech no annotation covers
+            {f"tx@SP{k + 1}": (None, [(1000 + 3000 * i, 3000 + 3000 * i, t) for i, t in enumerate(lines)])})
+    sf.write(str(d / "u1.wav"), noisy(6.0, [(2, 4)], seed=9), 16000)  # not annotated at all
+    (tmp_path / "rules.yaml").write_text("drop: ['xxx']\ntags: ['\\[[^\\]]*\\]']\nkeep: '·'\n", encoding="utf-8")
+    (tmp_path / "more.txt").write_text("Bon dia.\nUna altra frase.\nFins demà!\n", encoding="utf-8")
+    out = tmp_path / "data"
+    run_cli("prepare", "fieldwork", "--corpus", d, "--tiers", "tx@*", "--lang", "ca", "--out", out, "--jobs", "1",
+            "--share", "0.3", "--rules", tmp_path / "rules.yaml", "--text", tmp_path / "more.txt", "--vad", "energy")
+    sets = {name: read_manifest(out / name) for name in ("train", "dev", "test", "pretrain")}
+    info = json.loads((out / "train" / "info.json").read_text(encoding="utf-8"))
+    assert info["split"].startswith("by recording and speaker") and info["orthography"]["keep"] == "·"
+    assert info["untranscribed_recordings"] == ["u1"]
+    every = {u.recording: u.text for name in ("train", "dev", "test") for u in sets[name]}
+    assert every["r1"] == "la col·lecció"  # the tag gone, the middle dot kept, '+' and '~' spaces
+    rejected = {r.reason: r for r in read_rejects(out / "rejects.tsv")}
+    assert "matches the rules' drop pattern 'xxx'" in rejected["marker"].detail
+    chars = {line.split("\t")[0]: line.split("\t")[3] for line in (out / "characters.tsv").read_text().splitlines()}
+    assert chars["·"] == "kept (keep)" and chars["+"] == "a space (no rule names it)"
+    assert "characters no orthography rule covers, read as spaces: '+'×1 '~'×1" in caplog.text
+    held_out = {u.text for name in ("dev", "test") for u in sets[name]}
+    lm = (out / "lm_text" / "ca.txt").read_text(encoding="utf-8").splitlines()
+    assert "una altra frase" in lm and not held_out & set(lm)
+    # pretraining: the training segments and the speech no annotation covers, never dev's or test's audio
+    train_recordings = {u.recording for u in sets["train"]}
+    untranscribed = [u for u in sets["pretrain"] if u.text is None and u.speaker == "unknown"]
+    assert {u.recording for u in untranscribed} == train_recordings | {"u1"}
+    for u in untranscribed:  # the tone no annotation covers: 8-10 s (2-4 s in u1), padded by the detector
+        a, b = (2, 4) if u.recording == "u1" else (8, 10)
+        assert a - 0.3 <= u.offset and u.offset + u.duration <= b + 0.3
+    assert {u.recording for u in sets["pretrain"]} == train_recordings | {"u1"}

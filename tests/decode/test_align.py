@@ -56,11 +56,9 @@ def test_windowed_emissions_are_the_one_pass_frames_stitched_in_place(trained):
     assert windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=0.5, context=0.2).shape == one.shape
 
 
-def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(trained, tmp_path, run_cli, caplog):
-    import pympi
-
-    root, data, _ = trained
-    utts = [u for u in read_manifest(data / "test") if u.lang == "es"][:3]
+def recording_of(utts, path):
+    """The clips of ``utts`` joined with a second of low noise before each and after the last, written to
+    ``path``: (path, true (start, end) of each, seconds in all)."""
     quiet = lambda s, k: (np.random.default_rng(k).standard_normal(int(s * 16000)) * 0.002).astype(np.float32)  # noqa: E731
     pieces, truth, t = [quiet(1.0, 0)], [], 1.0
     for i, u in enumerate(utts):
@@ -68,9 +66,17 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
         pieces += [x, quiet(1.0, i + 1)]
         truth.append((t, t + x.size / 16000))
         t += x.size / 16000 + 1.0
-    rec = tmp_path / "rec" / "s1.wav"
-    rec.parent.mkdir()
-    sf.write(str(rec), np.concatenate(pieces), 16000)
+    path.parent.mkdir(parents=True)
+    sf.write(str(path), np.concatenate(pieces), 16000)
+    return path, truth, t
+
+
+def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(trained, tmp_path, run_cli, caplog):
+    import pympi
+
+    root, data, _ = trained
+    utts = [u for u in read_manifest(data / "test") if u.lang == "es"][:3]
+    rec, truth, t = recording_of(utts, tmp_path / "rec" / "s1.wav")
     users = pympi.Elan.Eaf()
     users.add_linked_file(str(rec), relpath=rec.name, mimetype="audio/x-wav")
     users.add_tier("tx@SP1")
@@ -78,7 +84,7 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     users.to_file(str(rec.parent / "s1.eaf"))
     before = (rec.parent / "s1.eaf").read_bytes()
     text = rec.parent / "s1.txt"
-    text.write_text("".join(u.text + ("☃" if i == 0 else "") + "\n" for i, u in enumerate(utts)), encoding="utf-8")
+    text.write_text("".join(u.text + ("ø" if i == 0 else "") + "\n" for i, u in enumerate(utts)), encoding="utf-8")
 
     from praatio import textgrid
 
@@ -90,7 +96,7 @@ def test_align_writes_utterance_and_word_tiers_into_a_copy_of_the_users_file(tra
     with caplog.at_level(logging.WARNING):
         run_cli("align", root / "ctc", rec, text, "--out", tmp_path / "out", "--lang", "es", "--eaf",
                 rec.parent / "s1.eaf", "--textgrid", rec.parent / "s1.TextGrid")
-    assert "1 characters outside the model's units" in caplog.text and "'☃'" in caplog.text
+    assert "1 characters outside the model's units" in caplog.text and "'ø'" in caplog.text
     assert (rec.parent / "s1.eaf").read_bytes() == before  # the user's file untouched
     out = pympi.Elan.Eaf(str(tmp_path / "out" / "s1.eaf"))
     assert out.get_annotation_data_for_tier("tx@SP1") == users.get_annotation_data_for_tier("tx@SP1")
@@ -156,3 +162,55 @@ def test_bad_transcripts_are_refused_with_their_line(tmp_path, content, message)
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         read_transcript(path)
+
+
+def test_annotation_files_each_speakers_tiers_aligned_into_a_copy(trained, tmp_path, run_cli, caplog):
+    """ELAN and TextGrid annotation aligned as it stands: the chosen tiers' utterances, per speaker,
+    read with the corpus's orthography rules, into copies of the files."""
+    import pympi
+    from praatio import textgrid
+
+    root, data, _ = trained
+    utts = [u for u in read_manifest(data / "test") if u.lang == "es"][:3]
+    rec, truth, t = recording_of(utts, tmp_path / "rec" / "s2.wav")
+    ms = lambda s: int(round(s * 1000))  # noqa: E731
+    users = pympi.Elan.Eaf()
+    users.add_linked_file(str(rec), relpath=rec.name, mimetype="audio/x-wav")
+    for tier in ("tx@A", "tx@B", "notes"):
+        users.add_tier(tier)
+    for k, ((a, b), u) in enumerate(zip(truth, utts)):  # A says the first and last, B the second
+        users.add_annotation("tx@A" if k != 1 else "tx@B", ms(a - 0.2), ms(b + 0.2), u.text + (" [risa]" if k else ""))
+    users.add_annotation("tx@A", ms(t - 0.9), ms(t - 0.2), "xxx")  # not made out: the rules drop it
+    users.add_annotation("notes", 100, 500, "quiet room")
+    users.to_file(str(rec.parent / "s2.eaf"))
+    before = (rec.parent / "s2.eaf").read_bytes()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("drop: ['xxx']\ntags: ['\\[[^\\]]*\\]']\n", encoding="utf-8")
+
+    with pytest.raises(SystemExit, match="annotation files need --tiers"):
+        run_cli("align", root / "ctc", rec.parent / "s2.eaf", "--out", tmp_path / "out", "--lang", "es")
+    run_cli("align", root / "ctc", rec.parent / "s2.eaf", "--tiers", "tx@*", "--out", tmp_path / "out", "--lang", "es",
+            "--rules", rules)
+    assert (rec.parent / "s2.eaf").read_bytes() == before
+    out = pympi.Elan.Eaf(str(tmp_path / "out" / "s2.eaf"))
+    for tier in ("tx@A", "tx@B", "notes"):
+        assert out.get_annotation_data_for_tier(tier) == users.get_annotation_data_for_tier(tier)
+    got = {s: sorted(out.get_annotation_data_for_tier(f"align@{s}")) for s in "AB"}
+    assert [text for *_, text in got["A"]] == [utts[0].text, utts[2].text + " [risa]"]  # as written
+    assert [text for *_, text in got["B"]] == [utts[1].text + " [risa]"]
+    words = [w for s in "AB" for *_, w in out.get_annotation_data_for_tier(f"align-words@{s}")]
+    assert "risa" not in words and "[risa]" not in words and len(words) == sum(len(u.text.split()) for u in utts)
+    for k, (a, b) in enumerate(truth):
+        start, end, _ = got["B"][0] if k == 1 else got["A"][k // 2]
+        assert a - 0.2 - 0.5 <= start / 1000 and end / 1000 <= b + 0.2 + 0.5
+    assert "align@A" in textgrid.openTextgrid(str(tmp_path / "out" / "s2.TextGrid"), False).tierNames  # a new one
+    # a TextGrid beside its recording: a copy of it gets the tiers
+    grid = textgrid.Textgrid(0.0, t)
+    grid.addTier(textgrid.IntervalTier("tx@C", [(a - 0.2, b + 0.2, u.text) for (a, b), u in zip(truth, utts)], 0.0, t))
+    grid.save(str(rec.parent / "s2.TextGrid"), format="short_textgrid", includeBlankSpaces=True)
+    run_cli("align", root / "ctc", rec.parent / "s2.TextGrid", "--tiers", "tx@*", "--out", tmp_path / "grid",
+            "--lang", "es")
+    back = textgrid.openTextgrid(str(tmp_path / "grid" / "s2.TextGrid"), False)
+    assert back.getTier("tx@C").entries == grid.getTier("tx@C").entries
+    assert [e.label for e in back.getTier("align@C").entries] == [u.text for u in utts]
+    assert "align@C" in pympi.Elan.Eaf(str(tmp_path / "grid" / "s2.eaf")).get_tier_names()

@@ -1,6 +1,7 @@
 """Fine-tune, decode, score and export on a tiny espeak corpus (the stages 4-6 path in Python)."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -58,6 +59,8 @@ def test_decode_greedy_and_with_lm_then_score(trained):
     lm = decode(root / "ctc", data / "test", lm=data / "lang_word", tune_on=data / "dev")
     info = json.loads((lm / "decode.json").read_text())
     assert info["search"] == "beam+lm" and len(info["tuning_grid"]) == 30
+    best = min(g["error_rate"] for g in info["tuning_grid"])  # the LM against greedy search on dev
+    assert info["lm_lowers_tuning_error"] == (best < info["tuning_greedy_error_rate"])
     report = score(lm)
     assert set(report["scores"]) == {"WER", "CER"}
     assert set(report["scores"]["WER"]["languages"]) == {"es", "ru"}
@@ -252,3 +255,26 @@ def test_decoding_with_the_mean_of_the_last_checkpoints(trained, tmp_path, run_c
     assert info["model"]["averaged"] == [s.name for s in steps[-2:]]
     with pytest.raises(ValueError, match="--average 5: .* keeps 2 checkpoints"):
         load_model(root / "ctc", average=5)
+
+
+def test_a_decode_dir_gives_its_tuned_search_or_greedy_where_its_lm_did_not_help(tmp_path, run_cli, caplog):
+    from speechxl.decode.beam import BeamConfig
+    from speechxl.decode.run import search_of_decode
+
+    def decode_dir(name, **info):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "decode.json").write_text(json.dumps(info))
+        return tmp_path / name
+
+    tuned = {"lm": "data/lang_word", "beam": {**BeamConfig().__dict__, "lm_weight": 1.5, "word_score": -1.0},
+             "tuned_on": "data/dev", "tuning_greedy_error_rate": 0.4}
+    assert search_of_decode(decode_dir("greedy", lm=None)) == (None, BeamConfig())
+    assert search_of_decode(decode_dir("helps", **tuned, lm_lowers_tuning_error=True)) == (
+        "data/lang_word", BeamConfig(lm_weight=1.5, word_score=-1.0))
+    with caplog.at_level(logging.INFO):
+        assert search_of_decode(decode_dir("useless", **tuned, lm_lowers_tuning_error=False)) == (None, BeamConfig())
+    assert "the LM did not lower the error on data/dev (greedy 0.4000): searching greedily" in caplog.text
+    with pytest.raises(ValueError, match="--lm_from .*nowhere: no readable decode.json"):
+        search_of_decode(tmp_path / "nowhere")
+    with pytest.raises(SystemExit, match="give --lm or --lm_from, not both"):
+        run_cli("transcribe", tmp_path, "a.wav", "--lm", "x", "--lm_from", tmp_path / "helps")

@@ -21,12 +21,13 @@ import numpy as np
 from speechxl.data.audio import SAMPLE_RATE
 
 VADS = ("silero", "energy")
+MAX_REGION = 8.0  # seconds: the longest region the detectors give by default (utterances as models train on them)
 FRAME = 0.03  # seconds per energy frame
 DIGITAL_SILENCE_DB = -90.0  # frames quieter than this are zeros, not a noise floor
 
 
 def speech_regions(samples: np.ndarray, vad: str = "silero", min_pause: float = 0.3, pad: float = 0.15,
-                   min_region: float = 0.3, max_region: float = 20.0) -> list[tuple[float, float]]:
+                   min_region: float = 0.3, max_region: float = MAX_REGION) -> list[tuple[float, float]]:
     """(start, end) seconds of the speech in 16 kHz ``samples`` (S,), by the detector ``vad``."""
     if vad not in VADS:
         raise ValueError(f"--vad {vad}: not one of {', '.join(VADS)}")
@@ -43,7 +44,7 @@ def _silero():
 
 
 def silero_regions(samples: np.ndarray, min_pause: float = 0.3, pad: float = 0.15, min_region: float = 0.3,
-                   max_region: float = 20.0) -> list[tuple[float, float]]:
+                   max_region: float = MAX_REGION) -> list[tuple[float, float]]:
     """Speech regions by silero-vad (its default threshold, 0.5)."""
     import torch
     from silero_vad import get_speech_timestamps
@@ -58,7 +59,7 @@ def silero_regions(samples: np.ndarray, min_pause: float = 0.3, pad: float = 0.1
 
 
 def energy_regions(samples: np.ndarray, margin_db: float = 12.0, min_pause: float = 0.3, pad: float = 0.15,
-                   min_region: float = 0.3, max_region: float = 20.0) -> list[tuple[float, float]]:
+                   min_region: float = 0.3, max_region: float = MAX_REGION) -> list[tuple[float, float]]:
     """Speech regions by frame energy."""
     hop = int(FRAME * SAMPLE_RATE)
     n = samples.size // hop

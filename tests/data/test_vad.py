@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from speechxl.decode.vad import energy_regions, speech_regions
+from speechxl.data.vad import energy_regions, speech_regions
 from tests.conftest import tone
 
 SR = 16000
