@@ -150,6 +150,9 @@ def read_textgrid(path: Path, choice: TierChoice) -> tuple[Path | None, list[Ann
 
     try:
         tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False, reportingMode="silence")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: neither UTF-8 nor UTF-16 text (byte {e.start}); open it in Praat and save it again, "
+                         "or convert it (iconv -f latin1 -t utf-8)") from None
     except Exception as e:  # praatio raises what its parser raises
         raise ValueError(f"{path}: not a TextGrid praatio can read: {e}") from None
     media = next((m for m in (path.with_suffix(s) for s in AUDIO) if m.is_file()), None)
@@ -287,20 +290,22 @@ def untranscribed_speech(media: Path, store: str, lang: str, annotated: list[tup
             for a, b in _outside(regions, annotated, limits.min_duration)]
 
 
-def lm_text(texts: list[Path], rules: Orthography, lang: str, held_out: set[str]) -> list[str]:
-    """The lines of ``texts`` as the transcripts are normalised, less the ones the rules drop and the
-    ones that are a dev or test transcript."""
-    out = []
+def read_lines(texts: list[Path]) -> list[str]:
+    """The lines of the ``--text`` files; one that is not UTF-8 text is an error naming it."""
+    lines = []
     for path in texts:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines += path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"--text {path}: cannot read it as UTF-8 text: {e}") from None
-        for line in lines:
-            text = rules.normalize(line, lang) if not rules.dropped_by(line) else ""
-            if text and text not in held_out:
-                out.append(text)
-    return out
+    return lines
+
+
+def lm_text(lines: list[str], rules: Orthography, lang: str, held_out: set[str]) -> list[str]:
+    """``lines`` normalised as the transcripts are, less the ones the rules drop and the ones that are a
+    dev or test transcript."""
+    normalised = (rules.normalize(line, lang) for line in lines if not rules.dropped_by(line))
+    return [t for t in normalised if t and t not in held_out]
 
 
 def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, share: float = 0.1,
@@ -311,6 +316,7 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
     if not files:
         raise ValueError(f"--corpus {corpus}: no .eaf or .TextGrid files in it")
     limits = limits or Limits()
+    extra_text = read_lines(list(texts))
     by_media: dict[Path, list[Annotation]] = {}
     rejects: list[Reject] = []
     tiers_seen: Counter = Counter()
@@ -392,7 +398,7 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
         prepare_set(out / name, set_sources, checked, limits, {**summary, "set": name},
                     require_text=name != "pretrain", strict=strict, normalize=rules.normalize)
     held_out = {u for name in ("dev", "test") for u in (rules.normalize(s.raw_text, lang) for s in sets[name]) if u}
-    text = lm_text(list(texts), rules, lang, held_out)
+    text = lm_text(extra_text, rules, lang, held_out)
     if texts:
         atomic_write(out / "lm_text" / f"{lang}.txt", "".join(t + "\n" for t in text))
         log.info("%s: %d sentences of language-model text", out / "lm_text" / f"{lang}.txt", len(text))

@@ -110,6 +110,11 @@ def test_a_utf16_textgrid_as_praat_writes_it_and_a_broken_eaf(tmp_path, run_cli,
             "--jobs", "1")
     texts = {u.text for name in ("train", "dev", "test") for u in read_manifest(tmp_path / "data" / name)}
     assert texts == {"ʔaynu itak"}
+    (d / "latin1.TextGrid").write_bytes(text.replace("ʔaynu", "café").encode("latin-1"))  # neither UTF-8 nor 16
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "fieldwork", "--corpus", d, "--tiers", "tx@*", "--lang", "ain", "--out", tmp_path / "y")
+    assert f"{d / 'latin1.TextGrid'}: neither UTF-8 nor UTF-16 text" in caplog.text
+    (d / "latin1.TextGrid").unlink()
     (d / "broken.eaf").write_text("<ANNOTATION_DOCUMENT", encoding="utf-8")
     with pytest.raises(SystemExit):
         run_cli("prepare", "fieldwork", "--corpus", d, "--tiers", "tx@*", "--lang", "ain", "--out", tmp_path / "x")
@@ -167,6 +172,11 @@ def test_orthography_rules_lm_text_and_the_untranscribed_speech_of_training_reco
     held_out = {u.text for name in ("dev", "test") for u in sets[name]}
     lm = (out / "lm_text" / "ca.txt").read_text(encoding="utf-8").splitlines()
     assert "una altra frase" in lm and not held_out & set(lm)
+    (tmp_path / "more.txt").write_bytes("Bon dia, què tal?\n".encode("latin-1"))  # not UTF-8: one line naming it
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "fieldwork", "--corpus", d, "--tiers", "tx@*", "--lang", "ca", "--out", tmp_path / "x",
+                "--text", tmp_path / "more.txt", "--vad", "none")
+    assert f"--text {tmp_path / 'more.txt'}: cannot read it as UTF-8 text" in caplog.text
     # pretraining: the training segments and the speech no annotation covers, never dev's or test's audio
     train_recordings = {u.recording for u in sets["train"]}
     untranscribed = [u for u in sets["pretrain"] if u.text is None and u.speaker == "unknown"]
