@@ -12,6 +12,7 @@
   speechxl units chars phones bpe --train data/train --eval data/dev data/test --out data
   speechxl pretrain --config recipes/pretrain/wav2vec2_tiny.yaml data=data/pretrain out=exp/w2v
   speechxl pretrain --config recipes/pretrain/w2v_bert_tiny.yaml --print_config
+  speechxl pretrain-text --config recipes/text/xlmr_tiny.yaml data=data/lm_text out=exp/text
   speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/w2v units=phones data=data/train out=exp/ctc
   speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev] [--average 2]
   speechxl score exp/ctc/decode_test
@@ -46,7 +47,7 @@ from pathlib import Path
 from speechxl import __version__
 from speechxl.corpora import CORPORA
 from speechxl.data.vad import MAX_REGION, VADS
-from speechxl.options import key_values, option, words
+from speechxl.options import key_values, option
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -130,6 +131,24 @@ def _run_pretrain(args) -> None:
         _print_config(cfg)
     else:
         pretrain(cfg)
+
+
+def _add_pretrain_text(sub) -> None:
+    p = sub.add_parser("pretrain-text", help="a cross-lingual text encoder (XLM-R) by masked language modelling "
+                                             "-> exp/<name>/")
+    option(p, "--config", help="YAML preset, e.g. recipes/text/xlmr_tiny.yaml")
+    _add_print_config(p)
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. data=data/lm_text out=exp/text init=<XLM-R dir>")
+
+
+def _run_pretrain_text(args) -> None:
+    from speechxl.train.pretrain_text import load_text_pretrain_config, pretrain_text
+
+    cfg = load_text_pretrain_config(args.config, args.overrides, check=not args.print_config)
+    if args.print_config:
+        _print_config(cfg)
+    else:
+        pretrain_text(cfg)
 
 
 def _add_finetune(sub) -> None:
@@ -482,7 +501,8 @@ def _run_fieldwork_report(args) -> None:
 
 
 VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_units),
-         "pretrain": (_add_pretrain, _run_pretrain), "finetune": (_add_finetune, _run_finetune),
+         "pretrain": (_add_pretrain, _run_pretrain), "pretrain-text": (_add_pretrain_text, _run_pretrain_text),
+         "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
          "export-data": (_add_export_data, _run_export_data), "export-torch": (_add_export_torch, _run_export_torch),

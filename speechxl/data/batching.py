@@ -116,6 +116,11 @@ class BatchPlan:
         per_worker = len(planned) // self.world
         return planned[self.rank::self.world][:per_worker] if self.world > 1 else planned
 
+    def iterate(self, epoch: int, start: int = 0, num_workers: int = 0,
+                labels: Callable[[Utterance], list[int]] | None = None) -> Iterator[dict]:
+        """Loaded batches of ``epoch`` from batch ``start`` on (``iterate``)."""
+        return iterate(self, epoch, start, num_workers, labels)
+
 
 def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples of several utterances as one zero-padded batch: wav (B, S), lengths (B,)."""

@@ -3,7 +3,8 @@
 A run trains on one stream (``data=``) or on named ones (``streams.<name>.data=``, each with a
 ``weight``): e.g. a few hours of the target language beside a related language's larger set,
 with the target given 70 % of the batches whatever the two sets' sizes. Each stream has its
-own batch plan (language-balanced inside it) and its own place in it (epoch, batch).
+own batch plan (language-balanced inside it; audio, ``data.batching``, or text,
+``data.text_batching``) and its own place in it (epoch, batch).
 
 Which stream gives the next batch is not drawn at random: stream i goes next when it has the
 earliest deadline (n_i + 1/2) / w_i, n_i being the batches it has given. After any number N of
@@ -18,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from speechxl.config import ConfigError
-from speechxl.data.batching import BatchPlan, iterate
+from speechxl.data.batching import BatchPlan
 from speechxl.data.manifest import Utterance
 from speechxl.data.sampling import SamplingConfig
+from speechxl.data.text_batching import TextBatchPlan
 
 
 @dataclass(kw_only=True)
@@ -45,7 +47,7 @@ class MixedStreams:
     """Loaded batches of several named plans, interleaved by weight (see the module doc); each
     batch says which stream gave it (``batch["stream"]``)."""
 
-    def __init__(self, plans: dict[str, BatchPlan], weights: dict[str, float], num_workers: int = 0,
+    def __init__(self, plans: dict[str, BatchPlan | TextBatchPlan], weights: dict[str, float], num_workers: int = 0,
                  labels: Callable[[Utterance], list[int]] | None = None):
         self.plans, self.weights, self.num_workers, self.labels = plans, weights, num_workers, labels
         self.places = {name: {"epoch": 0, "position": 0, "batches": 0} for name in plans}
@@ -72,7 +74,7 @@ class MixedStreams:
     def _stream(self, name: str) -> Iterator[dict]:
         place = self.places[name]
         while True:
-            for batch in iterate(self.plans[name], place["epoch"], place["position"], self.num_workers, self.labels):
+            for batch in self.plans[name].iterate(place["epoch"], place["position"], self.num_workers, self.labels):
                 place["position"] += 1
                 yield batch
             place["epoch"], place["position"] = place["epoch"] + 1, 0

@@ -6,6 +6,7 @@ one as ``Wav2Vec2ForPreTraining`` (``Wav2Vec2ConformerForPreTraining``; w2v-BERT
 
     speechxl export-hf exp/ctc_chars out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
     speechxl export-hf exp/pretrain_w2v_bert_tiny out_dir
+    speechxl export-hf exp/text out_dir          # a text encoder (pretrain-text): XLMRobertaForMaskedLM
     # then, offline: Wav2Vec2ForCTC.from_pretrained(out_dir), Wav2Vec2Processor.from_pretrained(out_dir)
 
 Models transformers has no class for (BEST-RQ, wav2vec 2.0 on log-mel frames) go through
@@ -37,12 +38,15 @@ from pathlib import Path
 
 from speechxl import checkpoint as ckpt
 from speechxl.atomic import atomic_write
-from speechxl.config import read_yaml
+from speechxl.config import from_dict, read_yaml
 from speechxl.decode.beam import BeamConfig
-from speechxl.decode.hf_card import model_card
+from speechxl.decode.hf_card import model_card, text_model_card
 from speechxl.decode.model import arpa_words, load_model
 from speechxl.interop.hf_wav2vec2 import hf_model_type, save_hf
+from speechxl.interop.hf_xlmr import save_xlmr
 from speechxl.models.registry import saved_architecture
+from speechxl.models.text_encoder import TextMLMConfig
+from speechxl.text.xlmr_tokenizer import MODEL_FILE
 from speechxl.text.units import BLANK, UNK, WORD
 
 PRETRAINED = {"wav2vec2": "Wav2Vec2ForPreTraining", "wav2vec2-conformer": "Wav2Vec2ConformerForPreTraining",
@@ -186,7 +190,15 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
     """A fine-tuned (CTC) or pretrained speechxl model as a transformers dir with its model card."""
     found, out = ckpt.find_checkpoint(model_dir), Path(out_dir)
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
-    if not (found / "units.txt").is_file():  # a pretraining checkpoint
+    if (found / MODEL_FILE).is_file():  # a text encoder (pretrain-text)
+        if lm or lang:
+            raise ValueError(f"{'--lm' if lm else '--lang'}: a text encoder has no CTC head")
+        cfg = from_dict(TextMLMConfig, read_yaml(found / "config.yaml")["model"], "model")
+        out = save_xlmr(ckpt.load_model_state(found), cfg, found / MODEL_FILE, out)
+        text = json.loads((exp / "text.json").read_text(encoding="utf-8")) if (exp / "text.json").is_file() else {}
+        card = text_model_card(name=out.name, checkpoint=found, exp=exp, step=int(ckpt.load_trainer_state(found)["step"]),
+                               text=text, license=license)
+    elif not (found / "units.txt").is_file():  # a pretraining checkpoint
         if lm or lang:
             raise ValueError(f"{'--lm' if lm else '--lang'}: a pretrained model has no CTC head to search with an LM "
                              "or to cut to one language's units")

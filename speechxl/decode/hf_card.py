@@ -114,3 +114,23 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
     md += ["## Provenance", "", f"- speechxl {v['speechxl']} (git `{v['git_commit']}`), torch {v['torch']}",
            f"- checkpoint: `{checkpoint.resolve()}`", ""]
     return "\n".join(md)
+
+
+def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: dict, license: str) -> str:
+    """The README.md of an exported text encoder (``pretrain-text``); ``text``: its text.json (sentences
+    and tokens per language)."""
+    languages = sorted(text.get("train", {}))
+    meta = {"language": languages, "license": license, "library_name": "transformers", "pipeline_tag": "fill-mask",
+            "tags": ["speechxl", "xlm-roberta", "masked-language-model"]}
+    md = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip(), "---", "", f"# {name}", "",
+          f"An XLM-R text encoder pretrained by masked language modelling on text in {', '.join(languages)}. Made "
+          f"with speechxl (`speechxl pretrain-text`) from checkpoint `{checkpoint.name}` (step {step}) of "
+          f"`{exp.name}`.", "", "## Training text", "", "| language | sentences | tokens |", "|---|---|---|"]
+    md += [f"| {lang} | {n} | {tokens} |" for lang, (n, tokens) in sorted(text.get("train", {}).items())]
+    md += ["", f"{text.get('valid', 0)} sentences held out for validation.", "", "## Use", "", "```python",
+           "from transformers import pipeline", "", f'fill = pipeline("fill-mask", model="{name}")',
+           'print(fill("bon dia a <mask>"))', "```", ""]
+    v = versions()
+    md += ["## Provenance", "", f"- speechxl {v['speechxl']} (git `{v['git_commit']}`), torch {v['torch']}",
+           f"- checkpoint: `{checkpoint.resolve()}`", ""]
+    return "\n".join(md)

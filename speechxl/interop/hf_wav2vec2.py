@@ -20,11 +20,9 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from speechxl.checkpoint import load_tensors
 from speechxl.config import from_dict
-from speechxl.atomic import atomic_path, atomic_write
+from speechxl.interop.hf_dir import read_hf_weights, write_hf_dir
 from speechxl.models.w2v_bert import W2vBertConfig
 from speechxl.models.wav2vec2 import Wav2Vec2Config
 from speechxl.nn.conformer import ConformerConfig, rotary_frequencies
@@ -185,22 +183,6 @@ def config_to_hf(cfg, architecture: str) -> dict:
             "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups}
 
 
-def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict of a transformers model directory, with transformers' names."""
-    d = Path(model_dir)
-    if (d / "model.safetensors").is_file():
-        return load_file(str(d / "model.safetensors"))
-    if (d / "model.safetensors.index.json").is_file():
-        index = json.loads((d / "model.safetensors.index.json").read_text(encoding="utf-8"))
-        out: dict[str, torch.Tensor] = {}
-        for shard in sorted(set(index["weight_map"].values())):
-            out.update(load_file(str(d / shard)))
-        return out
-    if (d / "pytorch_model.bin").is_file():
-        return load_tensors(d / "pytorch_model.bin")
-    raise FileNotFoundError(f"{d}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
-
-
 def is_hf_dir(path: str | Path) -> bool:
     p = Path(path)
     return (p / "config.json").is_file() and json.loads((p / "config.json").read_text(encoding="utf-8")).get("model_type") in MODEL_TYPES
@@ -234,10 +216,9 @@ def save_hf(state_dict: dict[str, torch.Tensor], cfg, out_dir: str | Path,
             architecture: str = "Wav2Vec2ForPreTraining", extra_config: dict | None = None) -> Path:
     """Write config.json and model.safetensors that transformers loads offline."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     hf_cfg = {**config_to_hf(cfg, architecture), **(extra_config or {})}
     model_type = hf_cfg["model_type"]
-    weights = {to_hf_name(k, model_type): v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    weights = {to_hf_name(k, model_type): v for k, v in state_dict.items()}
     if model_type == "wav2vec2-conformer":  # the positional conv transformers creates and never applies
         base, d, k, g = MODEL_TYPES[model_type][0], cfg.encoder.hidden_size, 128, 16
         gen = torch.Generator().manual_seed(0)
@@ -248,7 +229,4 @@ def save_hf(state_dict: dict[str, torch.Tensor], cfg, out_dir: str | Path,
         if cfg.encoder.position == "rotary":  # transformers saves the frequencies, derived from the config
             weights[f"{base}.encoder.embed_positions.inv_freq"] = rotary_frequencies(
                 d // cfg.encoder.num_heads, cfg.encoder.rotary_base)
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file(weights, str(tmp), metadata={"format": "pt"})
-    atomic_write(out / "config.json", json.dumps(hf_cfg, indent=2) + "\n")
-    return out
+    return write_hf_dir(out, weights, hf_cfg)

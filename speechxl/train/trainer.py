@@ -30,8 +30,9 @@ from torch import nn
 from tqdm import tqdm
 
 from speechxl.config import ConfigError, at_least
-from speechxl.data.batching import BatchPlan, iterate
+from speechxl.data.batching import BatchPlan
 from speechxl.data.streams import MixedStreams
+from speechxl.data.text_batching import TextBatchPlan
 from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
@@ -96,7 +97,7 @@ class NonFiniteError(SpeechxlError):
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, train: MixedStreams, valid: BatchPlan | None,
+    def __init__(self, model: nn.Module, train: MixedStreams, valid: BatchPlan | TextBatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
                  train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
                  files: dict[str, Path] | None = None, best_metric: str = "loss"):
@@ -253,7 +254,7 @@ class Trainer:
         totals = torch.zeros(2, device=self.dist.device)
         with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast():
             torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
-            for batch in iterate(self.valid_plan, 0, 0, self.num_workers, self.labels):
+            for batch in self.valid_plan.iterate(0, 0, self.num_workers, self.labels):
                 loss, n, logs = self.raw_model(self._to_device(batch))
                 totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
                 meter.add(logs, n)
@@ -298,8 +299,9 @@ class Trainer:
                                skipped_updates=self.skipped)
                 self.writer.write("train", self.step, figures)
                 bar.set_postfix_str(f"loss {figures['loss']:.3f}" + (
-                    f" acc {figures['accuracy']:.3f}" if "accuracy" in figures else "")
-                    + f" | {interval_audio / elapsed / 3600:.4f} audio-h/s ({interval_audio / elapsed:.1f} s/s)")
+                    f" acc {figures['accuracy']:.3f}" if "accuracy" in figures else "") + (
+                    f" | {interval_audio / elapsed / 3600:.4f} audio-h/s ({interval_audio / elapsed:.1f} s/s)"
+                    if interval_audio else ""))
                 meter, interval_start, interval_audio = Meter(), time.time(), 0.0
             if self.step % self.cfg.valid_every == 0:
                 valid, valid_at = self.validate(), self.step
