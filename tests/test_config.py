@@ -94,7 +94,7 @@ def test_print_config_shows_every_key_with_its_meaning(run_cli, capsys):
     assert "    type: conformer  # The part's tag in YAML" in out and "  contrastive_layers: " in out
     assert yaml.safe_load(out)["model"]["encoder"]["type"] == "conformer"  # and it is YAML a preset can be
     run_cli("finetune", "--print_config", "units=phones")
-    assert "units: phones  # chars, phones or bpe." in capsys.readouterr().out
+    assert "units: phones  # chars, phones or bpe: the CTC head's units." in capsys.readouterr().out
 
 
 def test_version(run_cli, capsys):

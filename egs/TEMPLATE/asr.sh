@@ -15,7 +15,7 @@ stage=0                   # first stage to run
 stop_stage=100            # last stage to run
 nj=2                      # parallel processes
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq or wav2vec2 (its tiny preset)
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2 or mslam (joint speech-text; its tiny preset)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
@@ -40,7 +40,8 @@ if [ -z "$pretrain_config" ]; then
     wav2vec2) pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml ;;
     bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
     w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
-    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq or w2v-bert, not $pretrain_recipe" >&2; exit 1 ;;
+    mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert or mslam, not $pretrain_recipe" >&2; exit 1 ;;
   esac
 fi
 
@@ -52,8 +53,15 @@ run_stage 2 "units" speechxl units chars phones bpe words --train "$data/train" 
   --out "$data" --bpe_size "$bpe_size" --lm_text "$data/lm_text" --lm_order "$lm_order" --jobs "$nj"
 
 pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
+# a joint speech-text preset (family mslam) reads three streams: untranscribed speech, the LM text
+# and the transcribed training set, in characters
+pretrain_data=(data="$data/pretrain")
+if grep -q '^family: mslam' "$pretrain_config"; then
+  pretrain_data=(units=chars streams.speech.data="$data/pretrain" streams.text.data="$data/lm_text"
+                 streams.paired.data="$data/train")
+fi
 # shellcheck disable=SC2086  # pretrain_args is a list of key=value words
-run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" data="$data/pretrain" \
+run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" "${pretrain_data[@]}" \
   valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
 
 # one CTC model per unit set; the experiment name says which branch it grew from: ctc_<units>_<pretrained

@@ -64,7 +64,8 @@ class BatchPlan:
     """The batches of one set of utterances, planned per epoch (see the module doc)."""
 
     def __init__(self, utts: list[Utterance], cfg: BatchConfig, seed: int, sampling: SamplingConfig | None = None,
-                 shuffle: bool = True, rank: int = 0, world: int = 1):
+                 shuffle: bool = True, rank: int = 0, world: int = 1,
+                 labels: Callable[[Utterance], list[int]] | None = None):
         kept = [u for u in utts if cfg.min_seconds <= u.duration and (cfg.crop_to_shortest or u.duration <= cfg.max_seconds)]
         if len(kept) < len(utts):
             log.info("batching: left out %d of %d utterances %s", len(utts) - len(kept), len(utts),
@@ -73,7 +74,7 @@ class BatchPlan:
         if not kept:
             raise ValueError("no utterance fits the batch limits")
         self.utts, self.cfg, self.seed = kept, cfg, seed
-        self.sampling, self.shuffle, self.rank, self.world = sampling, shuffle, rank, world
+        self.sampling, self.shuffle, self.rank, self.world, self.labels = sampling, shuffle, rank, world, labels
         self.samples = np.array([int(round(u.duration * SAMPLE_RATE)) for u in kept])
         self.langs = [u.lang for u in kept]
         rows = "\n".join(f"{u.id}\t{u.offset}\t{u.duration}" for u in kept)  # not the path: a data dir may move
@@ -116,10 +117,10 @@ class BatchPlan:
         per_worker = len(planned) // self.world
         return planned[self.rank::self.world][:per_worker] if self.world > 1 else planned
 
-    def iterate(self, epoch: int, start: int = 0, num_workers: int = 0,
-                labels: Callable[[Utterance], list[int]] | None = None) -> Iterator[dict]:
-        """Loaded batches of ``epoch`` from batch ``start`` on (``iterate``)."""
-        return iterate(self, epoch, start, num_workers, labels)
+    def iterate(self, epoch: int, start: int = 0) -> Iterator[dict]:
+        """Loaded batches of ``epoch`` from batch ``start`` on, by ``cfg.num_workers`` processes, with the
+        plan's ``labels`` (a function of an utterance) when it has them."""
+        return iterate(self, epoch, start, self.cfg.num_workers, self.labels)
 
 
 def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

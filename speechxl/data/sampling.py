@@ -84,19 +84,22 @@ def epoch_indices(langs: list[str], durations: np.ndarray, cfg: SamplingConfig,
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def log_shares(langs: list[str], durations: np.ndarray, cfg: SamplingConfig) -> dict[str, dict[str, float]]:
-    """Log (and return) each language's hours, share and hours per epoch after resampling."""
-    hours: dict[str, float] = defaultdict(float)
-    for lang, d in zip(langs, durations):
-        hours[lang] += float(d) / 3600
-    shares = language_shares(hours, cfg)
-    total = sum(hours.values())
-    table = {lang: {"hours": round(hours[lang], 3), "share": round(shares[lang], 4),
-                    "effective_hours": round(shares[lang] * total, 3),
-                    "passes": round(shares[lang] * total / hours[lang], 3)} for lang in sorted(hours)}
+def log_shares(langs: list[str], amounts, cfg: SamplingConfig, unit: str = "hours") -> dict[str, dict[str, float]]:
+    """Log (and return) each language's amount (``amounts``: seconds of audio per utterance, or, with
+    ``unit="tokens"``, tokens per sentence), share and amount per epoch after resampling."""
+    per_lang: dict[str, float] = defaultdict(float)
+    scale = 3600 if unit == "hours" else 1
+    for lang, d in zip(langs, amounts):
+        per_lang[lang] += float(d) / scale
+    shares = language_shares(per_lang, cfg)
+    total = sum(per_lang.values())
+    table = {lang: {unit: round(per_lang[lang], 3), "share": round(shares[lang], 4),
+                    f"effective_{unit}": round(shares[lang] * total, 3),
+                    "passes": round(shares[lang] * total / per_lang[lang], 3)} for lang in sorted(per_lang)}
     log.info("sampling: %s%s", cfg.method, f" (alpha {cfg.alpha})" if cfg.method == "temperature" else
              f" (max {cfg.max_epochs} passes)" if cfg.method == "unimax" else "")
+    short = "h" if unit == "hours" else unit
     for lang, row in table.items():
-        log.info("  %-8s %7.2f h  share %5.1f%%  %7.2f h per epoch (%.2f passes)", lang, row["hours"],
-                 100 * row["share"], row["effective_hours"], row["passes"])
+        log.info("  %-8s %9.2f %s  share %5.1f%%  %9.2f %s per epoch (%.2f passes)", lang, row[unit], short,
+                 100 * row["share"], row[f"effective_{unit}"], short, row["passes"])
     return table

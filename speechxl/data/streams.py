@@ -16,13 +16,15 @@ counts and each stream's place are the whole state that exact resume needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 from speechxl.config import ConfigError
 from speechxl.data.batching import BatchPlan
-from speechxl.data.manifest import Utterance
 from speechxl.data.sampling import SamplingConfig
 from speechxl.data.text_batching import TextBatchPlan
+
+
+KINDS = ("speech", "paired", "text")
 
 
 @dataclass(kw_only=True)
@@ -35,21 +37,25 @@ class StreamConfig:
     """Its share of the batches, relative to the other streams' weights."""
     sampling: SamplingConfig | None = None
     """Language balance inside this stream; default: the run's ``sampling``."""
+    kind: str = "speech"
+    """speech (audio), paired (transcribed audio, its transcripts read as the run's units) or text
+    (dirs of <lang>.txt, or data sets' transcripts): the model family says which it reads."""
 
     def validate(self) -> None:
         if not self.data:
             raise ConfigError("data: give the stream's data dirs")
         if not self.weight > 0:
             raise ConfigError(f"weight is positive, not {self.weight!r}")
+        if self.kind not in KINDS:
+            raise ConfigError(f"kind is one of {', '.join(KINDS)}, not {self.kind!r}")
 
 
 class MixedStreams:
     """Loaded batches of several named plans, interleaved by weight (see the module doc); each
     batch says which stream gave it (``batch["stream"]``)."""
 
-    def __init__(self, plans: dict[str, BatchPlan | TextBatchPlan], weights: dict[str, float], num_workers: int = 0,
-                 labels: Callable[[Utterance], list[int]] | None = None):
-        self.plans, self.weights, self.num_workers, self.labels = plans, weights, num_workers, labels
+    def __init__(self, plans: dict[str, BatchPlan | TextBatchPlan], weights: dict[str, float]):
+        self.plans, self.weights = plans, weights
         self.places = {name: {"epoch": 0, "position": 0, "batches": 0} for name in plans}
 
     def state(self) -> dict:
@@ -74,7 +80,7 @@ class MixedStreams:
     def _stream(self, name: str) -> Iterator[dict]:
         place = self.places[name]
         while True:
-            for batch in self.plans[name].iterate(place["epoch"], place["position"], self.num_workers, self.labels):
+            for batch in self.plans[name].iterate(place["epoch"], place["position"]):
                 place["position"] += 1
                 yield batch
             place["epoch"], place["position"] = place["epoch"] + 1, 0

@@ -4,8 +4,8 @@ An epoch is planned up front, deterministically from (seed, epoch): which senten
 language-balanced resampling by their token counts, XLM-R's alpha 0.3 by default in its
 config), grouped by length into batches of at most ``max_tokens`` tokens, padding included, in
 a random order; a batch is then built by index, so a run resumes at the batch where it stopped
-and data-parallel workers take disjoint slices. A batch: ``ids`` (B, L) padded with ``pad_id``,
-``langs``, and ``tokens`` (the real ones).
+and data-parallel workers take disjoint slices. A batch: ``text`` (B, L), the token ids padded
+with ``pad_id``, ``langs``, and ``tokens`` (the real ones).
 """
 
 from __future__ import annotations
@@ -79,15 +79,15 @@ class TextBatchPlan:
         return batches[self.rank::self.world][:per_worker] if self.world > 1 else batches
 
     def batch(self, indices: list[int]) -> dict:
-        """ids (B, L) padded, langs, tokens."""
+        """text (B, L): token ids, padded; langs; tokens."""
         width = max(self.lengths[i] for i in indices)
         ids = torch.full((len(indices), int(width)), self.pad_id, dtype=torch.long)
         for row, i in enumerate(indices):
             ids[row, : self.lengths[i]] = torch.tensor(self.sentences[i].ids)
-        return {"ids": ids, "langs": [self.sentences[i].lang for i in indices],
+        return {"text": ids, "langs": [self.sentences[i].lang for i in indices],
                 "tokens": int(sum(self.lengths[i] for i in indices))}
 
-    def iterate(self, epoch: int, start: int = 0, num_workers: int = 0, labels=None) -> Iterator[dict]:
+    def iterate(self, epoch: int, start: int = 0) -> Iterator[dict]:
         """Built batches of ``epoch`` from batch ``start`` on (text is built in this process)."""
         for indices in self.epoch(epoch)[start:]:
             yield self.batch(indices)

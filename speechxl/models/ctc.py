@@ -48,6 +48,18 @@ def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -
     return [row[k].tolist() for row, k in zip(best, keep)]
 
 
+def ctc_loss(log_probs: torch.Tensor, frames: torch.Tensor, labels: list[list[int]]) -> tuple[torch.Tensor, int, dict]:
+    """CTC loss summed over utterances (blank 0; one whose labels cannot fit its frames adds nothing
+    and is counted as ``zeroed``), the number of label tokens, logs. log_probs (B, T, V), frames (B,)."""
+    target_lengths = torch.tensor([len(lab) for lab in labels], device=log_probs.device)
+    targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long, device=log_probs.device)
+    loss = F.ctc_loss(log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0,
+                      reduction="sum", zero_infinity=True)
+    tokens = int(target_lengths.sum())
+    infeasible = sum(int(f) < ctc_min_frames(lab) for f, lab in zip(frames.tolist(), labels))
+    return loss, tokens, {"ctc": loss.item() / max(tokens, 1), "zeroed": infeasible}
+
+
 class CTCModel(nn.Module):
     def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig):
         super().__init__()
@@ -87,13 +99,7 @@ class CTCModel(nn.Module):
         utterances, the number of label tokens, logs)."""
         labels = batch["labels"]
         log_probs, frames = self.log_probs(batch["wav"], batch["lengths"])
-        target_lengths = torch.tensor([len(lab) for lab in labels], device=log_probs.device)
-        targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long, device=log_probs.device)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0,
-                          reduction="sum", zero_infinity=True)
-        tokens = int(target_lengths.sum())
-        infeasible = sum(int(f) < ctc_min_frames(lab) for f, lab in zip(frames.tolist(), labels))
-        logs = {"ctc": loss.item() / max(tokens, 1), "zeroed": infeasible}
+        loss, tokens, logs = ctc_loss(log_probs, frames, labels)
         if not self.training:
             hyps = greedy_ids(log_probs, frames)
             logs["errors"] = sum(Levenshtein.distance(h, r) for h, r in zip(hyps, labels))

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from torch import nn
 
 from speechxl.config import ConfigError, from_dict, read_yaml
-from speechxl.models import bestrq, w2v_bert, wav2vec2
+from speechxl.models import bestrq, mslam, w2v_bert, wav2vec2
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class Family:
     """(config, initial model's config) -> config with the initial model's architecture."""
     parts: tuple[str, ...] = ("speech",)
     """What ``init.<part>=`` can name: the parts a checkpoint or Hugging Face dir can give weights to."""
+    streams: tuple[str, ...] = ("speech",)
+    """The kinds of data stream its pretraining reads (``streams.<name>.kind``): speech, paired, text.
+    A family that reads paired or text streams reads them in the run's ``units``, and its config has
+    a ``vocabulary`` the pretraining sets from them."""
 
 
 # every family's speech encoder (what CTC fine-tunes) is models.speech_encoder.build_encoder(config)
@@ -29,6 +33,7 @@ FAMILIES = {
     "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.build, wav2vec2.copy_architecture),
     "bestrq": Family(bestrq.BestRQConfig, bestrq.build, bestrq.copy_architecture),
     "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.build, w2v_bert.copy_architecture),
+    "mslam": Family(mslam.MslamConfig, mslam.build, mslam.copy_architecture, streams=("speech", "paired", "text")),
     # runs from before encoder tags: wav2vec2 with a Conformer by default
     "wav2vec2-conformer": Family(wav2vec2.Wav2Vec2ConformerConfig, wav2vec2.build, wav2vec2.copy_architecture),
 }

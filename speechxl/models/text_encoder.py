@@ -158,7 +158,7 @@ class TextMLM(nn.Module):
         self.apply(_init_weights)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict]:
-        ids = batch["ids"]  # (B, L)
+        ids = batch["text"]  # (B, L)
         masked, chosen = mask_tokens(ids, self.cfg.masking, self.cfg.pad_id, self.cfg.mask_id, self.SPECIALS,
                                      self.cfg.vocab_size)
         hidden = self.encoder(masked)[chosen]  # (N, D)

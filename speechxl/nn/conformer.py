@@ -243,10 +243,11 @@ class ConformerEncoder(nn.Module):
         if cfg.final_norm:
             self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_layers: bool = False
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_layers: bool = False, first: int = 0
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Contextual frames; with ``return_layers`` also [the input to the first layer, then each
-        layer's output] (before the final norm)."""
+        layer's output] (before the final norm). ``first``: the layer ``x`` enters at (a joint model's
+        text enters the upper layers)."""
         if mask is not None and not torch.compiler.is_compiling() and bool(mask.all()):
             mask = None  # no padding: the faster path (a traced or exported graph keeps the mask)
         if mask is not None:
@@ -254,7 +255,7 @@ class ConformerEncoder(nn.Module):
         x = self.dropout(x)
         pos = self.embed_positions(x) if hasattr(self, "embed_positions") else None
         outputs = [x]
-        for layer in self.layers:
+        for layer in self.layers[first:]:
             if not (self.training and self.cfg.layerdrop > 0 and float(torch.rand(())) < self.cfg.layerdrop):
                 x = layer(x, mask, pos)
             outputs.append(x)

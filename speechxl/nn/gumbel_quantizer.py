@@ -8,7 +8,7 @@ transformers' ``Wav2Vec2GumbelVectorQuantizer`` (``codevectors``, ``weight_proj`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -1,8 +1,10 @@
-"""Token embeddings as RoBERTa and XLM-R make them.
+"""Token embeddings: ids (B, L) -> (B, L, D).
 
-ids (B, L) -> (B, L, D): a word embedding, a learned position embedding whose positions count
-the non-padding tokens from ``pad_id + 1`` on (padding keeps position ``pad_id``), and the
-embedding of token type 0, summed, then LayerNorm and dropout.
+``TextEmbedding``, RoBERTa's and XLM-R's: a word embedding, a learned position embedding whose
+positions count the non-padding tokens from ``pad_id + 1`` on (padding keeps position
+``pad_id``), and the embedding of token type 0, summed, then LayerNorm and dropout.
+``UnitEmbedding``, a joint speech-text model's: units (characters or phones) embedded, LayerNorm
+and dropout, no positions (the Conformer's attention brings relative ones).
 """
 
 from __future__ import annotations
@@ -27,3 +29,14 @@ class TextEmbedding(nn.Module):
         positions = torch.cumsum(real, dim=1) * real + self.pad_id  # (B, L)
         x = self.words(ids) + self.positions(positions) + self.token_types.weight[0]
         return self.dropout(self.layer_norm(x))
+
+
+class UnitEmbedding(nn.Module):
+    def __init__(self, vocab_size: int, dim: int, dropout: float, layer_norm_eps: float = 1e-5):
+        super().__init__()
+        self.units = nn.Embedding(vocab_size, dim)
+        self.layer_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, L, D)
+        return self.dropout(self.layer_norm(self.units(ids)))

@@ -138,21 +138,23 @@ class TransformerEncoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.num_layers))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_layers: bool = False
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_layers: bool = False, first: int = 0
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Contextual frames (B, T, D); with ``return_layers`` also [the input to the first layer,
         then each layer's output] (before the final norm of pre-LN models), as transformers'
-        ``hidden_states``."""
+        ``hidden_states``. ``first``: the layer ``x`` enters at, past the positional embedding (a
+        joint model's text enters the upper layers)."""
         attn_mask = None
         if mask is not None and (torch.compiler.is_compiling() or not bool(mask.all())):  # a traced graph keeps the mask
             x = x.masked_fill(~mask[..., None], 0.0)
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): True = attend
-        x = x + self.pos_conv_embed(x)
-        if not self.cfg.pre_norm:
-            x = self.layer_norm(x)
+        if first == 0:
+            x = x + self.pos_conv_embed(x)
+            if not self.cfg.pre_norm:
+                x = self.layer_norm(x)
         x = self.dropout(x)
         outputs = [x]
-        for layer in self.layers:
+        for layer in self.layers[first:]:
             if self.training and self.cfg.layerdrop > 0 and float(torch.rand(())) < self.cfg.layerdrop:
                 outputs.append(x)
                 continue

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,18 +25,17 @@ import torch
 from speechxl import checkpoint as ckpt
 from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
-from speechxl.data.manifest import Utterance, read_manifest
-from speechxl.data.validate import ctc_min_frames
+from speechxl.data.manifest import read_manifest
 from speechxl.errors import SpeechxlError
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig, CTCModel
 from speechxl.models.speech_encoder import build_encoder
-from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
-from speechxl.text.tokenize import load_tokenizer
+from speechxl.text.lang_dir import UNIT_KINDS
 from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
+from speechxl.train.labels import label_utterances
 from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
                                   start_afresh, stream_batches)
 from speechxl.train.metrics import train_log
@@ -51,9 +49,7 @@ class FinetuneConfig(RunConfig):
     """CTC fine-tuning run; without ``init`` the encoder starts from random weights."""
 
     units: str = "chars"
-    """chars, phones or bpe."""
-    lang_dir: str | None = None
-    """Units stage output; default: lang_<kind> beside the first stream's first data dir."""
+    """chars, phones or bpe: the CTC head's units."""
     require_learning: bool = True
     """End with an error when the best dev token error rate is 1.0 or more (nothing learnt); false
     only for smoke tests of a few updates."""
@@ -64,45 +60,14 @@ class FinetuneConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.units not in UNIT_KINDS:
-            raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not {self.units!r}")
+        if not self.units:
+            raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not empty")
         if self.batch.crop_to_shortest:
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
-
-    def resolved_lang_dir(self) -> Path:
-        first = next(iter(self.training_streams().values())).data[0]
-        return Path(self.lang_dir) if self.lang_dir else lang_dir_beside(first, self.units)
 
 
 def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> FinetuneConfig:
     return load_run_config(FinetuneConfig, path, overrides)
-
-
-def label_utterances(utts: list[Utterance], lang_dir: Path, units: Units,
-                     frames_of=None) -> tuple[list[Utterance], dict[str, list[int]], dict]:
-    """Token ids per utterance; left out: untranscribed ones and (given ``frames_of``, samples ->
-    frames) those too short for their labels. Returns (kept, labels by id, per-language counts)."""
-    tokenizer = load_tokenizer(lang_dir)
-    utts = [u for u in utts if u.text or u.phones]
-    tokens = tokenizer.tokenize(utts)
-    unknown: Counter = Counter()
-    infeasible: Counter = Counter()
-    kept, labels = [], {}
-    for u, toks in zip(utts, tokens):
-        ids = units.encode(toks)
-        unknown[u.lang] += sum(i == units.unk_id for i in ids)
-        if not ids or (frames_of is not None and frames_of(int(u.duration * 16000)) < ctc_min_frames(ids)):
-            infeasible[u.lang] += 1
-            continue
-        kept.append(u)
-        labels[u.id] = ids
-    report = {"unknown_tokens": dict(unknown), "left_out_too_short": dict(infeasible),
-              "kept": dict(Counter(u.lang for u in kept))}
-    for lang in sorted(set(unknown) | set(infeasible)):
-        if unknown[lang] or infeasible[lang]:
-            log.info("labels %s: %d tokens outside the units (trained as <unk>), %d utterances too short "
-                     "for their labels left out", lang, unknown[lang], infeasible[lang])
-    return kept, labels, report
 
 
 @train_log
@@ -151,17 +116,15 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)
-    train = stream_batches(cfg, streams, dist, labels=lambda u: labels[u.id])
+    train = stream_batches(cfg, streams, dist, labels={name: lambda u: labels[u.id] for name in streams})
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
-                       world=dist.world) if valid_utts else None)
+                       world=dist.world, labels=lambda u: labels[u.id]) if valid_utts else None)
     files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json",
              "card.json": out / "card.json"}
     files |= {f.name: f for f in sorted(lang_dir.glob("units_*.txt"))}  # each language's own units
     if (lang_dir / "bpe.model").is_file():
         files["bpe.model"] = lang_dir / "bpe.model"
-    trainer = Trainer(model, train, valid, out, cfg,
-                      cfg.optim, cfg.schedule, cfg.train, cfg.batch.num_workers, dist,
-                      labels=lambda u: labels[u.id], files=files,
+    trainer = Trainer(model, train, valid, out, cfg, cfg.optim, cfg.schedule, cfg.train, dist, files=files,
                       best_metric="error_rate" if valid else "loss")
     resumed = trainer.resume()
     if dist.main:

@@ -7,22 +7,31 @@
 With ``init``, the model takes the initial model's architecture (sizes, layer order, codebook)
 and weights; training settings (masking, loss weights, dropouts) stay the preset's. A run whose
 ``out`` already holds checkpoints resumes from the last one instead.
+
+A joint family (``mslam``) also reads paired streams (``streams.<name>.kind=paired``: transcribed
+audio, the transcripts as ids of the run's ``units``, never cropped; utterances too short for their
+labels left out) and text streams (``kind=text``: dirs of <lang>.txt, in the same units, batched
+by ``text_batch``); validation stays on speech (``valid_data``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from speechxl.config import save_config
+import torch
+
+from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchPlan
 from speechxl.data.manifest import read_manifest
+from speechxl.data.text_batching import TextBatchConfig, TextBatchPlan
 from speechxl.models.registry import FAMILIES
+from speechxl.text.units import BLANK, Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
-from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
-                                  start_afresh, stream_batches)
+from speechxl.train.labels import label_utterances, read_texts, unit_sentences
+from speechxl.train.setup import RunConfig, build_model, load_run_config, record_start, start_afresh, stream_batches
 from speechxl.train.metrics import train_log
 from speechxl.train.trainer import Trainer
 
@@ -31,11 +40,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(kw_only=True)
 class PretrainConfig(RunConfig):
-    """Self-supervised pretraining run (transcripts in the data, if any, are ignored)."""
+    """Self-supervised pretraining run (transcripts in the data, if any, are ignored, but for a joint
+    family's paired streams)."""
+
+    text_batch: TextBatchConfig = field(default_factory=lambda: TextBatchConfig(max_tokens=4096, max_length=128))
+    """Batches of a joint family's text streams, in units."""
 
 
 def load_pretrain_config(path: str | Path | None, overrides: list[str] = ()) -> PretrainConfig:
     return load_run_config(PretrainConfig, path, overrides)
+
+
+def _stream_kinds(cfg: PretrainConfig) -> dict[str, str]:
+    """Each stream's kind, checked against what the family reads."""
+    family = FAMILIES[cfg.family]
+    kinds = {name: s.kind for name, s in cfg.training_streams().items()}
+    unread = sorted(set(kinds.values()) - set(family.streams))
+    if unread:
+        raise ConfigError(f"a {cfg.family} model reads {', '.join(family.streams)} streams, not "
+                          f"{', '.join(unread)} (streams.<name>.kind)")
+    if family.streams != ("speech",) and not cfg.units:
+        raise ConfigError(f"units: a {cfg.family} model reads transcripts and text: give units=chars or units=phones "
+                          "(a lang dir of the units stage)")
+    return kinds
 
 
 @train_log
@@ -46,19 +73,34 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
     if cfg.restart:
         start_afresh(out, dist)
-    utts = read_streams(cfg)
-    model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in utts.values() for u in us])
+    kinds = _stream_kinds(cfg)
+    streams = cfg.training_streams()
+    files, lang_dir, units = {}, None, None
+    if FAMILIES[cfg.family].streams != ("speech",):  # a joint family: its text and CTC head are in the units
+        lang_dir = cfg.resolved_lang_dir()
+        units = Units.load(lang_dir / "units.txt")
+        cfg.model = replace(cfg.model, vocabulary=len(units))
+        files = {"units.txt": lang_dir / "units.txt"}
+    audio = {name: [u for d in s.data for u in read_manifest(d)] for name, s in streams.items() if kinds[name] != "text"}
+    model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in audio.values() for u in us])
+    labels = {}
+    for name in (n for n, kind in kinds.items() if kind == "paired"):
+        audio[name], ids, _ = label_utterances(
+            audio[name], lang_dir, units, lambda s: int(model.backbone.frontend.output_lengths(torch.tensor(s))))
+        labels[name] = lambda u, ids=ids: ids[u.id]
+    text = {name: TextBatchPlan(unit_sentences(read_texts(streams[name].data), lang_dir, units, cfg.text_batch.max_length),
+                                cfg.text_batch, cfg.train.seed, units.index[BLANK], streams[name].sampling,
+                                rank=dist.rank, world=dist.world) for name, kind in kinds.items() if kind == "text"}
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
         n_params = sum(p.numel() for p in model.parameters())
         log.info("%s model: %.2fM parameters; out %s", cfg.family, n_params / 1e6, out)
-    train = stream_batches(cfg, utts, dist)
+    train = stream_batches(cfg, audio, dist, labels, text)
     valid_utts = [u for d in cfg.valid_data for u in read_manifest(d)]
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank, world=dist.world)
              if valid_utts else None)
-    trainer = Trainer(model, train, valid, out, cfg, cfg.optim,
-                      cfg.schedule, cfg.train, cfg.batch.num_workers, dist)
+    trainer = Trainer(model, train, valid, out, cfg, cfg.optim, cfg.schedule, cfg.train, dist, files=files)
     resumed = trainer.resume()
     if dist.main:
         record_start(out, resumed)

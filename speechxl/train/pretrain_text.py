@@ -29,7 +29,6 @@ import torch
 
 from speechxl import checkpoint as ckpt
 from speechxl.config import ConfigError, apply_overrides, from_dict, read_yaml, save_config, to_dict, validate
-from speechxl.data.manifest import read_manifest
 from speechxl.data.sampling import SamplingConfig
 from speechxl.data.streams import MixedStreams
 from speechxl.data.text_batching import Sentence, TextBatchConfig, TextBatchPlan
@@ -37,6 +36,7 @@ from speechxl.models.text_encoder import TextMLM, TextMLMConfig
 from speechxl.text.xlmr_tokenizer import MODEL_FILE, XlmrTokenizer, train_xlmr_tokenizer
 from speechxl.train.distributed import all_gather, finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
+from speechxl.train.labels import read_texts
 from speechxl.train.metrics import train_log
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.setup import check_resume, load_partial, record_start, start_afresh
@@ -100,26 +100,6 @@ def load_text_pretrain_config(path: str | Path | None, overrides: list[str] = ()
     if check:
         validate(cfg)
     return cfg
-
-
-def read_texts(dirs: list[str]) -> dict[str, list[str]]:
-    """Per language, the sentences of ``dirs`` (<lang>.txt files, or a data set's transcripts)."""
-    out: dict[str, list[str]] = defaultdict(list)
-    for d in map(Path, dirs):
-        if (d / "utts.jsonl").is_file():
-            for u in read_manifest(d):
-                if u.text:
-                    out[u.lang].append(u.text)
-            continue
-        files = sorted(d.glob("*.txt"))
-        if not files:
-            raise ValueError(f"data {d}: neither a data set (utts.jsonl) nor a dir of <lang>.txt files")
-        for f in files:
-            try:
-                out[f.stem] += [line.strip() for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{f}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return dict(out)
 
 
 def held_out(sentence: str, share: float) -> bool:
@@ -204,7 +184,7 @@ def pretrain_text(cfg: TextPretrainConfig) -> dict[str, float]:
     valid = (TextBatchPlan(sentences["valid"], cfg.batch, cfg.train.seed, tokenizer.pad, None, shuffle=False,
                            rank=dist.rank, world=dist.world) if sentences["valid"] else None)
     trainer = Trainer(model, MixedStreams({"data": plan}, {"data": 1.0}), valid, out, cfg, cfg.optim,
-                      cfg.schedule, cfg.train, 0, dist, files={MODEL_FILE: tokenizer_path})
+                      cfg.schedule, cfg.train, dist, files={MODEL_FILE: tokenizer_path})
     resumed = trainer.resume()
     if dist.main:
         record_start(out, resumed)

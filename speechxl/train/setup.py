@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -25,7 +25,9 @@ from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
+from speechxl.data.text_batching import TextBatchPlan
 from speechxl.models.registry import FAMILIES, model_config, saved_architecture
+from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
 from speechxl import checkpoint as ckpt
 from speechxl.train.distributed import Dist, all_gather
 from speechxl.train.schedules import ScheduleConfig
@@ -59,6 +61,11 @@ class RunConfig:
     (it sets the speech encoder's architecture); ``init=<path>`` is ``init.speech=<path>``."""
     model: Any = None
     """The family's model config (its regularisation always applies; its sizes without init)."""
+    units: str = ""
+    """chars, phones or bpe: the units of what the run reads as text (finetune: its CTC head's; pretrain:
+    those of a joint family's text and paired streams)."""
+    lang_dir: str | None = None
+    """Units stage output; default: lang_<units> beside the first stream's first data dir."""
     batch: BatchConfig = field(default_factory=BatchConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -74,11 +81,17 @@ class RunConfig:
             raise ConfigError("out: give the experiment dir, e.g. out=exp/run1")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise ConfigError(f"out: {self.out} is a file, not an experiment dir")
+        if self.units and self.units not in UNIT_KINDS:
+            raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not {self.units!r}")
+
+    def resolved_lang_dir(self) -> Path:
+        first = next(iter(self.training_streams().values())).data[0]
+        return Path(self.lang_dir) if self.lang_dir else lang_dir_beside(first, self.units)
 
     def training_streams(self) -> dict[str, StreamConfig]:
         """The run's streams, ``data=`` as the one named 'data'; each with its own sampling."""
         named = self.streams or {"data": StreamConfig(data=self.data)}
-        return {name: StreamConfig(data=s.data, weight=s.weight, sampling=s.sampling or self.sampling)
+        return {name: StreamConfig(data=s.data, weight=s.weight, sampling=s.sampling or self.sampling, kind=s.kind)
                 for name, s in named.items()}
 
 
@@ -269,20 +282,28 @@ def read_streams(cfg: RunConfig) -> dict[str, list[Utterance]]:
 
 
 def stream_batches(cfg: RunConfig, utts: dict[str, list[Utterance]], dist: Dist,
-                   labels: Callable[[Utterance], list[int]] | None = None) -> MixedStreams:
-    """The run's training batches: a plan per stream, interleaved by weight; each stream's language
-    shares are logged and (main worker) written to ``out/sampling.json``."""
+                   labels: dict[str, Callable[[Utterance], list[int]]] | None = None,
+                   text: dict[str, TextBatchPlan] | None = None) -> MixedStreams:
+    """The run's training batches: a plan per stream (audio from ``utts``, transcribed where ``labels``
+    names the stream: never cropped, labelled; ``text``: the text streams' plans), interleaved by
+    weight; each stream's language shares are logged and (main worker) written to ``out/sampling.json``."""
     streams = cfg.training_streams()
+    labels, text = labels or {}, text or {}
     shares = {}
     for name, stream in streams.items():
-        if dist.main:
+        if dist.main and name in text:
+            plan = text[name]
+            log.info("stream %s (weight %g): %d sentences", name, stream.weight, len(plan.sentences))
+            shares[name] = log_shares([s.lang for s in plan.sentences], plan.lengths, stream.sampling, unit="tokens")
+        elif dist.main:
             log.info("stream %s (weight %g): %d utterances", name, stream.weight, len(utts[name]))
             shares[name] = log_shares([u.lang for u in utts[name]], [u.duration for u in utts[name]], stream.sampling)
     if dist.main:
         atomic_write(Path(cfg.out) / "sampling.json", json.dumps(shares, indent=1) + "\n")
-    plans = {name: BatchPlan(utts[name], cfg.batch, cfg.train.seed, stream.sampling, rank=dist.rank, world=dist.world)
-             for name, stream in streams.items()}
-    return MixedStreams(plans, {name: s.weight for name, s in streams.items()}, cfg.batch.num_workers, labels)
+    plans = {name: text[name] if name in text else BatchPlan(
+        utts[name], replace(cfg.batch, crop_to_shortest=False) if name in labels else cfg.batch, cfg.train.seed,
+        stream.sampling, rank=dist.rank, world=dist.world, labels=labels.get(name)) for name, stream in streams.items()}
+    return MixedStreams(plans, {name: s.weight for name, s in streams.items()})
 
 
 def _fit_frontend(frontend, utts: list, n: int = 300) -> None:

@@ -99,13 +99,12 @@ class NonFiniteError(SpeechxlError):
 class Trainer:
     def __init__(self, model: nn.Module, train: MixedStreams, valid: BatchPlan | TextBatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
-                 train_cfg: TrainConfig, num_workers: int, dist: Dist, labels=None,
-                 files: dict[str, Path] | None = None, best_metric: str = "loss"):
+                 train_cfg: TrainConfig, dist: Dist, files: dict[str, Path] | None = None, best_metric: str = "loss"):
         self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
         self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
         self.ckpt_root = self.out / "checkpoints"
         self.streams, self.valid_plan = train, valid
-        self.num_workers, self.labels, self.best_metric = num_workers, labels, best_metric
+        self.best_metric = best_metric
         self.raw_model = model.to(dist.device)
         self.model = model
         if dist.world > 1:
@@ -254,7 +253,7 @@ class Trainer:
         totals = torch.zeros(2, device=self.dist.device)
         with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast():
             torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
-            for batch in self.valid_plan.iterate(0, 0, self.num_workers, self.labels):
+            for batch in self.valid_plan.iterate(0):
                 loss, n, logs = self.raw_model(self._to_device(batch))
                 totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
                 meter.add(logs, n)

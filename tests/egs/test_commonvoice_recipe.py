@@ -90,6 +90,25 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     assert not (tmp_path / "exp" / ".done" / "stage4").exists()
 
 
+def test_the_joint_speech_text_method_pretrains_on_three_streams(tmp_path):
+    """--pretrain_recipe mslam: untranscribed speech, the LM text and the transcribed set, then the same
+    fine-tuning from its speech encoder."""
+    tiny = ["--demo_scale", "0.06", "--pretrain_recipe", "mslam", "--pretrain_args",
+            " ".join(TINY_PRETRAIN + ["text_batch.max_tokens=600", "text_batch.max_length=60"]),
+            "--finetune_args", " ".join(TINY_FINETUNE), "--finetune_units", "chars", "--scratch_units", "",
+            "--units_from", "", "--stop_stage", "4"]
+    r = recipe(tmp_path, *tiny)
+    assert r.returncode == 0, r.stderr[-3000:]
+    pretrained = tmp_path / "exp" / "pretrain_mslam_tiny"
+    config = yaml.safe_load((pretrained / "config.yaml").read_text())
+    assert config["family"] == "mslam" and {s["kind"] for s in config["streams"].values()} == {"speech", "text", "paired"}
+    assert config["units"] == "chars" and config["model"]["vocabulary"] > 10
+    places = ckpt.load_trainer_state(ckpt.resolve(pretrained / "checkpoints", "last"))["streams"]
+    assert sum(p["batches"] for p in places.values()) == 2
+    chars = yaml.safe_load((tmp_path / "exp" / "ctc_chars_mslam_tiny" / "config.yaml").read_text())
+    assert chars["family"] == "mslam" and chars["init"] == {"speech": str(pretrained)}
+
+
 def test_unknown_option_is_an_error(tmp_path):
     r = recipe(tmp_path, "--no_such_option", "1")
     assert r.returncode != 0 and "unknown option --no_such_option" in r.stderr

@@ -1,7 +1,7 @@
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.text.lang_dir import make_lang_dir
 from speechxl.text.units import Units
-from speechxl.train.finetune import label_utterances
+from speechxl.train.labels import label_utterances
 
 
 def utt(i, lang, text, seconds=2.0):

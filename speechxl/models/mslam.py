@@ -1,0 +1,127 @@
+"""Joint speech-text pretraining (mSLAM, Bapna et al., 2022): one Conformer learns from untranscribed
+speech, from text, and from transcribed speech.
+
+  speech  a ``speech`` stream: w2v-BERT's losses, as ``models/w2v_bert.py`` computes them (this
+          model is w2v-BERT with a text side: its speech parts and their names are w2v-BERT's)
+  text    a ``text`` stream, in the run's units (characters as mSLAM, or phones from the units
+          stage's G2P as Tang et al. 2022): units embedded (``nn.text_embedding.UnitEmbedding``),
+          contiguous spans masked (SpanBERT's objective, which mSLAM uses on characters: spans of
+          ``text_masking.length`` units covering about 15 % of them, replaced by a mask unit), through
+          the shared Conformer blocks from ``text_layer`` on, the masked units predicted from the last
+          block; cross-entropy
+  paired  a ``paired`` stream (transcribed audio): the speech through every block, unmasked, and
+          CTC over the same units from the last block (mSLAM-CTC)
+A batch is one stream's; its loss is the stream's, weighted: speech ``contrastive + mlm_weight x
+mlm``, text ``text_weight x ce``, paired ``ctc_weight x ctc``; the streams' weights in the run set
+how often each comes.
+
+Text is not upsampled to the speech frame rate: a batch holds one stream, so text never shares a
+sequence with speech, and the Conformer's relative positions assume no rate. Text enters at block
+``text_layer`` (default: where w2v-BERT's contrastive module ends): the lower blocks stay speech's,
+turning acoustics into units, and the upper ones, which w2v-BERT already trains to predict discrete
+units, are shared; ``text_layer=0`` shares every block, as mSLAM does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechxl.config import ConfigError
+from speechxl.models import w2v_bert, wav2vec2
+from speechxl.models.ctc import ctc_loss
+from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
+from speechxl.nn.text_embedding import UnitEmbedding
+from speechxl.objectives.masked_prediction import MaskedPrediction
+
+PAD = 0  # a text batch's padding: <blank>, which no text holds
+
+
+@dataclass(kw_only=True)
+class MslamConfig(w2v_bert.W2vBertConfig):
+    """w2v-BERT and its text side (see the module doc)."""
+
+    vocabulary: int = 0
+    """Units of the text and of the CTC head: set by pretraining from the run's ``units``."""
+    text_layer: int = -1
+    """The first Conformer block text goes through; -1: ``contrastive_layers`` (the shared blocks are
+    w2v-BERT's masked-prediction module)."""
+    text_masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.035, length=5, min_masks=1))
+    """Spans of text units masked: 3.5 % of positions start a span of 5, about 15 % of the units masked."""
+    text_dropout: float = 0.1
+    """Dropout of the unit embedding."""
+    text_weight: float = 1.0
+    ctc_weight: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not -1 <= self.text_layer < self.encoder.num_layers:
+            raise ConfigError(f"text_layer {self.text_layer} is not a block of the {self.encoder.num_layers}")
+
+    def first_text_layer(self) -> int:
+        return self.contrastive_layers if self.text_layer < 0 else self.text_layer
+
+
+def copy_architecture(cfg: MslamConfig, source: MslamConfig) -> MslamConfig:
+    """w2v-BERT's copy, the vocabulary and where text enters."""
+    return dataclasses.replace(w2v_bert.copy_architecture(cfg, source), vocabulary=source.vocabulary,
+                               text_layer=source.text_layer)
+
+
+class MslamPretrain(w2v_bert.W2vBertPretrain):
+    """batch -> (loss summed, its count, logs), by the batch's stream: ``text`` (unit ids) text,
+    ``labels`` paired, else speech (see the module doc)."""
+
+    def __init__(self, speech_parts: tuple, text_embed: UnitEmbedding, text_head: nn.Linear, ctc_head: nn.Linear,
+                 text_masking: MaskingConfig, text_layer: int, text_weight: float, ctc_weight: float):
+        super().__init__(*speech_parts)
+        self.text_embed, self.text_head, self.ctc_head = text_embed, text_head, ctc_head
+        self.text_masking, self.text_layer = text_masking, text_layer
+        self.text_weight, self.ctc_weight = text_weight, ctc_weight
+        self.mask_unit = text_head.out_features  # the embedding's last row
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        if "text" in batch:
+            return self._text(batch["text"])
+        if "labels" in batch:
+            return self._paired(batch)
+        return super().forward(batch)
+
+    def _text(self, ids: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+        """ids (B, L) of units, padded with PAD."""
+        valid = ids != PAD
+        masked = span_mask(valid.sum(1), ids.shape[1], self.text_masking) & valid  # (B, L)
+        x = self.text_embed(ids.masked_fill(masked, self.mask_unit))
+        hidden = self.backbone.encoder(x, valid, first=self.text_layer)  # (B, L, D)
+        logits = self.text_head(hidden[masked]).float()  # (N, V)
+        targets = ids[masked]
+        loss = F.cross_entropy(logits, targets, reduction="sum")
+        n = int(targets.numel())
+        return self.text_weight * loss, n, {"text_ce": loss.item() / max(n, 1),
+                                            "text_accuracy": float((logits.argmax(-1) == targets).float().mean())
+                                            if n else 0.0}
+
+    def _paired(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        out = self.backbone(batch["wav"], batch["lengths"])
+        frames = out.valid.sum(1) if out.valid is not None else torch.full_like(batch["lengths"], out.hidden.shape[1])
+        log_probs = self.ctc_head(out.hidden).float().log_softmax(-1)  # (B, T, V)
+        loss, tokens, logs = ctc_loss(log_probs, frames, batch["labels"])
+        return self.ctc_weight * loss, tokens, logs
+
+
+def build(cfg: MslamConfig) -> MslamPretrain:
+    """w2v-BERT's parts, and the text side over ``cfg.vocabulary`` units."""
+    if cfg.vocabulary < 1:
+        raise ConfigError("model.vocabulary: no units; pretraining sets it from units= (chars or phones)")
+    backbone: SpeechEncoder = build_encoder(cfg)
+    d = cfg.encoder.hidden_size
+    speech = (backbone, SpanMasker(cfg.masking), *wav2vec2.contrastive_parts(cfg, backbone.frontend.output_dim),
+              MaskedPrediction(d, cfg.quantizer.groups, cfg.quantizer.entries), cfg.contrastive_layers, cfg.mlm_weight)
+    return MslamPretrain(speech, UnitEmbedding(cfg.vocabulary + 1, d, cfg.text_dropout, cfg.encoder.layer_norm_eps),
+                         nn.Linear(d, cfg.vocabulary), nn.Linear(d, cfg.vocabulary), cfg.text_masking,
+                         cfg.first_text_layer(), cfg.text_weight, cfg.ctc_weight)
