@@ -135,7 +135,7 @@ def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 def load_batch(utts: list[Utterance], pieces: list[Piece],
                labels: Callable[[Utterance], list[int]] | None = None) -> dict:
     """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), audio_seconds, ids, langs
-    [, labels]."""
+    [, labels and the transcripts, texts]."""
     waves = []
     for p in pieces:
         u = utts[p.index]
@@ -147,6 +147,7 @@ def load_batch(utts: list[Utterance], pieces: list[Piece],
              "langs": [utts[p.index].lang for p in pieces]}
     if labels is not None:
         batch["labels"] = [labels(utts[p.index]) for p in pieces]
+        batch["texts"] = [utts[p.index].text or "" for p in pieces]
     return batch
 
 

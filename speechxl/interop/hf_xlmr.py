@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
+from speechxl import checkpoint as ckpt
 from speechxl.atomic import atomic_write
+from speechxl.config import from_dict, read_yaml
 from speechxl.interop.hf_dir import read_hf_config_json, read_hf_weights, write_hf_dir
 from speechxl.models.text_encoder import TextMLMConfig
 from speechxl.text.xlmr_tokenizer import MODEL_FILE, SPECIALS
@@ -128,3 +130,19 @@ def save_xlmr(state: dict[str, torch.Tensor], cfg: TextMLMConfig, tokenizer: str
     atomic_write(out / "tokenizer_config.json", '{"tokenizer_class": "XLMRobertaTokenizer", '
                  '"model_max_length": %d}\n' % (cfg.max_positions - cfg.pad_id - 1))
     return out
+
+
+def load_text_encoder(path: str | Path) -> tuple[TextMLMConfig, dict[str, torch.Tensor], Path]:
+    """(config, ``TextMLM`` weights, tokenizer file) of an XLM-R dir or a speechxl text checkpoint
+    (``pretrain-text``'s exp dir or one of its checkpoints)."""
+    if is_xlmr_dir(path):
+        cfg, state = load_xlmr(path)
+        return cfg, state, tokenizer_file(path)
+    try:
+        found = ckpt.find_checkpoint(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: neither an XLM-R directory nor a speechxl text checkpoint") from None
+    saved = read_yaml(found / "config.yaml")
+    if "tokenizer" not in saved:
+        raise ValueError(f"{path}: a speechxl checkpoint, but not of a text encoder (pretrain-text)")
+    return from_dict(TextMLMConfig, saved["model"], "model"), ckpt.load_model_state(found), tokenizer_file(found)

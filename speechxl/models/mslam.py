@@ -10,10 +10,14 @@ speech, from text, and from transcribed speech.
           the shared Conformer blocks from ``text_layer`` on, the masked units predicted from the last
           block; cross-entropy
   paired  a ``paired`` stream (transcribed audio): the speech through every block, unmasked, and
-          CTC over the same units from the last block (mSLAM-CTC)
+          CTC over the same units from the last block (mSLAM-CTC); with a text encoder
+          (``init.text=`` an XLM-R or InfoXLM dir, or ``pretrain-text``'s model), also SAMU-XLSR's
+          distillation: the utterance's mean output frame, projected, pulled towards the text
+          encoder's vector of its transcript (mean of its last layer) by cosine distance (SAMU-XLSR
+          pools by attention; a mean here). The text encoder stays frozen and out of the checkpoints.
 A batch is one stream's; its loss is the stream's, weighted: speech ``contrastive + mlm_weight x
-mlm``, text ``text_weight x ce``, paired ``ctc_weight x ctc``; the streams' weights in the run set
-how often each comes.
+mlm``, text ``text_weight x ce``, paired ``ctc_weight x ctc`` (+ ``distill_weight x`` the mean
+distance per utterance); the streams' weights in the run set how often each comes.
 
 Text is not upsampled to the speech frame rate: a batch holds one stream, so text never shares a
 sequence with speech, and the Conformer's relative positions assume no rate. Text enters at block
@@ -35,6 +39,7 @@ from speechxl.config import ConfigError
 from speechxl.models import w2v_bert, wav2vec2
 from speechxl.models.ctc import ctc_loss
 from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.models.text_encoder import SentenceTeacher
 from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
 from speechxl.nn.text_embedding import UnitEmbedding
 from speechxl.objectives.masked_prediction import MaskedPrediction
@@ -57,6 +62,9 @@ class MslamConfig(w2v_bert.W2vBertConfig):
     """Dropout of the unit embedding."""
     text_weight: float = 1.0
     ctc_weight: float = 1.0
+    distill_dim: int = 0
+    """Width of the sentence vectors distilled from a text encoder (``init.text=``), which sets it; 0: none."""
+    distill_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -78,12 +86,20 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
     ``labels`` paired, else speech (see the module doc)."""
 
     def __init__(self, speech_parts: tuple, text_embed: UnitEmbedding, text_head: nn.Linear, ctc_head: nn.Linear,
-                 text_masking: MaskingConfig, text_layer: int, text_weight: float, ctc_weight: float):
+                 text_masking: MaskingConfig, text_layer: int, text_weight: float, ctc_weight: float,
+                 distill: nn.Linear | None = None, distill_weight: float = 0.0):
         super().__init__(*speech_parts)
-        self.text_embed, self.text_head, self.ctc_head = text_embed, text_head, ctc_head
+        self.text_embed, self.text_head, self.ctc_head, self.distill = text_embed, text_head, ctc_head, distill
         self.text_masking, self.text_layer = text_masking, text_layer
-        self.text_weight, self.ctc_weight = text_weight, ctc_weight
+        self.text_weight, self.ctc_weight, self.distill_weight = text_weight, ctc_weight, distill_weight
         self.mask_unit = text_head.out_features  # the embedding's last row
+        self.__dict__["teacher"] = None  # a SentenceTeacher (attach_teacher): not a submodule, never saved
+
+    def attach_teacher(self, teacher: SentenceTeacher) -> None:
+        """The frozen text encoder whose sentence vectors the speech side learns to give (distillation)."""
+        if self.distill is None or self.distill.out_features != teacher.dim:
+            raise ConfigError(f"model.distill_dim is not the text encoder's width {teacher.dim}")
+        self.__dict__["teacher"] = teacher
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         if "text" in batch:
@@ -111,7 +127,16 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
         frames = out.valid.sum(1) if out.valid is not None else torch.full_like(batch["lengths"], out.hidden.shape[1])
         log_probs = self.ctc_head(out.hidden).float().log_softmax(-1)  # (B, T, V)
         loss, tokens, logs = ctc_loss(log_probs, frames, batch["labels"])
-        return self.ctc_weight * loss, tokens, logs
+        loss = self.ctc_weight * loss
+        if self.teacher is not None:  # the utterance's mean frame, projected, towards its transcript's vector
+            valid = (out.valid if out.valid is not None else torch.ones_like(out.hidden[..., 0], dtype=torch.bool))
+            pooled = (out.hidden * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)  # (B, D)
+            target = self.teacher(batch["texts"], out.hidden.device)  # (B, D_text)
+            distance = (1 - F.cosine_similarity(self.distill(pooled).float(), target.float(), dim=-1)).sum()
+            b = len(batch["labels"])
+            loss = loss + self.distill_weight * distance * tokens / b  # per utterance, after the division by tokens
+            logs["distill"] = distance.item() / b
+        return loss, tokens, logs
 
 
 def build(cfg: MslamConfig) -> MslamPretrain:
@@ -124,4 +149,5 @@ def build(cfg: MslamConfig) -> MslamPretrain:
               MaskedPrediction(d, cfg.quantizer.groups, cfg.quantizer.entries), cfg.contrastive_layers, cfg.mlm_weight)
     return MslamPretrain(speech, UnitEmbedding(cfg.vocabulary + 1, d, cfg.text_dropout, cfg.encoder.layer_norm_eps),
                          nn.Linear(d, cfg.vocabulary), nn.Linear(d, cfg.vocabulary), cfg.text_masking,
-                         cfg.first_text_layer(), cfg.text_weight, cfg.ctc_weight)
+                         cfg.first_text_layer(), cfg.text_weight, cfg.ctc_weight,
+                         nn.Linear(d, cfg.distill_dim) if cfg.distill_dim else None, cfg.distill_weight)

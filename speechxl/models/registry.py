@@ -33,7 +33,8 @@ FAMILIES = {
     "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.build, wav2vec2.copy_architecture),
     "bestrq": Family(bestrq.BestRQConfig, bestrq.build, bestrq.copy_architecture),
     "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.build, w2v_bert.copy_architecture),
-    "mslam": Family(mslam.MslamConfig, mslam.build, mslam.copy_architecture, streams=("speech", "paired", "text")),
+    "mslam": Family(mslam.MslamConfig, mslam.build, mslam.copy_architecture, parts=("speech", "text"),
+                    streams=("speech", "paired", "text")),
     # runs from before encoder tags: wav2vec2 with a Conformer by default
     "wav2vec2-conformer": Family(wav2vec2.Wav2Vec2ConformerConfig, wav2vec2.build, wav2vec2.copy_architecture),
 }

@@ -24,6 +24,7 @@ from torch import nn
 from speechxl.config import ConfigError, at_least
 from speechxl.nn.text_embedding import TextEmbedding
 from speechxl.nn.transformer import TransformerConfig, TransformerLayer
+from speechxl.text.xlmr_tokenizer import XlmrTokenizer
 
 
 @dataclass(kw_only=True)
@@ -168,6 +169,26 @@ class TextMLM(nn.Module):
         n = int(targets.numel())
         return loss, n, {"mlm_ce": loss.item() / max(n, 1), "correct": int((logits.argmax(-1) == targets).sum()),
                          "count": n}
+
+
+class SentenceTeacher:
+    """A frozen text encoder that gives each sentence one vector: the mean of its last layer over the
+    sentence's tokens (the text side of SAMU-XLSR-style distillation into a speech encoder). Not a
+    module of the model it teaches: its weights are neither trained nor saved with that model's."""
+
+    def __init__(self, encoder: TextEncoder, tokenizer: XlmrTokenizer, max_length: int = 128):
+        self.encoder, self.tokenizer, self.max_length = encoder.eval().requires_grad_(False), tokenizer, max_length
+        self.dim = encoder.cfg.hidden_size
+
+    @torch.no_grad()
+    def __call__(self, texts: list[str], device: torch.device) -> torch.Tensor:  # -> (B, D)
+        self.encoder.to(device)
+        rows = [self.tokenizer.encode(t, self.max_length) for t in texts]
+        ids = torch.full((len(rows), max(map(len, rows))), self.tokenizer.pad, dtype=torch.long, device=device)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, device=device)
+        real = (ids != self.tokenizer.pad)[..., None].float()  # (B, L, 1)
+        return (self.encoder(ids) * real).sum(1) / real.sum(1)
 
 
 def _init_weights(m: nn.Module) -> None:

@@ -32,6 +32,7 @@ from speechxl.config import ConfigError, apply_overrides, from_dict, read_yaml, 
 from speechxl.data.sampling import SamplingConfig
 from speechxl.data.streams import MixedStreams
 from speechxl.data.text_batching import Sentence, TextBatchConfig, TextBatchPlan
+from speechxl.interop.hf_xlmr import load_text_encoder
 from speechxl.models.text_encoder import TextMLM, TextMLMConfig
 from speechxl.text.xlmr_tokenizer import MODEL_FILE, XlmrTokenizer, train_xlmr_tokenizer
 from speechxl.train.distributed import all_gather, finish_distributed, init_distributed
@@ -107,20 +108,6 @@ def held_out(sentence: str, share: float) -> bool:
     return int(hashlib.sha1(sentence.encode()).hexdigest()[:8], 16) < share * 16 ** 8
 
 
-def _init(path: str) -> tuple[TextMLMConfig, dict[str, torch.Tensor], Path]:
-    """(config, weights, tokenizer file) of an XLM-R dir or a speechxl text checkpoint."""
-    from speechxl.interop.hf_xlmr import is_xlmr_dir, load_xlmr, tokenizer_file
-
-    if is_xlmr_dir(path):
-        cfg, state = load_xlmr(path)
-        return cfg, state, tokenizer_file(path)
-    found = ckpt.find_checkpoint(path)
-    saved = read_yaml(found / "config.yaml")
-    if "tokenizer" not in saved:
-        raise ConfigError(f"init {path}: neither an XLM-R dir nor a speechxl text checkpoint")
-    return from_dict(TextMLMConfig, saved["model"], "model"), ckpt.load_model_state(found), found / MODEL_FILE
-
-
 def _architecture(cfg: TextMLMConfig, source: TextMLMConfig) -> TextMLMConfig:
     """``source``'s sizes and special ids with ``cfg``'s masking and dropouts."""
     keep = {"masking": cfg.masking, "dropout": cfg.dropout, "attention_dropout": cfg.attention_dropout}
@@ -139,7 +126,7 @@ def pretrain_text(cfg: TextPretrainConfig) -> dict[str, float]:
     resuming = ckpt.resolve(out / "checkpoints", "last") is not None
     init_state = None
     if cfg.init:
-        source, init_state, tokenizer_path = _init(cfg.init)
+        source, init_state, tokenizer_path = load_text_encoder(cfg.init)
         cfg.model = _architecture(cfg.model, source)
     else:
         tokenizer_path = out / "tokenizer" / MODEL_FILE

@@ -27,6 +27,8 @@ from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
 from speechxl.data.text_batching import TextBatchPlan
 from speechxl.models.registry import FAMILIES, model_config, saved_architecture
+from speechxl.models.text_encoder import SentenceTeacher, TextMLM
+from speechxl.text.xlmr_tokenizer import XlmrTokenizer
 from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
 from speechxl import checkpoint as ckpt
 from speechxl.train.distributed import Dist, all_gather
@@ -231,10 +233,14 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
                 utts: list | None = None) -> nn.Module:
     """The run's model: with the run's own architecture when ``out`` holds checkpoints (the
     trainer then resumes the weights), else ``init``'s architecture and weights, else random (a
-    fresh model with a 'global' log-mel frontend gets its feature statistics from ``utts``).
+    fresh model with a 'global' log-mel frontend gets its feature statistics from ``utts``);
+    ``init.text`` attaches a frozen text encoder to distil from (every time: it is never saved).
     Every worker builds the same initial weights, then seeds its own random stream."""
     init_state = None
     resuming = ckpt.resolve(Path(cfg.out) / "checkpoints", "last") is not None
+    teacher = text_teacher(cfg.init["text"]) if cfg.init.get("text") else None
+    if teacher is not None:  # its width is the distillation's (a joint family's distill_dim)
+        cfg.model = replace(cfg.model, distill_dim=teacher.dim)
     speech = cfg.init.get("speech")
     fresh = not resuming and not speech
     if resuming:
@@ -248,11 +254,25 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     model = build(cfg.model)
     if init_state is not None:
         load_partial(model, init_state, source)
+    if teacher is not None:
+        model.attach_teacher(teacher)
     frontend = getattr(getattr(model, "backbone", None), "frontend", None)
     if fresh and utts and getattr(getattr(frontend, "cfg", None), "normalize", None) == "global":
         _fit_frontend(frontend, utts)
     torch.manual_seed(cfg.train.seed + rank)
     return model
+
+
+def text_teacher(path: str) -> SentenceTeacher:
+    """The frozen text encoder of ``init.text=`` (an XLM-R dir or a speechxl text checkpoint)."""
+    from speechxl.interop.hf_xlmr import load_text_encoder
+
+    cfg, state, tokenizer = load_text_encoder(path)
+    encoder = TextMLM(cfg)
+    encoder.load_state_dict(state, strict=False)  # the LM head, if any, is not needed
+    log.info("init.text: a %d-layer text encoder of width %d from %s, frozen, for distillation", cfg.num_layers,
+             cfg.hidden_size, path)
+    return SentenceTeacher(encoder.encoder, XlmrTokenizer(tokenizer))
 
 
 def start_afresh(out: Path, dist: Dist) -> None:

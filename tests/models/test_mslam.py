@@ -5,6 +5,7 @@ does not read are refused."""
 from pathlib import Path
 
 import pytest
+import yaml
 import torch
 
 from speechxl import checkpoint as ckpt
@@ -120,3 +121,27 @@ def test_streams_a_family_does_not_read_and_a_joint_run_without_units_are_refuse
         pretrain(config(corpus, tmp_path / "y", "units=''"))
     with pytest.raises(ConfigError, match="kind is one of speech, paired, text"):
         config(corpus, tmp_path / "z", "streams.text.kind=video")
+
+
+def test_a_text_encoder_distils_into_the_speech_side_and_stays_out_of_the_checkpoint(corpus, tmp_path, monkeypatch):
+    """init.text= a pretrain-text model: SAMU-XLSR-style distillation on the paired stream."""
+    import json
+
+    from speechxl.train.pretrain_text import load_text_pretrain_config, pretrain_text
+
+    root = corpus[0]
+    pretrain_text(load_text_pretrain_config(None, [
+        f"data={root / 'text'}", f"out={tmp_path / 'text'}", "tokenizer.vocab_size=20", "model.hidden_size=24",
+        "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=32", "model.max_positions=40",
+        "batch.max_tokens=400", "batch.max_length=32", "train.max_steps=1", "valid_share=0.2"]))
+    run = lambda out: pretrain(config(corpus, out, f"init.text={tmp_path / 'text'}", "train.max_steps=8",  # noqa: E731
+                                      "train.save_every=3"))
+    run(tmp_path / "a")
+    saved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    assert saved["model"]["distill_dim"] == 24 and saved["init"]["text"] == str(tmp_path / "text")
+    weights = ckpt.load_model_state(ckpt.resolve(tmp_path / "a" / "checkpoints", "last"))
+    assert weights["distill.weight"].shape == (24, 32) and not any(k.startswith("teacher") for k in weights)
+    rows = [json.loads(line) for line in open(tmp_path / "a" / "log.jsonl")]
+    assert any("distill" in r for r in rows if r["split"] == "train")
+    killed_after_step_3_then_resumed(run, tmp_path / "b", monkeypatch)  # the teacher comes back on resume
+    assert_same_run(tmp_path / "a", tmp_path / "b")
