@@ -8,7 +8,8 @@ codes as the target is excluded. Only masked frames are projected and scored.
 Losses are sums over masked frames (``sample_size``): the trainer divides the gradient by the
 total over micro-batches and workers, as fairseq does. The diversity loss
 (GV - perplexity) / GV and the feature penalty (mean squared frontend output) are weighted
-per masked frame.
+per masked frame. Each utterance's share of the loss, of its sample size and of the correct
+picks comes back too (``per_utterance``), so that figures can be told by language.
 """
 
 from __future__ import annotations
@@ -76,16 +77,28 @@ class ContrastiveLoss(nn.Module):
         logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
         logits, n = logits[valid], int(valid.sum())
         target = torch.zeros(n, dtype=torch.long, device=logits.device)
-        contrastive = F.cross_entropy(logits, target, reduction="sum")
+        rows = F.cross_entropy(logits, target, reduction="none")  # (n,)
+        contrastive = rows.sum()
         diversity = (self.num_codes - quantizer_stats["prob_perplexity"]) / self.num_codes
-        loss = (contrastive + self.cfg.diversity_weight * diversity * n
-                + self.cfg.feature_penalty_weight * feature_penalty.float() * n)
+        per_frame = self.cfg.diversity_weight * diversity + self.cfg.feature_penalty_weight * feature_penalty.float()
+        loss = contrastive + per_frame * n
         with torch.no_grad():
             best, worst = logits.argmax(-1) == 0, logits.argmin(-1) == 0
+            right = best & ~worst
             logs = {
                 "contrastive": contrastive.item() / max(n, 1), "diversity": diversity.item(),
-                "feature_penalty": feature_penalty.item(), "correct": int((best & ~worst).sum()),
+                "feature_penalty": feature_penalty.item(), "correct": int(right.sum()),
                 "count": n, "code_perplexity": quantizer_stats["code_perplexity"].item(),
                 "prob_perplexity": quantizer_stats["prob_perplexity"].item(),
             }
+            utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)[valid]  # (n,)
+            frames = per_utterance_sum(utt, torch.ones_like(rows), counts.shape[0])
+            logs["per_utterance"] = {"loss": per_utterance_sum(utt, rows, counts.shape[0]) + per_frame * frames,
+                                     "sample_size": frames, "correct": per_utterance_sum(utt, right, counts.shape[0]),
+                                     "count": frames}
         return loss, n, logs
+
+
+def per_utterance_sum(utt: torch.Tensor, values: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """values (N,) of rows that belong to utterances utt (N,) -> their sums per utterance (batch_size,), float."""
+    return torch.zeros(batch_size, device=values.device).index_add_(0, utt, values.detach().float())

@@ -1,6 +1,7 @@
 """Masked prediction: cross-entropy of discrete targets at masked frames (BEST-RQ, HuBERT-style,
 and the MLM half of w2v-BERT). One linear softmax head per codebook; loss summed over masked
-frames and codebooks, sample size = masked frames."""
+frames and codebooks, sample size = masked frames; each utterance's share comes back too
+(``per_utterance``: figures by language)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechxl.objectives.contrastive import per_utterance_sum
+
 
 class MaskedPrediction(nn.Module):
     def __init__(self, hidden_size: int, codebooks: int, codebook_size: int):
         super().__init__()
         self.heads = nn.ModuleList(nn.Linear(hidden_size, codebook_size) for _ in range(codebooks))
 
-    def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """hidden (N, D) at masked frames, targets (N, K) -> (loss summed, logs)."""
-        loss = hidden.new_zeros((), dtype=torch.float32)
-        correct = 0
+    def forward(self, hidden: torch.Tensor, targets: torch.Tensor,
+                utt: torch.Tensor | None = None, batch_size: int = 0) -> tuple[torch.Tensor, dict]:
+        """hidden (N, D) at masked frames, targets (N, K); utt (N,): the utterance of each frame, of
+        ``batch_size``. -> (loss summed, logs)."""
+        rows = hidden.new_zeros(targets.shape[0], dtype=torch.float32)  # (N,): summed over codebooks
+        right = torch.zeros_like(rows)
         for k, head in enumerate(self.heads):
             logits = head(hidden).float()
-            loss = loss + F.cross_entropy(logits, targets[:, k], reduction="sum")
-            correct += int((logits.argmax(-1) == targets[:, k]).sum())
+            rows = rows + F.cross_entropy(logits, targets[:, k], reduction="none")
+            right += (logits.detach().argmax(-1) == targets[:, k]).float()
+        loss = rows.sum()
         n = targets.shape[0] * len(self.heads)
-        return loss, {"masked_ce": loss.item() / max(n, 1), "correct": correct, "count": n}
+        logs = {"masked_ce": loss.item() / max(n, 1), "correct": int(right.sum()), "count": n}
+        if utt is not None:
+            frames = per_utterance_sum(utt, torch.ones_like(rows), batch_size)
+            logs["per_utterance"] = {"loss": per_utterance_sum(utt, rows, batch_size), "sample_size": frames,
+                                     "correct": per_utterance_sum(utt, right, batch_size),
+                                     "count": frames * len(self.heads)}
+        return loss, logs

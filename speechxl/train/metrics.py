@@ -2,7 +2,9 @@
 
 Per-batch logs are dicts of numbers. Counts are summed: ``correct`` / ``count`` give
 ``accuracy`` and ``errors`` / ``ref_tokens`` give ``error_rate``; every other figure is averaged,
-weighted by the batch's sample size.
+weighted by the batch's sample size. A model may also give each utterance's share of its loss,
+sample size, correct and count (``per_utterance``, tensors (B,)): they are summed by the batch's
+languages (``by_language``) and give ``loss/<lang>`` and ``accuracy/<lang>``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,22 @@ from speechxl.atomic import atomic_write
 
 T = TypeVar("T")
 SUMMED = ("correct", "count", "errors", "ref_tokens", "zeroed")
+LANG = "lang:"  # the prefix of a figure summed by language: lang:<lang>:<figure>
+
+
+def by_language(logs: dict, langs: list[str] | None) -> dict:
+    """A model's batch logs with its ``per_utterance`` figures summed by ``langs`` (one per utterance);
+    without languages they are dropped."""
+    per_utterance = logs.get("per_utterance")
+    if per_utterance is None:
+        return logs
+    out = {k: v for k, v in logs.items() if k != "per_utterance"}
+    if langs:
+        columns = {name: values.tolist() for name, values in per_utterance.items()}
+        for i, lang in enumerate(langs):
+            for name, values in columns.items():
+                out[f"{LANG}{lang}:{name}"] = out.get(f"{LANG}{lang}:{name}", 0.0) + values[i]
+    return out
 
 
 class Meter:
@@ -30,7 +48,7 @@ class Meter:
     def add(self, logs: dict[str, float], n: float) -> None:
         """Add one batch's figures; ``n`` is its sample size (the weight of its averages)."""
         for k, v in logs.items():
-            self.sums[k] += v if k in SUMMED else v * n
+            self.sums[k] += v if k in SUMMED or k.startswith(LANG) else v * n
             self.weights[k] += n
 
     @classmethod
@@ -44,11 +62,19 @@ class Meter:
         return out
 
     def result(self) -> dict[str, float]:
-        out = {k: (v if k in SUMMED else v / max(self.weights[k], 1e-9)) for k, v in self.sums.items()}
+        out = {k: (v if k in SUMMED else v / max(self.weights[k], 1e-9)) for k, v in self.sums.items()
+               if not k.startswith(LANG)}
         if out.get("count"):
             out["accuracy"] = out["correct"] / out["count"]
         if out.get("ref_tokens"):
             out["error_rate"] = out["errors"] / out["ref_tokens"]
+        langs = sorted({k.split(":")[1] for k in self.sums if k.startswith(LANG)})
+        for lang in langs:
+            lang_sum = lambda name: self.sums.get(f"{LANG}{lang}:{name}", 0.0)  # noqa: E731
+            if lang_sum("sample_size"):
+                out[f"loss/{lang}"] = lang_sum("loss") / lang_sum("sample_size")
+            if lang_sum("count"):
+                out[f"accuracy/{lang}"] = lang_sum("correct") / lang_sum("count")
         return out
 
 

@@ -37,7 +37,7 @@ from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
-from speechxl.train.metrics import Meter, MetricsWriter
+from speechxl.train.metrics import Meter, MetricsWriter, by_language
 from speechxl.train.schedules import ScheduleConfig, lr_scale
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,7 @@ class Trainer:
                 with self._autocast():
                     loss, n, logs = self.model(batch)
                 loss.backward()
+            logs = by_language(logs, batch.get("langs"))
             loss_sum += loss.detach().float()
             sample_size += n
             if len(self.streams.plans) > 1:  # each stream's own loss beside the mixed one
@@ -256,7 +257,7 @@ class Trainer:
             for batch in self.valid_plan.iterate(0):
                 loss, n, logs = self.raw_model(self._to_device(batch))
                 totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
-                meter.add(logs, n)
+                meter.add(by_language(logs, batch.get("langs")), n)
         totals = all_reduce_sum(totals, self.dist)
         meter = Meter.combined(all_gather(meter, self.dist))  # every worker's share of the set
         figures = {**meter.result(), "loss": float(totals[0] / totals[1].clamp(min=1))}
@@ -291,7 +292,7 @@ class Trainer:
             interval_audio += audio
             bar.update()
             if self.step % self.cfg.log_every == 0:
-                figures = meter.result()
+                figures = Meter.combined(all_gather(meter, self.dist)).result()  # every worker's batches
                 elapsed = time.time() - interval_start
                 figures.update(lr=self.scheduler.get_last_lr()[0], steps_per_s=self.cfg.log_every / elapsed,
                                audio_s_per_s=interval_audio / elapsed, audio_hours=self.audio_seconds / 3600,

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from speechxl.config import from_dict
@@ -91,3 +92,30 @@ def test_bestrq_targets_are_the_same_under_bf16_autocast():
         labels_bf16 = quantizer(features_bf16.flatten(0, 1))
     assert features_bf16.dtype == torch.float32 and torch.equal(features_bf16, features)
     assert torch.equal(labels_bf16, quantizer(features.flatten(0, 1)))
+
+
+def test_each_family_gives_every_utterances_share_of_its_loss():
+    """The shares add up to the batch's loss, sample size and counts (figures by language rest on it)."""
+    from speechxl.models import wav2vec2
+    from speechxl.models.wav2vec2 import Wav2Vec2Config
+
+    torch.manual_seed(0)
+    w2v = {"frontend": {"conv_dim": [16, 16], "conv_kernel": [10, 8], "conv_stride": [5, 4]},
+           "encoder": {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "intermediate_size": 32,
+                       "pos_conv_kernel": 4, "pos_conv_groups": 2},
+           "quantizer": {"entries": 8, "dim": 8}, "objective": {"final_dim": 8, "num_negatives": 5}}
+    models = [bestrq.build(from_dict(BestRQConfig, {"encoder": CONFORMER, "quantizer": {"codebook_size": 32,
+                                                                                          "dim": 8}})),
+              w2v_bert.build(from_dict(W2vBertConfig, {
+                  "encoder": {**CONFORMER, "position": "relative_key", "conv_norm": "layer", "final_norm": False},
+                  "quantizer": {"entries": 16, "dim": 8}, "objective": {"final_dim": 8, "num_negatives": 5},
+                  "contrastive_layers": 1})),
+              wav2vec2.build(from_dict(Wav2Vec2Config, w2v))]
+    batch = {"wav": torch.randn(3, 16000), "lengths": torch.tensor([16000, 12000, 8000])}
+    for model in models:
+        loss, n, logs = model(batch)
+        shares = logs["per_utterance"]
+        assert all(v.shape == (3,) for v in shares.values()), type(model).__name__
+        assert float(shares["loss"].sum()) == pytest.approx(float(loss.detach()), rel=1e-5), type(model).__name__
+        assert float(shares["sample_size"].sum()) == n and float(shares["count"].sum()) == logs["count"]
+        assert float(shares["correct"].sum()) == logs["correct"]

@@ -31,3 +31,25 @@ def test_writer_appends_json_lines_and_tensorboard_events(tmp_path):
     row = json.loads((tmp_path / "log.jsonl").read_text())
     assert row["split"] == "train" and row["step"] == 5 and row["loss"] == 1.25
     assert any((tmp_path / "tensorboard").iterdir())
+
+
+def test_figures_by_language_come_from_each_utterances_share():
+    import torch
+
+    from speechxl.train.metrics import by_language
+
+    per_utterance = {"loss": torch.tensor([2.0, 6.0, 1.0]), "sample_size": torch.tensor([1.0, 3.0, 1.0]),
+                     "correct": torch.tensor([1.0, 0.0, 1.0]), "count": torch.tensor([2.0, 6.0, 2.0])}
+    logs = by_language({"contrastive": 1.8, "correct": 2, "count": 10, "per_utterance": per_utterance},
+                       ["es", "ru", "es"])
+    assert "per_utterance" not in logs and logs["contrastive"] == 1.8
+    m = Meter()
+    m.add(logs, n=5)
+    m.add(by_language({"per_utterance": {k: v[:1] for k, v in per_utterance.items()}}, ["ru"]), n=1)
+    r = m.result()
+    assert r["loss/es"] == pytest.approx(3.0 / 2) and r["accuracy/es"] == pytest.approx(2 / 4)
+    assert r["loss/ru"] == pytest.approx(8.0 / 4) and r["accuracy/ru"] == pytest.approx(1 / 8)
+    assert not any(k.startswith("lang:") for k in r)  # the sums stay inside the meter
+    assert by_language({"per_utterance": per_utterance}, None) == {}  # a batch without languages
+    # several workers' meters: the languages' sums add up
+    assert Meter.combined([m, m]).result()["loss/ru"] == pytest.approx(2.0)

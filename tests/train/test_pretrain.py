@@ -274,6 +274,12 @@ def test_torchrun_two_processes(data, tmp_path):
     state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))
     assert state["step"] == 3 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["cpu"], state["rng"][1]["cpu"])  # workers draw different masks
+    # figures by language (aa and bb alternate in the set), the workers' meters combined: validation's
+    # line has both, and the training lines between them
+    rows = [json.loads(line) for line in open(out / "log.jsonl")]
+    for split in ("train", "valid"):
+        keys = {k for r in rows if r["split"] == split for k in r}
+        assert {"loss/aa", "loss/bb", "accuracy/aa", "accuracy/bb"} <= keys, (split, sorted(keys))
 
 
 
