@@ -31,6 +31,7 @@
   speechxl card exp/ctc [--field units]
   speechxl inventory --from-text it.txt --lang it > it.inv
   speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
+  speechxl codebooks exp/pretrain data/test data/test_heldout --out exp/codebooks
   speechxl fieldwork-report --steps given=exp/ctc_given --test data/test --transcribed exp/transcribed --out exp/report
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
@@ -477,6 +478,23 @@ def _run_release(args) -> None:
     print(release(args.model, args.out, args.average))
 
 
+def _add_codebooks(sub) -> None:
+    p = sub.add_parser("codebooks", help="which codes of a pretrained model's targets each language uses, and how "
+                                         "much languages share (XLSR's analysis): codebooks.{md,html,json}")
+    p.add_argument("model", help="pretraining experiment dir (its best checkpoint) or checkpoint dir")
+    p.add_argument("data", nargs="+", help="data sets whose languages to compare (e.g. data/test data/test_heldout)")
+    option(p, "--out", required=True, help="directory for the report")
+    option(p, "--minutes", type=float, default=0.0,
+           help="speech per language (default: as much as the language with the least has)")
+    option(p, "--seed", type=int, default=0, help="the order utterances are drawn in")
+
+
+def _run_codebooks(args) -> None:
+    from speechxl.decode.codes import codebooks
+
+    print(codebooks(args.model, args.data, args.out, args.minutes, args.seed) / "codebooks.md")
+
+
 def _add_fieldwork_report(sub) -> None:
     p = sub.add_parser("fieldwork-report", help="the fieldwork recipe's report: each adaptation step, per speaker "
                                                 "and recording, the transcribed recordings, alignment accuracy")
@@ -509,7 +527,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long), "align": (_add_align, _run_align),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
-         "inventory": (_add_inventory, _run_inventory),
+         "inventory": (_add_inventory, _run_inventory), "codebooks": (_add_codebooks, _run_codebooks),
          "fieldwork-report": (_add_fieldwork_report, _run_fieldwork_report)}
 
 

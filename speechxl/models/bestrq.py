@@ -64,8 +64,14 @@ class BestRQPretrain(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         out = self.backbone(batch["wav"], batch["lengths"], self.masker)
         targets = self.target(out.features[out.mask])  # (N, K), from the frames before masking
-        loss, logs = self.objective(out.hidden[out.mask], targets)
+        loss, logs = self.objective(out.hidden[out.mask], targets, out.mask.nonzero()[:, 0], out.mask.shape[0])
         return loss, int(out.mask.sum()), logs
+
+    def frame_codes(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(codes (B, T, K), valid (B, T), codewords per codebook): the targets' codes of each frame."""
+        features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
+        return (self.target(features.flatten(0, 1)).view(*features.shape[:2], -1), valid,
+                self.target.codebooks.shape[1])
 
 
 def build(cfg: BestRQConfig) -> BestRQPretrain:

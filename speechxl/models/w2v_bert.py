@@ -79,10 +79,16 @@ class W2vBertPretrain(nn.Module):
         contrastive_in = out.layers[self.contrastive_layers][mask]
         loss, n, logs = self.objective(contrastive_in, quantized, codes, mask.sum(1), stats,
                                        torch.zeros((), device=out.hidden.device))
-        mlm_loss, mlm_logs = self.mlm(out.hidden[mask], codes)  # summed over the code groups: averaged below
+        mlm_loss, mlm_logs = self.mlm(out.hidden[mask], codes, mask.nonzero()[:, 0], mask.shape[0])
+        weight = self.mlm_weight / len(self.mlm.heads)  # the MLM loss is summed over the code groups
         logs.update(mlm_ce=mlm_logs["masked_ce"], mlm_accuracy=mlm_logs["correct"] / max(mlm_logs["count"], 1),
                     temperature=self.target.temperature)
-        return loss + self.mlm_weight * mlm_loss / len(self.mlm.heads), n, logs
+        logs["per_utterance"]["loss"] += weight * mlm_logs["per_utterance"]["loss"]
+        return loss + weight * mlm_loss, n, logs
+
+    def frame_codes(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(codes (B, T, G), valid (B, T), codewords per group): the targets' codes of each frame."""
+        return wav2vec2.contrastive_frame_codes(self.backbone, self.target, wav, lengths)
 
 
 def build(cfg: W2vBertConfig) -> W2vBertPretrain:

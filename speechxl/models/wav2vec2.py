@@ -67,6 +67,16 @@ def contrastive_parts(cfg: Wav2Vec2Config, frontend_dim: int) -> tuple[nn.Dropou
                             cfg.quantizer.groups * cfg.quantizer.entries))
 
 
+def contrastive_frame_codes(backbone: SpeechEncoder, target: GumbelQuantizer, wav: torch.Tensor,
+                            lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """Each frame's codeword per group (B, T, G), picked by argmax (no masking, no Gumbel noise: call
+    in eval mode), its valid mask (B, T), and the codewords per group."""
+    features, valid = backbone.frontend(wav, lengths)
+    _, normed = backbone.feature_projection(features)  # (B, T, C): the quantizer's input
+    _, codes, _ = target(normed.flatten(0, 1))
+    return codes.view(*normed.shape[:2], -1), valid, target.cfg.entries
+
+
 class Wav2Vec2Pretrain(nn.Module):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
@@ -88,6 +98,10 @@ class Wav2Vec2Pretrain(nn.Module):
         loss, n, logs = self.objective(context, quantized, codes, out.mask.sum(1), stats, penalty)
         logs["temperature"] = self.target.temperature
         return loss, n, logs
+
+    def frame_codes(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(codes (B, T, G), valid (B, T), codewords per group): the targets' codes of each frame."""
+        return contrastive_frame_codes(self.backbone, self.target, wav, lengths)
 
 
 def build(cfg: Wav2Vec2Config) -> Wav2Vec2Pretrain:
