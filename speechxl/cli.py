@@ -15,6 +15,8 @@
   speechxl pretrain-text --config recipes/text/xlmr_tiny.yaml data=data/lm_text out=exp/text
   speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/w2v units=phones data=data/train out=exp/ctc
   speechxl decode exp/ctc data/test [--lm data/lang_word --tune_on data/dev] [--average 2]
+  speechxl finetune --config recipes/finetune/lid_tiny.yaml init=exp/w2v data=data/train valid_data=data/dev out=exp/lid
+  speechxl decode exp/lid data/test
   speechxl score exp/ctc/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
@@ -204,7 +206,8 @@ def _search(args):
 
 
 def _add_decode(sub) -> None:
-    p = sub.add_parser("decode", help="a CTC model on a data set -> exp/<model>/decode_<set>/ (hypotheses)")
+    p = sub.add_parser("decode", help="a CTC model on a data set -> exp/<model>/decode_<set>/ (hypotheses); a "
+                                      "language-ID model: each utterance's language and posterior (lid.jsonl)")
     p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model")
     p.add_argument("data", help="data dir to transcribe")
     _add_beam_options(p)
@@ -235,9 +238,13 @@ def _all_units_option(p) -> None:
 
 
 def _run_decode(args) -> None:
+    from speechxl.decode.lid import identify, is_lid_model
     from speechxl.decode.phone_map import MAX_DISTANCE
     from speechxl.decode.run import decode
 
+    if is_lid_model(args.model):  # the language of each utterance, with its posterior
+        identify(args.model, args.data, args.out, args.device, args.command)
+        return
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
            args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device,
            args.average, args.command)
@@ -268,9 +275,13 @@ def _add_score(sub) -> None:
 
 
 def _run_score(args) -> None:
+    from speechxl.eval.lid_report import lid_report
     from speechxl.eval.report import compare, score
 
-    reports = {d: score(d) for d in args.decode_dirs}
+    lid = [d for d in args.decode_dirs if (Path(d) / "lid.jsonl").is_file()]
+    if lid and args.compare:
+        raise ValueError(f"--compare takes recognisers' decodes; {lid[0]} is a language-ID decode")
+    reports = {d: lid_report(d) if d in lid else score(d) for d in args.decode_dirs}
     if args.compare:
         compare(reports, args.compare)
 

@@ -4,6 +4,8 @@ training config (a renamed or removed training key cannot break them).
 
   {"format": 1, "family": "w2v-bert", "model": {...the family's model config...},
    "head": {"type": "ctc", "ctc": {...CTCConfig...}, "vocabulary": 192},
+            (language ID: "type": "lid", "languages": ["el", "es", ...], "lid": {...LIDConfig...};
+             both: "type": "ctc+lid" with all of these)
    "units": "chars", "voices": {"es": "es", ...} (phones: the training G2P voices) or null,
    "sample_rate": 16000, "frame_shift_ms": 40.0,
    "provenance": {"init": "exp/pretrain_w2v_bert_tiny", "training_data": ["data/train"],
@@ -25,7 +27,8 @@ import torch
 
 from speechxl.atomic import atomic_write
 from speechxl.config import from_dict, read_yaml, to_dict
-from speechxl.models.ctc import CTCConfig, CTCModel
+from speechxl.models.ctc import CTCConfig, CTCModel, TunedEncoder
+from speechxl.models.lid import LanguageHead, LIDConfig, LIDModel
 from speechxl.models.registry import model_config
 from speechxl.models.speech_encoder import FRONTENDS, build_encoder
 from speechxl.text.lang_dir import lang_dir_beside
@@ -52,15 +55,27 @@ class ModelCard:
     """Time between output frames."""
     provenance: dict[str, Any] = field(default_factory=dict)
     """Where it came from: init, training_data, lang_dir."""
+    task: str = "ctc"
+    """ctc (a recogniser), lid (language ID) or ctc+lid (both heads on one encoder)."""
+    languages: list[str] | None = None
+    """lid, ctc+lid: the languages the head tells apart, in its output order."""
+    lid: LIDConfig | None = None
 
-    def build(self) -> CTCModel:
+    def build(self) -> TunedEncoder:
         """The model with freshly initialised weights (load the checkpoint's into it)."""
-        return CTCModel(build_encoder(self.model), self.vocabulary, self.ctc)
+        encoder = build_encoder(self.model)
+        head = (LanguageHead(self.model.encoder.hidden_size, self.languages, self.lid)
+                if self.task in ("lid", "ctc+lid") else None)
+        if self.task == "lid":
+            return LIDModel(encoder, self.ctc, head)
+        return CTCModel(encoder, self.vocabulary, self.ctc, head, self.lid.weight if head is not None else 0.0)
 
     def to_dict(self) -> dict:
         """What card.json holds."""
-        return {"format": FORMAT, "family": self.family, "model": to_dict(self.model),
-                "head": {"type": "ctc", "ctc": to_dict(self.ctc), "vocabulary": self.vocabulary},
+        head = {"type": self.task, "ctc": to_dict(self.ctc), "vocabulary": self.vocabulary}
+        if self.task != "ctc":
+            head.update(languages=self.languages, lid=to_dict(self.lid))
+        return {"format": FORMAT, "family": self.family, "model": to_dict(self.model), "head": head,
                 "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
                 "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
 
@@ -79,7 +94,9 @@ class ModelCard:
             return cls(family=d["family"], model=model_config(d["family"], d["model"]),
                        ctc=from_dict(CTCConfig, head["ctc"], "head.ctc"), vocabulary=head["vocabulary"],
                        units=d["units"], voices=d.get("voices"), sample_rate=d["sample_rate"],
-                       frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}))
+                       frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}), task=head["type"],
+                       languages=head.get("languages"),
+                       lid=from_dict(LIDConfig, head["lid"], "head.lid") if "lid" in head else None)
         if not (ck / "units.txt").is_file():
             raise ValueError(f"{ck}: a pretraining checkpoint has no CTC head to decode with; fine-tune it first")
         run = read_yaml(ck / "config.yaml")

@@ -60,13 +60,14 @@ def ctc_loss(log_probs: torch.Tensor, frames: torch.Tensor, labels: list[list[in
     return loss, tokens, {"ctc": loss.item() / max(tokens, 1), "zeroed": infeasible}
 
 
-class CTCModel(nn.Module):
-    def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig):
+class TunedEncoder(nn.Module):
+    """A speech encoder as fine-tuning trains it (the base of every task's model): the frontend
+    frozen or not, the whole encoder frozen for the first updates, SpecAugment while training."""
+
+    def __init__(self, backbone: SpeechEncoder, cfg: CTCConfig):
         super().__init__()
         self.cfg = cfg
         self.backbone = backbone
-        self.dropout = nn.Dropout(cfg.final_dropout)
-        self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
         self.masker = SpanMasker(cfg.mask_time)
         self.encoder_frozen = cfg.freeze_encoder_steps > 0
         if cfg.freeze_frontend:
@@ -76,8 +77,8 @@ class CTCModel(nn.Module):
         """Called by the trainer before each update: thaws the encoder after its frozen steps."""
         self.encoder_frozen = step < self.cfg.freeze_encoder_steps
 
-    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log-probabilities (B, T, V) in fp32, frames per utterance (B,))."""
+    def encoded(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(encoder output (B, T, D), frames per utterance (B,))."""
         frozen = not self.training or self.cfg.freeze_frontend or self.encoder_frozen
         with torch.no_grad() if frozen and self.training else contextlib.nullcontext():
             features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
@@ -85,21 +86,42 @@ class CTCModel(nn.Module):
         time_mask = self.masker(features, valid)[1] if self.training else None  # (B, T)
         with torch.no_grad() if self.encoder_frozen and self.training else contextlib.nullcontext():
             out = self.backbone.encode(features, valid, time_mask, self._channel_mask(features))
-        logits = self.head(self.dropout(out.hidden))
-        return logits.float().log_softmax(-1), frames
+        return out.hidden, frames
 
     def _channel_mask(self, features: torch.Tensor) -> torch.Tensor | None:
         if not self.training or self.cfg.mask_channel.prob <= 0:
             return None
-        b, d = features.shape[0], self.head.in_features
+        b, d = features.shape[0], self.backbone.feature_projection.projection.out_features
         return span_mask(torch.full((b,), d, device=features.device), d, self.cfg.mask_channel)  # (B, D)
 
+
+class CTCModel(TunedEncoder):
+    """The recogniser; with a ``language_head`` (CTC + LID multitask) it also learns each utterance's
+    language, its cross-entropy weighted per utterance beside CTC's per token."""
+
+    def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig, language_head: nn.Module | None = None,
+                 language_weight: float = 0.0):
+        super().__init__(backbone, cfg)
+        self.dropout = nn.Dropout(cfg.final_dropout)
+        self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
+        self.language_head, self.language_weight = language_head, language_weight
+
+    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-probabilities (B, T, V) in fp32, frames per utterance (B,))."""
+        hidden, frames = self.encoded(wav, lengths)
+        return self.head(self.dropout(hidden)).float().log_softmax(-1), frames
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        """batch: wav (B, S), lengths (B,), labels (B lists of unit ids) -> (CTC loss summed over
+        """batch: wav (B, S), lengths (B,), labels (B lists of unit ids), langs -> (CTC loss summed over
         utterances, the number of label tokens, logs)."""
         labels = batch["labels"]
-        log_probs, frames = self.log_probs(batch["wav"], batch["lengths"])
+        hidden, frames = self.encoded(batch["wav"], batch["lengths"])
+        log_probs = self.head(self.dropout(hidden)).float().log_softmax(-1)
         loss, tokens, logs = ctc_loss(log_probs, frames, labels)
+        if self.language_head is not None:  # its mean cross-entropy per utterance, after the division by tokens
+            lid_loss, lid_logs = self.language_head.loss(hidden, frames, batch["langs"])
+            loss = loss + self.language_weight * lid_loss * tokens / len(labels)
+            logs.update(lid_logs)
         if not self.training:
             hyps = greedy_ids(log_probs, frames)
             logs["errors"] = sum(Levenshtein.distance(h, r) for h, r in zip(hyps, labels))

@@ -1,16 +1,20 @@
-"""The ``finetune`` verb: CTC training on transcribed audio over one unit set for all languages.
+"""The ``finetune`` verb: a task's head trained on the speech encoder (train/tasks.py): CTC over one
+unit set for all languages, language ID, or both.
 
     speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=exp/pretrain units=phones \\
         data=data/train valid_data=data/dev out=exp/ctc_phones
+    speechxl finetune --config recipes/finetune/lid_tiny.yaml init=exp/pretrain data=data/train \\
+        valid_data=data/dev out=exp/lid
 
-``units`` is chars, phones or bpe, read from ``lang_dir`` (default: data/lang_<kind> beside the
+CTC: ``units`` is chars, phones or bpe, read from ``lang_dir`` (default: data/lang_<kind> beside the
 first training set). Before training, symbols outside the unit set are counted per language
 (they train as <unk>), and utterances whose labels cannot fit their frames are left out, with
 a count per language. Without ``init`` the encoder starts from random weights (the baseline
 that pretraining must beat). The best checkpoint is the one with the lowest token error rate
-on ``valid_data`` (greedy decoding). A run whose best token error rate is still 1.0 has learnt
-nothing (CTC's all-blank stage: every hypothesis empty) and ends with an error that says so,
-so that a recipe stops instead of decoding and scoring a model that writes nothing.
+on ``valid_data`` (greedy decoding; language ID: the share of utterances given the wrong
+language). A run whose best error rate is still 1.0 has learnt nothing (CTC's all-blank stage:
+every hypothesis empty) and ends with an error that says so, so that a recipe stops instead of
+decoding and scoring a model that writes nothing.
 """
 
 from __future__ import annotations
@@ -28,17 +32,16 @@ from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import read_manifest
 from speechxl.errors import SpeechxlError
 from speechxl.models.card import ModelCard, frame_shift_ms
-from speechxl.models.ctc import CTCConfig, CTCModel
-from speechxl.models.speech_encoder import build_encoder
+from speechxl.models.ctc import CTCConfig
+from speechxl.models.lid import LIDConfig
 from speechxl.text.lang_dir import UNIT_KINDS
-from speechxl.text.units import Units
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.train.exp_lock import lock_experiment
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.labels import label_utterances
 from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
                                   start_afresh, stream_batches)
 from speechxl.train.metrics import train_log
+from speechxl.train.tasks import TASKS, make_task
 from speechxl.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -46,21 +49,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(kw_only=True)
 class FinetuneConfig(RunConfig):
-    """CTC fine-tuning run; without ``init`` the encoder starts from random weights."""
+    """Fine-tuning run; without ``init`` the encoder starts from random weights."""
 
+    task: str = "ctc"
+    """ctc (a recogniser over units), lid (spoken language ID) or ctc+lid (both heads)."""
     units: str = "chars"
     """chars, phones or bpe: the CTC head's units."""
     require_learning: bool = True
-    """End with an error when the best dev token error rate is 1.0 or more (nothing learnt); false
+    """End with an error when the best dev error rate is 1.0 or more (nothing learnt); false
     only for smoke tests of a few updates."""
     ctc: CTCConfig = field(default_factory=CTCConfig)
+    """The encoder's fine-tuning (frozen parts, SpecAugment; every task) and the CTC head's dropout."""
+    lid: LIDConfig = field(default_factory=LIDConfig)
     batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
         kind="tri_stage", warmup_steps=500, hold_steps=2000, init_scale=0.01, final_scale=0.05))
 
     def validate(self) -> None:
         super().validate()
-        if not self.units:
+        if self.task not in TASKS:
+            raise ConfigError(f"task is one of {list(TASKS)}, not {self.task!r}")
+        if not self.units and self.task != "lid":
             raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not empty")
         if self.batch.crop_to_shortest:
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
@@ -72,7 +81,7 @@ def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> 
 
 @train_log
 def finetune(cfg: FinetuneConfig) -> dict[str, float]:
-    """Run (or resume) CTC fine-tuning; returns the final validation figures."""
+    """Run (or resume) fine-tuning; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
     lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
@@ -82,48 +91,35 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         # a from-scratch baseline: random weights have nothing worth keeping fixed
         log.info("no init: the frontend and encoder train from the first step (freezing settings ignored)")
         cfg.ctc.freeze_frontend, cfg.ctc.freeze_encoder_steps = False, 0
-    lang_dir = cfg.resolved_lang_dir()
-    units = Units.load(lang_dir / "units.txt")
-    resumed = ckpt.resolve(out / "checkpoints", "last")
-    if resumed is not None and (resumed / "units.txt").read_text(encoding="utf-8") != (
-            lang_dir / "units.txt").read_text(encoding="utf-8"):
-        raise ConfigError(f"{out}: its checkpoints were trained on other units than {lang_dir / 'units.txt'} (the "
-                          "head's rows would mean other units); give another out")
     streams = read_streams(cfg)
-    model = build_model(cfg, lambda model_cfg: CTCModel(build_encoder(model_cfg), len(units), cfg.ctc),
-                        dist.rank, [u for us in streams.values() for u in us])
+    task = make_task(cfg, streams)
+    model = build_model(cfg, task.build, dist.rank, [u for us in streams.values() for u in us])
 
     def frames_of(samples: int) -> int:
         return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))
 
     labels, report = {}, {}
     for name, utts in streams.items():
-        streams[name], stream_labels, report[name] = label_utterances(utts, lang_dir, units, frames_of)
-        labels |= stream_labels
-    valid_utts, valid_labels, _ = label_utterances(
-        [u for d in cfg.valid_data for u in read_manifest(d)], lang_dir, units, frames_of)
-    labels |= valid_labels
+        streams[name], stream_labels, report[name] = task.labelled(utts, frames_of)
+        labels |= stream_labels or {}
+    valid_utts, valid_labels, _ = task.labelled([u for d in cfg.valid_data for u in read_manifest(d)], frames_of)
+    labels |= valid_labels or {}
+    labelled = lambda u: labels[u.id]  # noqa: E731
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
-        ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, vocabulary=len(units), units=cfg.units,
-                  voices=json.loads((lang_dir / "info.json").read_text(encoding="utf-8")).get("voices"),
-                  frame_shift_ms=frame_shift_ms(model.backbone.frontend),
-                  provenance={"init": cfg.init, "lang_dir": str(lang_dir),
-                              "training_data": [d for s in cfg.training_streams().values() for d in s.data]}
-                  ).save(out / "card.json")
+        ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, frame_shift_ms=frame_shift_ms(model.backbone.frontend),
+                  provenance={"init": cfg.init, "lang_dir": str(task.lang_dir) if task.lang_dir else None,
+                              "training_data": [d for s in cfg.training_streams().values() for d in s.data]},
+                  **task.card()).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        log.info("CTC over %d %s units; %.2fM parameters (%.2fM trained); out %s", len(units), cfg.units,
+        log.info("%s; %.2fM parameters (%.2fM trained); out %s", task.describe(),
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)
-    train = stream_batches(cfg, streams, dist, labels={name: lambda u: labels[u.id] for name in streams})
+    train = stream_batches(cfg, streams, dist, labels={name: labelled for name in streams} if labels else None)
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
-                       world=dist.world, labels=lambda u: labels[u.id]) if valid_utts else None)
-    files = {"units.txt": lang_dir / "units.txt", "lang_info.json": lang_dir / "info.json",
-             "card.json": out / "card.json"}
-    files |= {f.name: f for f in sorted(lang_dir.glob("units_*.txt"))}  # each language's own units
-    if (lang_dir / "bpe.model").is_file():
-        files["bpe.model"] = lang_dir / "bpe.model"
+                       world=dist.world, labels=labelled if labels else None) if valid_utts else None)
+    files = {**task.files(), "card.json": out / "card.json"}
     trainer = Trainer(model, train, valid, out, cfg, cfg.optim, cfg.schedule, cfg.train, dist, files=files,
                       best_metric="error_rate" if valid else "loss")
     resumed = trainer.resume()
@@ -134,11 +130,11 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     del trainer, model  # the DistributedDataParallel wrapper goes before the process group
     finish_distributed(dist)
     if dist.main and figures:
-        log.info("done at step %d: valid token error rate %.4f, loss %.4f", step,
+        log.info("done at step %d: valid error rate %.4f, loss %.4f", step,
                  figures.get("error_rate", float("nan")), figures["loss"])
     if cfg.require_learning and valid and best is not None and best >= 1.0:
         raise SpeechxlError(
-            f"{out}: fine-tuning learnt nothing: the best dev token error rate in {step} updates is "
+            f"{out}: fine-tuning learnt nothing: the best dev error rate in {step} updates is "
             f"{best:.2f} (1.0: CTC's all-blank stage, every hypothesis empty); train longer "
             "(train.max_steps), from a longer-pretrained model, or at another optim.lr")
     return figures
