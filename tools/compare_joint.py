@@ -115,7 +115,11 @@ def main() -> None:
     p.add_argument("--pretrain_args", default="", help="extra overrides of every pretraining (a smoke test's sizes)")
     p.add_argument("--text_args", default="", help="extra overrides of the text encoder's pretraining")
     p.add_argument("--finetune_args", default="", help="extra overrides of every fine-tuning")
+    p.add_argument("--table_only", action="store_true", help="write results.md from <out>/results.json, run nothing")
     args = p.parse_args()
+    if args.table_only:
+        write_table(json.loads((args.out / "results.json").read_text(encoding="utf-8")), args.out / "results.md", args)
+        return
     pre_x, text_x, ft_x = args.pretrain_args.split(), args.text_args.split(), args.finetune_args.split()
     data, exp = args.data.resolve(), args.out.resolve()
     text_model = exp / "text"
@@ -141,19 +145,25 @@ def main() -> None:
 
 
 def write_table(results: dict, path: Path, args) -> None:
-    langs = sorted({lang for row in results.values() for seed in row.values() for lang in seed["PER"]} - {"all"})
-    head = ["model"] + [f"PER {lang}" for lang in langs] + ["PER", "CER", f"PER, {args.low_minutes:g} min/lang"]
-    md = [f"Test set, % (mean of seeds {', '.join(map(str, args.seeds))}; each seed's in brackets); "
-          f"pretraining {args.minutes:g} min each.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in sorted(results):
-        seeds = results[row].values()
+    """One table per figure (PER, CER, PER after low-resource fine-tuning): a row per model, a column
+    per language, each cell the mean over seeds with each seed's figure."""
+    seeds_done = sorted({seed for row in results.values() for seed in row}, key=int)
+    md = [f"Test set, % (mean of seeds {', '.join(seeds_done)}; each seed's in brackets); pretraining "
+          f"{args.minutes:g} min each; fine-tuned with recipes/finetune/ctc_tiny.yaml."]
+    titles = {"PER": "PER (phones)", "CER": "CER (characters, fine-tuned from the phone model)",
+              "PER_low": f"PER, phones fine-tuned on {args.low_minutes:g} min per language"}
+    for metric, title in titles.items():
+        langs = sorted({lang for row in results.values() for s in row.values() for lang in s[metric]} - {"all"})
+        head = ["model"] + langs + ["all"]
+        md += ["", f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row in sorted(results):
+            seeds = results[row].values()
 
-        def cell(metric: str, lang: str) -> str:
-            values = [s[metric][lang] for s in seeds if lang in s[metric]]
-            return f"{statistics.mean(values):.1f} ({' / '.join(f'{v:.1f}' for v in values)})" if values else ""
+            def cell(lang: str) -> str:
+                values = [s[metric][lang] for s in seeds if lang in s[metric]]
+                return f"{statistics.mean(values):.1f} ({' / '.join(f'{v:.1f}' for v in values)})" if values else ""
 
-        md.append("| " + " | ".join([NAMES[row]] + [cell("PER", lang) for lang in langs]
-                                    + [cell("PER", "all"), cell("CER", "all"), cell("PER_low", "all")]) + " |")
+            md.append("| " + " | ".join([NAMES[row]] + [cell(lang) for lang in langs + ["all"]]) + " |")
     path.write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
 

@@ -109,6 +109,9 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
         raise ValueError(f"device {device!r} cannot be used here: {str(e).splitlines()[0]}") from None
     found = ckpt.find_checkpoint(path)
     card = ModelCard.load(found)
+    if card.task == "lid":
+        raise ValueError(f"{found}: a language-ID model has no units to transcribe with; `speechxl decode` "
+                         "gives each utterance's language")
     units = Units.load(found / "units.txt")
     if len(units) != card.vocabulary:
         raise ValueError(f"{found}: units.txt has {len(units)} units, the model card {card.vocabulary}")

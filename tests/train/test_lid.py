@@ -70,6 +70,8 @@ def test_language_id_learns_decodes_and_reports(tmp_path, run_cli):
     assert report["overall"]["accuracy"] == 1.0 and report["overall"]["utterances"] == 6
     assert report["unknown_languages"] == ["xx"] and sum(report["confusion"]["xx"].values()) == 1
     assert "| lo | 3 | 3 | 100.0 |" in (out / "decode_test" / "report.md").read_text()
+    with pytest.raises(SystemExit):  # a language-ID model does not transcribe
+        run_cli("transcribe", out, read_manifest(dev)[0].audio)
 
 
 def test_ctc_with_language_id_trains_both_heads(tmp_path, run_cli):
