@@ -109,14 +109,18 @@ class CTCModel(TunedEncoder):
     def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(log-probabilities (B, T, V) in fp32, frames per utterance (B,))."""
         hidden, frames = self.encoded(wav, lengths)
-        return self.head(self.dropout(hidden)).float().log_softmax(-1), frames
+        return self.unit_log_probs(hidden), frames
+
+    def unit_log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Encoder output (B, T, D) -> the head's log-probabilities (B, T, V) in fp32."""
+        return self.head(self.dropout(hidden)).float().log_softmax(-1)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         """batch: wav (B, S), lengths (B,), labels (B lists of unit ids), langs -> (CTC loss summed over
         utterances, the number of label tokens, logs)."""
         labels = batch["labels"]
         hidden, frames = self.encoded(batch["wav"], batch["lengths"])
-        log_probs = self.head(self.dropout(hidden)).float().log_softmax(-1)
+        log_probs = self.unit_log_probs(hidden)
         loss, tokens, logs = ctc_loss(log_probs, frames, labels)
         if self.language_head is not None:  # its mean cross-entropy per utterance, after the division by tokens
             lid_loss, lid_logs = self.language_head.loss(hidden, frames, batch["langs"])

@@ -55,13 +55,13 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, f_min: float = 20.
     """Kaldi's filters: triangles in mel space (mel = 1127 ln(1 + f / 700)), (n_fft // 2 + 1, n_mels)."""
     f_max = f_max or sample_rate / 2
     mel = lambda f: 1127.0 * torch.log1p(torch.as_tensor(f, dtype=torch.float64) / 700.0)  # noqa: E731
-    edges = torch.linspace(1127.0 * math.log1p(f_min / 700.0), 1127.0 * math.log1p(f_max / 700.0), n_mels + 2,
-                           dtype=torch.float64)  # on any device (the meta device included)
-    bins = mel(torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64))[:, None]  # (F, 1)
-    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
-    up = (bins - lower) / (centre - lower)
-    down = (upper - bins) / (upper - centre)
-    return torch.clamp(torch.minimum(up, down), min=0.0).float()
+    with torch.device("cpu"):  # a constant, computed where its values exist (also when a model is built on "meta")
+        edges = torch.linspace(float(mel(f_min)), float(mel(f_max)), n_mels + 2, dtype=torch.float64)
+        bins = mel(torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64))[:, None]  # (F, 1)
+        lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+        up = (bins - lower) / (centre - lower)
+        down = (upper - bins) / (upper - centre)
+        return torch.clamp(torch.minimum(up, down), min=0.0).float()
 
 
 def povey_window(n: int) -> torch.Tensor:

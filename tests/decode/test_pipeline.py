@@ -158,13 +158,13 @@ def test_a_fine_tuning_that_only_writes_blanks_ends_with_an_error(trained, monke
     from speechxl.models.ctc import CTCModel
 
     root, data, _ = trained
-    real = CTCModel.log_probs
+    real = CTCModel.unit_log_probs
 
-    def blank_only(self, wav, lengths):
-        lp, frames = real(self, wav, lengths)
-        return torch.where(torch.arange(lp.shape[-1]) == 0, 0.0, -1e4).expand_as(lp) + 0 * lp, frames
+    def blank_only(self, hidden):
+        lp = real(self, hidden)
+        return torch.where(torch.arange(lp.shape[-1]) == 0, 0.0, -1e4).expand_as(lp) + 0 * lp
 
-    monkeypatch.setattr(CTCModel, "log_probs", blank_only)
+    monkeypatch.setattr(CTCModel, "unit_log_probs", blank_only)
     overrides = [o for o in TINY_CTC if o != "require_learning=false"]
     cfg = load_finetune_config(None, overrides + [f"data={data / 'train'}", f"valid_data={data / 'dev'}",
                                                   f"out={root / 'blank'}", "units=chars", "train.max_steps=2"])
