@@ -147,6 +147,8 @@ def main() -> None:
 def write_table(results: dict, path: Path, args) -> None:
     """One table per figure (PER, CER, PER after low-resource fine-tuning): a row per model, a column
     per language, each cell the mean over seeds with each seed's figure."""
+    from speechxl.eval.tables import md_table
+
     seeds_done = sorted({seed for row in results.values() for seed in row}, key=int)
     md = [f"Test set, % (mean of seeds {', '.join(seeds_done)}; each seed's in brackets); pretraining "
           f"{args.minutes:g} min each; fine-tuned with recipes/finetune/ctc_tiny.yaml."]
@@ -155,7 +157,7 @@ def write_table(results: dict, path: Path, args) -> None:
     for metric, title in titles.items():
         langs = sorted({lang for row in results.values() for s in row.values() for lang in s[metric]} - {"all"})
         head = ["model"] + langs + ["all"]
-        md += ["", f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        rows = []
         for row in sorted(results):
             seeds = results[row].values()
 
@@ -163,7 +165,8 @@ def write_table(results: dict, path: Path, args) -> None:
                 values = [s[metric][lang] for s in seeds if lang in s[metric]]
                 return f"{statistics.mean(values):.1f} ({' / '.join(f'{v:.1f}' for v in values)})" if values else ""
 
-            md.append("| " + " | ".join([NAMES[row]] + [cell(lang) for lang in langs + ["all"]]) + " |")
+            rows.append([NAMES[row]] + [cell(lang) for lang in langs + ["all"]])
+        md += ["", f"### {title}", ""] + md_table(head, rows)
     path.write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
 

@@ -19,8 +19,9 @@ from tqdm import tqdm
 
 from speechxl import checkpoint as ckpt
 from speechxl.atomic import atomic_write
-from speechxl.data.batching import BatchConfig, BatchPlan, iterate
+from speechxl.data.batching import iterate
 from speechxl.data.manifest import read_manifest
+from speechxl.decode.run import inference_plan
 from speechxl.models.card import ModelCard
 from speechxl.versions import versions
 
@@ -44,11 +45,7 @@ def identify(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
         raise ValueError(f"{data_dir}: no utterances to identify")
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
     out = Path(out_dir) if out_dir else exp / f"decode_{Path(data_dir).name}"
-    exact = net.backbone.frontend.padding_exact
-    cfg = BatchConfig(max_samples=max_samples, max_seconds=max(u.duration for u in utts) + 1, crop_to_shortest=False,
-                      max_utterances=0 if exact else 1)
-    cfg.max_samples = max(cfg.max_samples, int(cfg.max_seconds * 16000))
-    plan = BatchPlan(utts, cfg, seed=0, shuffle=False)
+    plan = inference_plan(net, utts, max_samples)
     by_id = {u.id: u for u in utts}
     languages = card.languages
     rows, t0 = [], time.time()

@@ -48,15 +48,20 @@ from speechxl.versions import versions
 log = logging.getLogger(__name__)
 
 
-def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_000
-              ) -> dict[str, torch.Tensor]:
-    """CTC log-probabilities (T, V) per utterance id, in batches of similar length (one utterance
-    at a time when the frontend's output depends on padding: see ConvFrontend.padding_exact)."""
-    exact = model.net.backbone.frontend.padding_exact
+def inference_plan(net: torch.nn.Module, utts: list[Utterance], max_samples: int = 960_000) -> BatchPlan:
+    """Whole utterances in batches of similar length for a model's inference (one utterance at a time
+    when its frontend's output depends on padding: see ConvFrontend.padding_exact)."""
+    exact = net.backbone.frontend.padding_exact
     cfg = BatchConfig(max_samples=max_samples, max_seconds=max(u.duration for u in utts) + 1,
                       crop_to_shortest=False, max_utterances=0 if exact else 1)
     cfg.max_samples = max(cfg.max_samples, int(cfg.max_seconds * 16000))
-    plan = BatchPlan(utts, cfg, seed=0, shuffle=False)
+    return BatchPlan(utts, cfg, seed=0, shuffle=False)
+
+
+def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_000
+              ) -> dict[str, torch.Tensor]:
+    """CTC log-probabilities (T, V) per utterance id, in batches of similar length (inference_plan)."""
+    plan = inference_plan(model.net, utts, max_samples)
     out = {}
     bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
     device = next(model.net.parameters()).device

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from speechxl.atomic import atomic_write
+from speechxl.eval.tables import STYLE, html_table, md_table
 from speechxl.text.language_families import family, relatedness
 
 
@@ -136,8 +137,7 @@ CAPTIONS = ("Codes used per language", "Affinity (1 - Jensen-Shannon distance)",
 def _markdown(result: dict, title: str) -> list[str]:
     md = [f"# {title}", "", f"{result['space']} possible code ids; {result['codes_used_by_all']} used by every language."]
     for caption, (head, rows) in zip(CAPTIONS, _tables(result)):
-        md += ["", f"## {caption}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        md += ["| " + " | ".join(r) + " |" for r in rows]
+        md += ["", f"## {caption}", ""] + md_table(head, rows)
     return md
 
 
@@ -177,15 +177,11 @@ def _figure(result: dict) -> bytes:
 
 def _html(result: dict, title: str) -> str:
     e = html.escape
-    page = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-            "td:first-child,th:first-child,td:last-child{text-align:left}img{max-width:100%}</style>",
+    page = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
+            f"<style>{STYLE}td:last-child{{text-align:left}}img{{max-width:100%}}</style>",
             f"<h1>{e(title)}</h1>",
             f"<p>{result['space']} possible code ids; {result['codes_used_by_all']} used by every language.</p>",
             f"<img alt='affinity, clusters and map' src='data:image/png;base64,{base64.b64encode(_figure(result)).decode()}'>"]
     for caption, (head, rows) in zip(CAPTIONS, _tables(result)):
-        page += [f"<h2>{e(caption)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-        page += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
-        page.append("</table>")
+        page += [f"<h2>{e(caption)}</h2>", html_table(head, rows)]
     return "\n".join(page) + "\n"

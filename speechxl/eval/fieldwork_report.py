@@ -38,6 +38,7 @@ import numpy as np
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import read_manifest
 from speechxl.eval.metrics import Counts, align, views
+from speechxl.eval.tables import md_table
 from speechxl.text.orthography import Orthography
 
 log = logging.getLogger(__name__)
@@ -147,10 +148,6 @@ def alignment_accuracy(folder: Path, truth: Path) -> dict:
             "mean_ms": float(1000 * err.mean()), "median_ms": float(1000 * np.median(err))}
 
 
-def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, aligned: Path | None, out: Path,
                      truth: Path | None = None) -> dict:
     """Write the report (see the module doc); returns its JSON content."""
@@ -202,7 +199,7 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     title = "Fieldwork recipe report"
     md = [f"# {title}", ""]
     for name, note, head, table in sections:
-        md += [f"## {name}", "", note, ""] + _md_table(head, table) + [""]
+        md += [f"## {name}", "", note, ""] + md_table(head, table) + [""]
     e = html.escape
     page = [f"<!doctype html><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style><h1>{title}</h1>"]
     for name, note, head, table in sections:

@@ -12,23 +12,21 @@ from collections import Counter
 from pathlib import Path
 
 from speechxl.atomic import atomic_write
+from speechxl.eval.tables import STYLE, html_table, md_table
 
 log = logging.getLogger(__name__)
 
 
 def lid_scores(rows: list[dict], languages: list[str]) -> dict:
     known = [r for r in rows if r["lang"] in languages]
-    per_lang = {}
-    for lang in sorted({r["lang"] for r in known}):
-        mine = [r for r in known if r["lang"] == lang]
-        per_lang[lang] = {"utterances": len(mine), "correct": sum(r["predicted"] == lang for r in mine),
-                          "accuracy": sum(r["predicted"] == lang for r in mine) / len(mine)}
+    def counts(mine: list[dict]) -> dict:
+        correct = sum(r["predicted"] == r["lang"] for r in mine)
+        return {"utterances": len(mine), "correct": correct, "accuracy": correct / max(len(mine), 1)}
+
     confusion = Counter((r["lang"], r["predicted"]) for r in rows)
     return {
-        "languages": per_lang,
-        "overall": {"utterances": len(known), "correct": sum(r["predicted"] == r["lang"] for r in known),
-                    "accuracy": sum(r["predicted"] == r["lang"] for r in known) / max(len(known), 1),
-                    "mean_posterior": sum(r["posterior"] for r in known) / max(len(known), 1)},
+        "languages": {lang: counts([r for r in known if r["lang"] == lang]) for lang in sorted({r["lang"] for r in known})},
+        "overall": {**counts(known), "mean_posterior": sum(r["posterior"] for r in known) / max(len(known), 1)},
         "model_languages": languages,
         "confusion": {lang: {p: confusion[(lang, p)] for p in languages}
                       for lang in sorted({r["lang"] for r in rows})},
@@ -58,18 +56,12 @@ def lid_report(decode_dir: str | Path) -> dict:
             + (f"Languages the model was not trained on ({', '.join(s['unknown_languages'])}) are in the confusion "
                "table only: the known language each utterance was taken for." if s["unknown_languages"] else ""))
     md = [f"# {title}", "", note]
-    page = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-            "td:first-child,th:first-child{text-align:left}</style>", f"<h1>{html.escape(title)}</h1>",
+    page = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>",
+            f"<h1>{html.escape(title)}</h1>",
             f"<p>{html.escape(note)}</p>"]
     for caption, head, table in _tables(s):
-        md += ["", f"## {caption}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        md += ["| " + " | ".join(r) + " |" for r in table]
-        page += [f"<h2>{html.escape(caption)}</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-                 + "</tr>"]
-        page += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in table]
-        page.append("</table>")
+        md += ["", f"## {caption}", ""] + md_table(head, table)
+        page += [f"<h2>{html.escape(caption)}</h2>", html_table(head, table)]
     report = {"title": title, "decode": info, "scores": {"LID": s}}
     atomic_write(d / "report.md", "\n".join(md) + "\n")
     atomic_write(d / "report.html", "\n".join(page) + "\n")

@@ -26,6 +26,7 @@ from speechxl.atomic import atomic_write
 from speechxl.data.audio import AudioError, load_audio
 from speechxl.eval.metrics import pra, score_rows
 from speechxl.eval.results import write_results
+from speechxl.eval.tables import md_table
 
 log = logging.getLogger(__name__)
 WORST = 10
@@ -255,7 +256,7 @@ def compare(reports: dict[str, dict], out: str | Path) -> Path:
                 c = (s["overall"] if lang == "all" else s["languages"].get(lang)) if s else None
                 cells.append(f"{100 * c['rate']:.2f}" if c else "")
         rows.append(cells)
-    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+    md = md_table(head, rows)
     out = Path(out)
     atomic_write(out, "\n".join(md) + "\n")
     atomic_write(out.with_suffix(".json"), json.dumps(
