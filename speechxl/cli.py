@@ -18,6 +18,7 @@
   speechxl finetune --config recipes/finetune/lid_tiny.yaml init=exp/w2v data=data/train valid_data=data/dev out=exp/lid
   speechxl decode exp/lid data/test
   speechxl score exp/ctc/decode_test
+  speechxl score exp/ctc/decode_test --compare exp/mono.md --row mono exp/mono_*/decode_test
   speechxl transcribe exp/ctc audio.wav
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain [--eaf_dir recordings/]
   speechxl transcribe-long exp/ctc recordings/*.wav --out transcribed/ --lang ain --lm_from exp/ctc/decode_test_lm
@@ -27,6 +28,8 @@
   speechxl export-hf exp/pretrain out_dir
   speechxl export-torch exp/pretrain_bestrq out_dir
   speechxl export-data data/train --to nemo --out manifests
+  speechxl subset data/train --langs es --out data/mono/es/train
+  speechxl subset data/train --minutes 2 --out data/train_2min
   speechxl import-fairseq xlsr_53_56k.pt exp/xlsr53
   speechxl import-fairseq wav2vec2_ctc.pt exp/w2v_ctc --dict dict.ltr.txt
   speechxl release exp/ctc release/ctc --average 2
@@ -44,13 +47,14 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+from fractions import Fraction
 import sys
 from pathlib import Path
 
 from speechxl import __version__
 from speechxl.corpora import CORPORA
 from speechxl.data.vad import MAX_REGION, VADS
-from speechxl.options import key_values, option
+from speechxl.options import key_values, option, words
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -107,9 +111,17 @@ def _run_units(args) -> None:
                           jobs=args.jobs, lm_text=args.lm_text)
 
 
+def fraction(text: str) -> float:
+    """'1/6' or '0.25' -> a float."""
+    return float(Fraction(text))
+
+
 def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="self-supervised pretraining (wav2vec 2.0 / XLSR) -> exp/<name>/")
     option(p, "--config", help="YAML preset, e.g. recipes/pretrain/wav2vec2_tiny.yaml")
+    option(p, "--budget_share", type=fraction, default=1.0,
+           help="train for this share of the budget (max_steps, max_minutes, the schedule's steps): one of "
+                "several models that split it, e.g. 1/6 for each of 6 monolingual models")
     _add_print_config(p)
     p.add_argument("overrides", nargs="*", help="key=value, e.g. data=data/pretrain out=exp/w2v optim.lr=1e-3")
 
@@ -127,9 +139,11 @@ def _print_config(cfg) -> None:
 
 def _run_pretrain(args) -> None:
     from speechxl.train.pretrain import PretrainConfig, pretrain
-    from speechxl.train.setup import load_run_config
+    from speechxl.train.setup import load_run_config, share_budget
 
     cfg = load_run_config(PretrainConfig, args.config, args.overrides, check=not args.print_config)
+    if args.budget_share != 1:
+        share_budget(cfg, args.budget_share)
     if args.print_config:
         _print_config(cfg)
     else:
@@ -270,20 +284,29 @@ def _run_inventory(args) -> None:
 
 def _add_score(sub) -> None:
     p = sub.add_parser("score", help="a decode dir -> report.md, report.html, report.json, error_rates.png")
-    p.add_argument("decode_dirs", nargs="+")
+    p.add_argument("decode_dirs", nargs="*")
     option(p, "--compare", help="also write one table of all the decodes here (Markdown, and JSON beside it)")
+    option(p, "--row", nargs="+", action="append", default=[], metavar=("LABEL", "DECODE_DIR"),
+           help="decode dirs (scored too) that fill one row of --compare's table, each with its own languages "
+                "(e.g. one model per language); repeat for each row")
 
 
 def _run_score(args) -> None:
     from speechxl.eval.lid_report import lid_report
     from speechxl.eval.report import compare, score
 
-    lid = [d for d in args.decode_dirs if (Path(d) / "lid.jsonl").is_file()]
+    rows = {d: label for label, *dirs in args.row for d in dirs}
+    dirs = args.decode_dirs + list(rows)
+    if not dirs or any(len(r) < 2 for r in args.row):
+        raise ValueError("score: give decode dirs, or --row LABEL DECODE_DIR...")
+    if rows and not args.compare:
+        raise ValueError("--row fills a row of --compare's table: give --compare")
+    lid = [d for d in dirs if (Path(d) / "lid.jsonl").is_file()]
     if lid and args.compare:
         raise ValueError(f"--compare takes recognisers' decodes; {lid[0]} is a language-ID decode")
-    reports = {d: lid_report(d) if d in lid else score(d) for d in args.decode_dirs}
+    reports = {d: lid_report(d) if d in lid else score(d) for d in dirs}
     if args.compare:
-        compare(reports, args.compare)
+        compare(reports, args.compare, {d: rows.get(d, d) for d in dirs})
 
 
 def _add_transcribe(sub) -> None:
@@ -462,6 +485,24 @@ def _run_export_data(args) -> None:
         print(path)
 
 
+def _add_subset(sub) -> None:
+    p = sub.add_parser("subset", help="part of a data set: some languages, about so many minutes of each")
+    p.add_argument("data", help="data set dir (data/<set>)")
+    option(p, "--out", required=True, help="directory for the subset (a data set dir)")
+    option(p, "--langs", nargs="+", help="languages to keep (default: all)")
+    option(p, "--minutes", type=float, default=0.0, help="speech per language, drawn at random (0: all)")
+    option(p, "--seed", type=int, default=0, help="the order utterances are drawn in")
+
+
+def _run_subset(args) -> None:
+    from speechxl.data.manifest import read_manifest, write_manifest
+    from speechxl.data.subset import subset
+
+    kept = subset(read_manifest(args.data), words(args.langs) or None, args.minutes, args.seed)
+    write_manifest(kept, args.out)
+    print(f"{args.out}: {len(kept)} utterances, {sum(u.duration for u in kept) / 60:.1f} min")
+
+
 def _add_import_fairseq(sub) -> None:
     p = sub.add_parser("import-fairseq", help="a fairseq wav2vec 2.0 checkpoint -> a transformers dir (pretrained) "
                                               "or a speechxl checkpoint (CTC fine-tuned)")
@@ -534,7 +575,8 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "finetune": (_add_finetune, _run_finetune),
          "decode": (_add_decode, _run_decode), "score": (_add_score, _run_score),
          "transcribe": (_add_transcribe, _run_transcribe), "export-hf": (_add_export, _run_export),
-         "export-data": (_add_export_data, _run_export_data), "export-torch": (_add_export_torch, _run_export_torch),
+         "export-data": (_add_export_data, _run_export_data), "subset": (_add_subset, _run_subset),
+         "export-torch": (_add_export_torch, _run_export_torch),
          "import-fairseq": (_add_import_fairseq, _run_import_fairseq),
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long), "align": (_add_align, _run_align),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import subprocess
 import sys
@@ -44,20 +43,9 @@ def speechxl(*args) -> None:
 
 
 def low_resource(data: Path, minutes: float, out: Path, seed: int = 0) -> Path:
-    """``minutes`` of each language's transcribed training speech, drawn at random (a data set)."""
-    from speechxl.data.manifest import read_manifest, write_manifest
-
-    if (out / "utts.jsonl").is_file():
-        return out
-    rng = random.Random(seed)
-    utts = read_manifest(data / "train")
-    rng.shuffle(utts)
-    kept, seconds = [], {}
-    for u in utts:
-        if seconds.get(u.lang, 0.0) < minutes * 60:
-            kept.append(u)
-            seconds[u.lang] = seconds.get(u.lang, 0.0) + u.duration
-    write_manifest(kept, out)
+    """About ``minutes`` of each language's transcribed training speech, drawn at random (a data set)."""
+    if not (out / "utts.jsonl").is_file():
+        speechxl("subset", data / "train", "--minutes", minutes, "--seed", seed, "--out", out)
     return out
 
 

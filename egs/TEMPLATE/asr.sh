@@ -8,8 +8,10 @@
 #   . ../TEMPLATE/asr.sh
 #
 # Stages here: 2 units | 3 pretrain | 4 fine-tune | 5 decode | 6 score | 7 zero-shot decode |
-# 8 zero-shot score (when $data/test_heldout exists). A finished stage is skipped on a re-run
-# (its marker in $exp/.done/ holds its command and settings).
+# 8 zero-shot score (when $data/test_heldout exists) | with --pretrain_langs mono: 9 monolingual
+# pretraining | 10 per-language fine-tuning | 11 per-language decode | 12 monolingual vs multilingual
+# table. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
+# settings).
 
 stage=0                   # first stage to run
 stop_stage=100            # last stage to run
@@ -18,6 +20,7 @@ bpe_size=500              # BPE vocabulary size
 pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2 or mslam (joint speech-text; its tiny preset)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
+pretrain_langs=multi      # multi: one model on every language; mono: also one per language at an equal share of the budget, compared per language (stages 9-12)
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
 finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe), from stage 3's model
 scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
@@ -43,6 +46,12 @@ if [ -z "$pretrain_config" ]; then
     mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
     *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert or mslam, not $pretrain_recipe" >&2; exit 1 ;;
   esac
+fi
+
+if [ "$pretrain_langs" == mono ] && grep -q '^family: mslam' "$pretrain_config"; then
+  echo "$0: --pretrain_langs mono compares speech-only pretraining; $pretrain_config is joint speech-text" >&2; exit 1
+elif [ "$pretrain_langs" != mono ] && [ "$pretrain_langs" != multi ]; then
+  echo "$0: --pretrain_langs is multi or mono, not $pretrain_langs" >&2; exit 1
 fi
 
 prepare_data
@@ -139,4 +148,62 @@ if [ -f "$data/test_heldout/utts.jsonl" ]; then
            "$phone_model/decode_test_heldout_articulatory")
   run_stage 8 "zero-shot score" speechxl score "${zs_dirs[@]}" --compare "$exp/zero_shot_$tag.md"
   if [ "$stop_stage" -ge 8 ] && [ "$stage" -le 8 ]; then echo "== zero-shot PER: $exp/zero_shot_$tag.md"; fi
+fi
+
+# monolingual vs multilingual pretraining (XLSR's and CLSRIL-23's comparison): for each language of the
+# training set, a model pretrained on that language's untranscribed speech alone with 1/n of the
+# pretraining budget (n languages: the same total cost as the multilingual model); it and the
+# multilingual model are each fine-tuned on that language's transcribed speech alone (the first of
+# finetune_units), decoded greedily on its test set, and tabled per language beside the multilingual
+# fine-tuning of stage 4
+if [ "$pretrain_langs" == mono ] && [ "$stop_stage" -ge 9 ]; then
+  mono=$exp/mono_$tag
+  mono_units=${finetune_units%% *}
+  mono_langs=$(cut -d' ' -f2 "$data/train/utt2lang" | sort -u | tr '\n' ' ')
+  mono_pretrain() {  # mono_pretrain ARGS LANG...: each language's data sets, then its pretraining
+    local args=$1 n=$(($# - 1)) l s
+    shift
+    for l in "$@"; do
+      for s in pretrain train dev test; do speechxl subset "$data/$s" --langs "$l" --out "$data/mono/$l/$s"; done
+      # shellcheck disable=SC2086  # ARGS is a list of key=value words
+      speechxl pretrain --config "$pretrain_config" --budget_share "1/$n" data="$data/mono/$l/pretrain" \
+        valid_data="$data/mono/$l/dev" out="$mono/pretrain_$l" $args
+    done
+  }
+  run_stage 9 "monolingual pretraining" --reads "pretrain_config data" mono_pretrain "$pretrain_args" $mono_langs
+
+  mono_finetune() {  # mono_finetune UNITS ARGS LANG...: per language, from the monolingual and the multilingual model
+    local units=$1 args=$2 l
+    shift 2
+    for l in "$@"; do
+      # shellcheck disable=SC2086  # ARGS is a list of key=value words
+      for from in "mono=$mono/pretrain_$l" "multi=$pretrain_exp"; do
+        speechxl finetune --config "$finetune_config" init="${from#*=}" units="$units" lang_dir="$data/lang_${units%s}" \
+          data="$data/mono/$l/train" valid_data="$data/mono/$l/dev" out="$mono/ctc_${units}_${from%%=*}_$l" $args
+      done
+    done
+  }
+  run_stage 10 "per-language fine-tuning" --reads "finetune_config pretrain_config data" \
+    mono_finetune "$mono_units" "$finetune_args" $mono_langs
+
+  mono_decode() {  # mono_decode LANG...: each per-language model on its language's test set
+    local l from
+    for l in "$@"; do
+      for from in mono multi; do
+        # shellcheck disable=SC2086  # decode_args is a list of options
+        speechxl decode "$mono/ctc_${mono_units}_${from}_$l" "$data/mono/$l/test" \
+          --out "$mono/ctc_${mono_units}_${from}_$l/decode_test" $decode_args
+      done
+    done
+  }
+  run_stage 11 "per-language decode" --reads "decode_args data" mono_decode $mono_langs
+
+  rows=(--row "monolingual pretraining, per-language fine-tuning")
+  for l in $mono_langs; do rows+=("$mono/ctc_${mono_units}_mono_$l/decode_test"); done
+  rows+=(--row "multilingual pretraining, per-language fine-tuning")
+  for l in $mono_langs; do rows+=("$mono/ctc_${mono_units}_multi_$l/decode_test"); done
+  multi_decode=$exp/ctc_${mono_units}_$tag/decode_test
+  if [ -f "$multi_decode/hyp.trn" ]; then rows+=(--row "multilingual pretraining and fine-tuning" "$multi_decode"); fi
+  run_stage 12 "monolingual vs multilingual" speechxl score --compare "$exp/mono_vs_multi_$tag.md" "${rows[@]}"
+  if [ "$stop_stage" -ge 12 ] && [ "$stage" -le 12 ]; then echo "== per language: $exp/mono_vs_multi_$tag.md"; fi
 fi

@@ -2,9 +2,11 @@
 # CommonVoice recipe, Kaldi/ESPnet style: each stage is one `speechxl` verb.
 #   bash run.sh                                  # all stages, on the built-in demo corpus
 #   bash run.sh --stage 1 --stop_stage 2 --cv_root /data/cv-corpus-17.0 --langs "de fr pl"
+#   bash run.sh --pretrain_langs mono            # also one model per language: mono vs multilingual
 # Stages: 0 demo corpus | 1 prepare data | 2 units | 3 pretrain | 4 fine-tune | 5 decode |
-#         6 score | 7 zero-shot decode | 8 zero-shot score. A finished stage is skipped on a
-#         re-run (exp/.done/). Stages 2-8 are egs/TEMPLATE/asr.sh, shared by every corpus.
+#         6 score | 7 zero-shot decode | 8 zero-shot score | 9-12 (--pretrain_langs mono)
+#         monolingual pretraining, per-language fine-tuning, decode, table. A finished stage is
+#         skipped on a re-run (exp/.done/). Stages 2-12 are egs/TEMPLATE/asr.sh, shared by every corpus.
 set -euo pipefail
 cd "$(dirname "$0")"
 

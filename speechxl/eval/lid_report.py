@@ -35,13 +35,26 @@ def lid_scores(rows: list[dict], languages: list[str]) -> dict:
 
 
 def _tables(s: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The accuracy table (when any utterance is of a known language) and the confusions."""
+    langs = s["model_languages"]
+    conf = [[lang] + [str(row[p]) for p in langs] for lang, row in s["confusion"].items()]
+    tables = [("Confusions (rows: the truth; columns: the prediction)", ["language"] + langs, conf)]
+    if not s["languages"]:
+        return tables
     acc = [[lang, str(c["utterances"]), str(c["correct"]), f"{100 * c['accuracy']:.1f}"] for lang, c in s["languages"].items()]
     o = s["overall"]
     acc.append(["all", str(o["utterances"]), str(o["correct"]), f"{100 * o['accuracy']:.1f}"])
-    langs = s["model_languages"]
-    conf = [[lang] + [str(row[p]) for p in langs] for lang, row in s["confusion"].items()]
-    return [("Accuracy", ["language", "utterances", "correct", "accuracy %"], acc),
-            ("Confusions (rows: the truth; columns: the prediction)", ["language"] + langs, conf)]
+    return [("Accuracy", ["language", "utterances", "correct", "accuracy %"], acc)] + tables
+
+
+def _note(s: dict) -> str:
+    unknown = ", ".join(s["unknown_languages"])
+    if not s["languages"]:
+        return (f"No utterance is of a language the model was trained on ({', '.join(s['model_languages'])}): "
+                f"the confusion table shows the known language each utterance of {unknown} was taken for.")
+    return (f"Mean posterior of the predicted language: {s['overall']['mean_posterior']:.3f}. "
+            + (f"Languages the model was not trained on ({unknown}) are in the confusion table only: the known "
+               "language each utterance was taken for." if unknown else ""))
 
 
 def lid_report(decode_dir: str | Path) -> dict:
@@ -52,9 +65,7 @@ def lid_report(decode_dir: str | Path) -> dict:
     info = json.loads((d / "decode.json").read_text(encoding="utf-8"))
     s = lid_scores(rows, info["model"]["languages"])
     title = f"{Path(info['model']['checkpoint']).parent.parent.name} on {Path(info['data']).name} (language ID)"
-    note = (f"Mean posterior of the predicted language: {s['overall']['mean_posterior']:.3f}. "
-            + (f"Languages the model was not trained on ({', '.join(s['unknown_languages'])}) are in the confusion "
-               "table only: the known language each utterance was taken for." if s["unknown_languages"] else ""))
+    note = _note(s)
     md = [f"# {title}", "", note]
     page = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>",
             f"<h1>{html.escape(title)}</h1>",

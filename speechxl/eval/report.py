@@ -241,26 +241,45 @@ def score(decode_dir: str | Path) -> dict:
     return report
 
 
-def compare(reports: dict[str, dict], out: str | Path) -> Path:
+def _pooled(counts: list[dict]) -> dict:
+    """Error counts of several decodes together, with their rate."""
+    total = {k: sum(c[k] for c in counts) for k in ("utterances", "ref", "sub", "dele", "ins", "wrong", "errors")}
+    return total | {"rate": round(total["errors"] / total["ref"], 5) if total["ref"] else 0.0}
+
+
+def compare(reports: dict[str, dict], out: str | Path, rows: dict[str, str] | None = None) -> Path:
     """One Markdown table (and a JSON beside it) of several reports: a row per decode, a column
-    per language and metric; ``reports`` maps a label to score()'s result."""
-    metrics = sorted({m for r in reports.values() for m in r["scores"]})
-    langs = sorted({lang for r in reports.values() for m in r["scores"].values() for lang in m["languages"]})
-    head = ["decode"] + [f"{m} {lang}" for m in metrics for lang in langs + ["all"]]
-    rows = []
+    per language and metric; ``reports`` maps a label to score()'s result. ``rows`` maps a label to
+    the row it fills: decodes of different languages in one row (e.g. one model per language) give
+    each its own languages, and the row's "all" pools their errors."""
+    rows = rows or {label: label for label in reports}
+    table: dict[str, dict[str, dict]] = {}  # row -> metric -> scores (languages, overall)
     for label, r in reports.items():
+        for m, s in r["scores"].items():
+            cell = table.setdefault(rows[label], {}).setdefault(m, {"languages": {}})
+            if clash := cell["languages"].keys() & s["languages"].keys():
+                raise ValueError(f"{rows[label]}: two decodes of {', '.join(sorted(clash))} ({m}) in one row")
+            cell["languages"] |= s["languages"]
+    for row in table.values():
+        for cell in row.values():
+            cell["overall"] = _pooled(list(cell["languages"].values()))
+    metrics = sorted({m for r in table.values() for m in r})
+    langs = sorted({lang for r in table.values() for s in r.values() for lang in s["languages"]})
+    head = ["decode"] + [f"{m} {lang}" for m in metrics for lang in langs + ["all"]]
+    lines = []
+    for label, r in table.items():
         cells = [label]
         for m in metrics:
-            s = r["scores"].get(m)
+            s = r.get(m)
             for lang in langs + ["all"]:
                 c = (s["overall"] if lang == "all" else s["languages"].get(lang)) if s else None
                 cells.append(f"{100 * c['rate']:.2f}" if c else "")
-        rows.append(cells)
-    md = md_table(head, rows)
+        lines.append(cells)
+    md = md_table(head, lines)
     out = Path(out)
     atomic_write(out, "\n".join(md) + "\n")
     atomic_write(out.with_suffix(".json"), json.dumps(
         {label: {m: {lang: c["rate"] for lang, c in {**s["languages"], "all": s["overall"]}.items()}
-                 for m, s in r["scores"].items()} for label, r in reports.items()}, indent=1) + "\n")
+                 for m, s in r.items()} for label, r in table.items()}, indent=1) + "\n")
     log.info("comparison of %d decodes: %s", len(reports), out)
     return out

@@ -169,6 +169,19 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
     return cfg
 
 
+def share_budget(cfg: RunConfig, share: float) -> None:
+    """Give the run ``share`` of its budget: train.max_steps, train.max_minutes and the schedule's
+    step counts scaled (the schedule keeps its shape), for one of several runs that split a budget,
+    e.g. one model per language at a multilingual model's total cost."""
+    if not 0 < share <= 1:
+        raise ConfigError(f"budget share {share}: a share of the preset's budget is in (0, 1]")
+    steps = lambda n: max(1, round(n * share)) if n else 0  # noqa: E731
+    cfg.train.max_steps = steps(cfg.train.max_steps)
+    cfg.train.max_minutes *= share
+    for name in ("warmup_steps", "hold_steps", "decay_steps"):
+        setattr(cfg.schedule, name, steps(getattr(cfg.schedule, name)))
+
+
 def initial_weights(family: str, model_cfg: Any, init: str) -> tuple[Any, dict[str, torch.Tensor], str]:
     """(model config with the initial model's architecture, its weights, a description)."""
     from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf

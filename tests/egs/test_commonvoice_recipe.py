@@ -1,6 +1,7 @@
 """The CommonVoice recipe end to end on a tiny demo corpus, and a stage killed midway."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -109,9 +110,44 @@ def test_the_joint_speech_text_method_pretrains_on_three_streams(tmp_path):
     assert chars["family"] == "mslam" and chars["init"] == {"speech": str(pretrained)}
 
 
-def test_unknown_option_is_an_error(tmp_path):
-    r = recipe(tmp_path, "--no_such_option", "1")
-    assert r.returncode != 0 and "unknown option --no_such_option" in r.stderr
+def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
+    """--pretrain_langs mono: one model per language at 1/n of the pretraining budget; it and the
+    multilingual model fine-tuned per language; one table beside the multilingual fine-tuning."""
+    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_langs", "mono",
+            "--pretrain_args", " ".join(TINY_PRETRAIN), "--finetune_args", " ".join(TINY_FINETUNE),
+            "--finetune_units", "phones", "--scratch_units", "", "--units_from", "",
+            "--decode_args", "--beam 4 --beam_tokens 4"]
+    r = recipe(tmp_path, *tiny)
+    assert r.returncode == 0, r.stderr[-3000:]
+    data, mono = tmp_path / "data", tmp_path / "exp" / "mono_w2v_bert_tiny"
+    for lang in ("es", "ru"):
+        for name in ("pretrain", "train", "dev", "test"):
+            assert {u.lang for u in read_manifest(data / "mono" / lang / name)} == {lang}
+        # 2 updates for the multilingual model, 1 for each of the two monolingual ones
+        assert ckpt.resolve(mono / f"pretrain_{lang}" / "checkpoints", "last").name == "step_00000001"
+        config = yaml.safe_load((mono / f"pretrain_{lang}" / "config.yaml").read_text())
+        assert config["data"] == [str(data / "mono" / lang / "pretrain")] and config["schedule"]["warmup_steps"] == 1
+        multi = yaml.safe_load((mono / f"ctc_phones_multi_{lang}" / "config.yaml").read_text())
+        assert multi["init"] == {"speech": str(tmp_path / "exp" / "pretrain_w2v_bert_tiny")}
+        assert multi["data"] == [str(data / "mono" / lang / "train")]
+        assert (mono / f"ctc_phones_mono_{lang}" / "decode_test" / "report.json").is_file()
+    table = (tmp_path / "exp" / "mono_vs_multi_w2v_bert_tiny.md").read_text()
+    assert "| decode | PER es | PER ru | PER all |" in table
+    for row in ("monolingual pretraining, per-language fine-tuning", "multilingual pretraining, per-language "
+                "fine-tuning", "multilingual pretraining and fine-tuning"):
+        assert re.search(rf"\| {row} \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", table), (row, table)
+    again = recipe(tmp_path, *tiny)
+    assert again.returncode == 0 and again.stdout.count("done already") == 11  # stages 0-6, 9-12 (no held-out set)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--no_such_option", "1"], "unknown option --no_such_option"),
+    (["--pretrain_langs", "both"], "--pretrain_langs is multi or mono, not both"),
+    (["--pretrain_langs", "mono", "--pretrain_recipe", "mslam"], "--pretrain_langs mono compares speech-only"),
+])
+def test_unknown_options_are_errors(tmp_path, args, message):
+    r = recipe(tmp_path, *args)
+    assert r.returncode != 0 and message in r.stderr
 
 
 def test_killed_stage_reruns_and_gives_the_same_data(tmp_path):

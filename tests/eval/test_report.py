@@ -86,3 +86,27 @@ def test_results_md_and_pra_beside_the_decode(tmp_path):
     score(decode_dir(tmp_path, rows_with_audio(tmp_path), name="decode_test_lm"))
     assert "|decode_test_lm/test|2|4|" in (d.parent / "RESULTS.md").read_text()
     assert "| (inserted) | ␣ | 1 |" in (d / "report.md").read_text()  # CER: the space before "s"
+
+
+def test_one_model_per_language_fills_one_row_of_the_comparison(tmp_path):
+    """--row: the decodes of per-language models side by side with a multilingual one; each row's
+    "all" pools its decodes' errors."""
+    import pytest
+
+    from speechxl.eval.report import compare
+
+    def row(lang, ref, hyp):
+        return {"id": f"{lang}1", "lang": lang, "audio": str(tmp_path / "gone.flac"), "offset": 0.0, "duration": 1.0,
+                "ref": ref, "hyp": hyp, "ref_units": [], "hyp_units": []}
+
+    es = score(decode_dir(tmp_path, [row("es", "la casa roja", "la cosa roja")], name="es"))
+    ru = score(decode_dir(tmp_path, [row("ru", "да нет", "да нет")], name="ru"))
+    both = score(decode_dir(tmp_path, [row("es", "la casa roja", "la casa"), row("ru", "да нет", "да")], name="multi"))
+    out = compare({"es": es, "ru": ru, "multi": both}, tmp_path / "mono.md", {"es": "mono", "ru": "mono", "multi": "multi"})
+    table = out.read_text()
+    assert "| WER es | WER ru | WER all |" in table
+    assert "| 33.33 | 0.00 | 20.00 |" in table.splitlines()[2]  # mono: 1 error in 5 words
+    assert "| 33.33 | 50.00 | 40.00 |" in table.splitlines()[3]  # multi: 2 in 5
+    assert json.loads(out.with_suffix(".json").read_text())["mono"]["WER"]["all"] == 0.2
+    with pytest.raises(ValueError, match="mono: two decodes of es"):
+        compare({"es": es, "multi": both}, tmp_path / "x.md", {"es": "mono", "multi": "mono"})

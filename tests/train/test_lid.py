@@ -70,6 +70,12 @@ def test_language_id_learns_decodes_and_reports(tmp_path, run_cli):
     assert report["overall"]["accuracy"] == 1.0 and report["overall"]["utterances"] == 6
     assert report["unknown_languages"] == ["xx"] and sum(report["confusion"]["xx"].values()) == 1
     assert "| lo | 3 | 3 | 100.0 |" in (out / "decode_test" / "report.md").read_text()
+    # a set of held-out languages alone: no accuracy to give, only which known language each was taken for
+    write_manifest([held], tmp_path / "heldout")
+    run_cli("decode", out, tmp_path / "heldout")
+    run_cli("score", out / "decode_heldout")
+    md = (out / "decode_heldout" / "report.md").read_text()
+    assert "No utterance is of a language the model was trained on (hi, lo)" in md and "## Accuracy" not in md
     with pytest.raises(SystemExit):  # a language-ID model does not transcribe
         run_cli("transcribe", out, read_manifest(dev)[0].audio)
 

@@ -23,3 +23,26 @@ def test_tri_stage():
     assert lr_scale(100, 100, cfg) == lr_scale(500, 100, cfg) == pytest.approx(0.05)
     with pytest.raises(ConfigError):
         ScheduleConfig(kind="tri_stage", final_scale=0).validate()
+
+
+def test_a_budget_share_scales_the_budget_and_keeps_the_schedule_shape(run_cli, capsys):
+    """--budget_share 1/6: one of six monolingual models at a multilingual model's total cost."""
+    from pathlib import Path
+
+    import yaml
+
+    from speechxl.train.pretrain import load_pretrain_config
+    from speechxl.train.setup import share_budget
+
+    cfg = load_pretrain_config(None, ["data=d", "out=o", "train.max_steps=4000", "train.max_minutes=6",
+                                      "schedule.kind=tri_stage", "schedule.final_scale=0.05",
+                                      "schedule.warmup_steps=300", "schedule.hold_steps=1200"])
+    share_budget(cfg, 1 / 6)
+    assert (cfg.train.max_steps, cfg.train.max_minutes) == (667, 1.0)
+    assert (cfg.schedule.warmup_steps, cfg.schedule.hold_steps, cfg.schedule.decay_steps) == (50, 200, 0)
+    with pytest.raises(ConfigError, match="budget share 1.5: a share of the preset's budget is in"):
+        share_budget(cfg, 1.5)
+    preset = Path(__file__).resolve().parents[2] / "recipes/pretrain/w2v_bert_tiny.yaml"
+    run_cli("pretrain", "--config", preset, "--budget_share", "1/4", "--print_config")
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["train"]["max_steps"] == 1000 and printed["schedule"]["warmup_steps"] == 75
