@@ -47,8 +47,8 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-from fractions import Fraction
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 from speechxl import __version__

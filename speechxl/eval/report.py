@@ -18,13 +18,14 @@ import html
 import io
 import json
 import logging
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from speechxl.atomic import atomic_write
 from speechxl.data.audio import AudioError, load_audio
-from speechxl.eval.metrics import pra, score_rows
+from speechxl.eval.metrics import Counts, pra, score_rows
 from speechxl.eval.results import write_results
 from speechxl.eval.tables import md_table
 
@@ -242,9 +243,11 @@ def score(decode_dir: str | Path) -> dict:
 
 
 def _pooled(counts: list[dict]) -> dict:
-    """Error counts of several decodes together, with their rate."""
-    total = {k: sum(c[k] for c in counts) for k in ("utterances", "ref", "sub", "dele", "ins", "wrong", "errors")}
-    return total | {"rate": round(total["errors"] / total["ref"], 5) if total["ref"] else 0.0}
+    """Error counts of several decodes (Counts.as_dict()) together, with their rate."""
+    total = Counts()
+    for c in counts:
+        total.add(Counts(**{f.name: c[f.name] for f in fields(Counts)}))
+    return total.as_dict()
 
 
 def compare(reports: dict[str, dict], out: str | Path, rows: dict[str, str] | None = None) -> Path:
