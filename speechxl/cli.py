@@ -37,6 +37,11 @@
   speechxl inventory --from-text it.txt --lang it > it.inv
   speechxl decode exp/ctc_phones data/test_heldout --inventory it.inv --map articulatory
   speechxl codebooks exp/pretrain data/test data/test_heldout --out exp/codebooks
+  speechxl dump-features mfcc data/pretrain data/dev --out exp/feats_mfcc
+  speechxl dump-features exp/hubert_it1 data/pretrain data/dev --layer 6 --out exp/feats_it1
+  speechxl kmeans exp/feats_mfcc --clusters 100 --out exp/km100
+  speechxl pretrain --config recipes/pretrain/hubert_tiny.yaml data=data/pretrain valid_data=data/dev labels=exp/km100 out=exp/hubert
+  speechxl label-quality exp/km100 exp/km500 --data data/dev --aligner exp/ctc_phones --out exp/label_quality
   speechxl fieldwork-report --steps given=exp/ctc_given --test data/test --transcribed exp/transcribed --out exp/report
 
 Options take underscores or dashes alike (--cv_root, --cv-root).
@@ -547,6 +552,54 @@ def _run_codebooks(args) -> None:
     print(codebooks(args.model, args.data, args.out, args.minutes, args.seed) / "codebooks.md")
 
 
+def _add_dump_features(sub) -> None:
+    p = sub.add_parser("dump-features", help="frames of every utterance for k-means (HuBERT's labels): MFCCs, or a "
+                                             "layer of a pretrained model")
+    p.add_argument("source", help="'mfcc', or a pretraining experiment dir (its best checkpoint) or checkpoint dir")
+    p.add_argument("data", nargs="+", help="data sets whose utterances to dump (those the labels are for: the "
+                                           "pretraining set and its validation set)")
+    option(p, "--out", required=True, help="directory for the frame store")
+    option(p, "--layer", type=int, default=0, help="a model's layer whose output to dump (0: the encoder's input)")
+    option(p, "--frame_shift", type=float, default=20.0,
+           help="mfcc: ms between frames, the frame shift of the model that will predict the labels")
+
+
+def _run_dump_features(args) -> None:
+    from speechxl.decode.features import dump_features
+
+    print(dump_features(args.source, args.data, args.out, args.layer, args.frame_shift))
+
+
+def _add_kmeans(sub) -> None:
+    p = sub.add_parser("kmeans", help="k-means labels of dumped frames (HuBERT's targets): pretrain ... labels=OUT")
+    p.add_argument("features", help="a dump-features directory")
+    option(p, "--clusters", type=int, required=True, help="number of clusters (HuBERT: 100 of MFCCs, then 500)")
+    option(p, "--out", required=True, help="directory for the labels")
+    option(p, "--sample", type=int, default=100_000, help="frames to fit the centroids on (a seeded random sample)")
+    option(p, "--seed", type=int, default=0, help="the sample and the initial centroids")
+
+
+def _run_kmeans(args) -> None:
+    from speechxl.train.kmeans import kmeans
+
+    print(kmeans(args.features, args.clusters, args.out, args.sample, args.seed))
+
+
+def _add_label_quality(sub) -> None:
+    p = sub.add_parser("label-quality", help="k-means labels against force-aligned phones: phone purity, cluster "
+                                             "purity, PNMI (HuBERT's measures)")
+    p.add_argument("labels", nargs="+", help="kmeans output dirs to compare")
+    option(p, "--data", required=True, help="a transcribed data set the labels cover (e.g. data/dev)")
+    option(p, "--aligner", required=True, help="a phone CTC model that aligns the transcripts")
+    option(p, "--out", required=True, help="the report, without suffix: <out>.md and .json")
+
+
+def _run_label_quality(args) -> None:
+    from speechxl.decode.label_quality import label_quality
+
+    print(label_quality(args.labels, args.data, args.aligner, args.out))
+
+
 def _add_fieldwork_report(sub) -> None:
     p = sub.add_parser("fieldwork-report", help="the fieldwork recipe's report: each adaptation step, per speaker "
                                                 "and recording, the transcribed recordings, alignment accuracy")
@@ -581,6 +634,8 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "transcribe-long": (_add_transcribe_long, _run_transcribe_long), "align": (_add_align, _run_align),
          "card": (_add_card, _run_card), "release": (_add_release, _run_release),
          "inventory": (_add_inventory, _run_inventory), "codebooks": (_add_codebooks, _run_codebooks),
+         "dump-features": (_add_dump_features, _run_dump_features), "kmeans": (_add_kmeans, _run_kmeans),
+         "label-quality": (_add_label_quality, _run_label_quality),
          "fieldwork-report": (_add_fieldwork_report, _run_fieldwork_report)}
 
 

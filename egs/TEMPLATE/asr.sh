@@ -10,16 +10,18 @@
 # Stages here: 2 units | 3 pretrain | 4 fine-tune | 5 decode | 6 score | 7 zero-shot decode |
 # 8 zero-shot score (when $data/test_heldout exists) | with --pretrain_langs mono: 9 monolingual
 # pretraining | 10 per-language fine-tuning | 11 per-language decode | 12 monolingual vs multilingual
-# table. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
+# table | with --pretrain_recipe hubert: 13 the k-means labels against phones. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
 # settings).
 
 stage=0                   # first stage to run
 stop_stage=100            # last stage to run
 nj=2                      # parallel processes
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2 or mslam (joint speech-text; its tiny preset)
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels) or mslam (joint speech-text; its tiny preset)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
+hubert_clusters="100 500" # hubert: clusters of each iteration's labels (the first of MFCCs, each later one of a layer of the previous model)
+hubert_layer=2            # hubert: the layer whose output the next iteration clusters (tiny preset: 4 layers; BASE: 6 of 12)
 pretrain_langs=multi      # multi: one model on every language; mono: also one per language at an equal share of the budget, compared per language (stages 9-12)
 finetune_config=../../recipes/finetune/ctc_tiny.yaml  # fine-tuning preset (recipes/finetune/*.yaml)
 finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe), from stage 3's model
@@ -43,13 +45,18 @@ if [ -z "$pretrain_config" ]; then
     wav2vec2) pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml ;;
     bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
     w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
+    hubert) pretrain_config=../../recipes/pretrain/hubert_tiny.yaml ;;
     mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
-    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert or mslam, not $pretrain_recipe" >&2; exit 1 ;;
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert, hubert or mslam, not $pretrain_recipe" >&2; exit 1 ;;
   esac
 fi
 
-if [ "$pretrain_langs" == mono ] && grep -q '^family: mslam' "$pretrain_config"; then
+# the preset's family, through its bases
+pretrain_family=$(speechxl pretrain --config "$pretrain_config" --print_config | sed -n 's/^family: \([^ ]*\).*/\1/p')
+if [ "$pretrain_langs" == mono ] && [ "$pretrain_family" == mslam ]; then
   echo "$0: --pretrain_langs mono compares speech-only pretraining; $pretrain_config is joint speech-text" >&2; exit 1
+elif [ "$pretrain_langs" == mono ] && [ "$pretrain_family" == hubert ]; then
+  echo "$0: --pretrain_langs mono does not run HuBERT's iterations per language yet" >&2; exit 1
 elif [ "$pretrain_langs" != mono ] && [ "$pretrain_langs" != multi ]; then
   echo "$0: --pretrain_langs is multi or mono, not $pretrain_langs" >&2; exit 1
 fi
@@ -65,13 +72,36 @@ pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
 # a joint speech-text preset (family mslam) reads three streams: untranscribed speech, the LM text
 # and the transcribed training set, in characters
 pretrain_data=(data="$data/pretrain")
-if grep -q '^family: mslam' "$pretrain_config"; then
+if [ "$pretrain_family" == mslam ]; then
   pretrain_data=(units=chars streams.speech.data="$data/pretrain" streams.text.data="$data/lm_text"
                  streams.paired.data="$data/train")
 fi
-# shellcheck disable=SC2086  # pretrain_args is a list of key=value words
-run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" "${pretrain_data[@]}" \
-  valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
+# HuBERT's iterations, each with an equal share of the budget: labels from k-means of MFCCs, a model
+# trained to predict them, labels from k-means of that model's layer $hubert_layer, the next model
+# (continued from the previous one) ... the last iteration's model is stage 3's; each iteration's
+# features, labels and model are in $exp/hubert_<tag>/
+hubert_pretrain() {  # hubert_pretrain ARGS CLUSTERS LAYER
+  local args=$1 clusters=($2) layer=$3 h=$exp/hubert_$(basename "$pretrain_config" .yaml) i=1 source=mfcc init=()
+  for k in "${clusters[@]}"; do
+    local model=$h/it$i; if [ "$i" == "${#clusters[@]}" ]; then model=$pretrain_exp; fi
+    if [ ! -f "$h/km_it$i/info.json" ]; then  # made once: a resumed iteration refuses other labels
+      speechxl dump-features "$source" "$data/pretrain" "$data/dev" --layer "$layer" --out "$h/feats_it$i"
+      speechxl kmeans "$h/feats_it$i" --clusters "$k" --out "$h/km_it$i"
+      rm -r "$h/feats_it$i"  # the labels are what the run reads
+    fi
+    # shellcheck disable=SC2086  # ARGS is a list of key=value words
+    speechxl pretrain --config "$pretrain_config" --budget_share "1/${#clusters[@]}" data="$data/pretrain" \
+      valid_data="$data/dev" labels="$h/km_it$i" out="$model" "${init[@]}" $args
+    source=$model init=(init="$model") i=$((i + 1))
+  done
+}
+if [ "$pretrain_family" == hubert ]; then
+  run_stage 3 "pretrain" --reads "pretrain_config data" hubert_pretrain "$pretrain_args" "$hubert_clusters" "$hubert_layer"
+else
+  # shellcheck disable=SC2086  # pretrain_args is a list of key=value words
+  run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" "${pretrain_data[@]}" \
+    valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
+fi
 
 # one CTC model per unit set; the experiment name says which branch it grew from: ctc_<units>_<pretrained
 # model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture (each
@@ -206,4 +236,15 @@ if [ "$pretrain_langs" == mono ] && [ "$stop_stage" -ge 9 ]; then
   if [ -f "$multi_decode/hyp.trn" ]; then rows+=(--row "multilingual pretraining and fine-tuning" "$multi_decode"); fi
   run_stage 12 "monolingual vs multilingual" speechxl score --compare "$exp/mono_vs_multi_$tag.md" "${rows[@]}"
   if [ "$stop_stage" -ge 12 ] && [ "$stage" -le 12 ]; then echo "== per language: $exp/mono_vs_multi_$tag.md"; fi
+fi
+
+# HuBERT: how well each iteration's labels match phones on dev (phone purity, cluster purity, PNMI),
+# the phones from a forced alignment by the phone recogniser of stage 4
+if [ "$pretrain_family" == hubert ] && [ -d "$exp/ctc_phones_$tag" ]; then
+  h=$exp/hubert_$tag
+  n_iterations=$(wc -w <<< "$hubert_clusters")
+  label_dirs=(); for i in $(seq 1 "$n_iterations"); do label_dirs+=("$h/km_it$i"); done
+  run_stage 13 "HuBERT label quality" speechxl label-quality "${label_dirs[@]}" --data "$data/dev" \
+    --aligner "$exp/ctc_phones_$tag" --out "$exp/hubert_labels_$tag"
+  if [ "$stop_stage" -ge 13 ] && [ "$stage" -le 13 ]; then echo "== label quality: $exp/hubert_labels_$tag.md"; fi
 fi

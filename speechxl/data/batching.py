@@ -9,6 +9,10 @@ Two ways to fill a batch of at most ``max_samples`` samples:
   crop_to_shortest   every utterance is cropped to the batch's shortest (no padding; wav2vec 2.0
                      pretraining), a random window of each
   padding            utterances keep their length, padded to the batch's longest (fine-tuning)
+
+A plan with ``frame_labels`` (a frame store of k-means labels, HuBERT's targets) crops at whole
+label frames, so the labels cut from a window are those of the model's frames of that window
+(``batch["frame_labels"]`` (B, L), padded with IGNORE); utterances without labels are left out.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ import numpy as np
 import torch
 
 from speechxl.data.audio import SAMPLE_RATE, load_audio
+from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import Utterance
 from speechxl.data.sampling import SamplingConfig, epoch_indices
 from speechxl.config import ConfigError
 
 log = logging.getLogger(__name__)
+
+IGNORE = -100
+"""A frame label that is no target (padding; past an utterance's labels)."""
 
 
 @dataclass(kw_only=True)
@@ -65,7 +73,13 @@ class BatchPlan:
 
     def __init__(self, utts: list[Utterance], cfg: BatchConfig, seed: int, sampling: SamplingConfig | None = None,
                  shuffle: bool = True, rank: int = 0, world: int = 1,
-                 labels: Callable[[Utterance], list[int]] | None = None):
+                 labels: Callable[[Utterance], list[int]] | None = None, frame_labels: FrameStore | None = None):
+        if frame_labels is not None:
+            unlabelled = [u.id for u in utts if u.id not in frame_labels]
+            if unlabelled:
+                log.info("batching: left out %d of %d utterances that %s has no labels for, e.g. %s", len(unlabelled),
+                         len(utts), frame_labels.path, unlabelled[:3])
+                utts = [u for u in utts if u.id in frame_labels]
         kept = [u for u in utts if cfg.min_seconds <= u.duration and (cfg.crop_to_shortest or u.duration <= cfg.max_seconds)]
         if len(kept) < len(utts):
             log.info("batching: left out %d of %d utterances %s", len(utts) - len(kept), len(utts),
@@ -75,10 +89,15 @@ class BatchPlan:
             raise ValueError("no utterance fits the batch limits")
         self.utts, self.cfg, self.seed = kept, cfg, seed
         self.sampling, self.shuffle, self.rank, self.world, self.labels = sampling, shuffle, rank, world, labels
+        self.frame_labels = frame_labels
+        self.hop = round(frame_labels.frame_shift_ms * SAMPLE_RATE / 1000) if frame_labels is not None else 1
+        """Crops start at multiples of this many samples (a label frame)."""
         self.samples = np.array([int(round(u.duration * SAMPLE_RATE)) for u in kept])
         self.langs = [u.lang for u in kept]
         rows = "\n".join(f"{u.id}\t{u.offset}\t{u.duration}" for u in kept)  # not the path: a data dir may move
         self.fingerprint = f"{len(kept)} utterances, {hashlib.sha256(rows.encode()).hexdigest()[:16]}"
+        if frame_labels is not None:
+            self.fingerprint += f", labels {frame_labels.info['fingerprint']}"
         """What the plan is made of: equal fingerprints, equal plans (resume checks it)."""
 
     def epoch(self, epoch: int) -> list[list[Piece]]:
@@ -109,7 +128,7 @@ class BatchPlan:
             pieces = []
             for i in batch:
                 length = shortest if self.cfg.crop_to_shortest else min(self.samples[i], cap)
-                start = int(rng.integers(0, self.samples[i] - length + 1))
+                start = self.hop * int(rng.integers(0, (self.samples[i] - length) // self.hop + 1))
                 pieces.append(Piece(i, start, length))
             planned.append(pieces)
         if self.shuffle:
@@ -120,7 +139,11 @@ class BatchPlan:
     def iterate(self, epoch: int, start: int = 0) -> Iterator[dict]:
         """Loaded batches of ``epoch`` from batch ``start`` on, by ``cfg.num_workers`` processes, with the
         plan's ``labels`` (a function of an utterance) when it has them."""
-        return iterate(self, epoch, start, self.cfg.num_workers, self.labels)
+        return iterate(self, epoch, start, self.cfg.num_workers)
+
+    def load(self, pieces: list[Piece]) -> dict:
+        """One planned batch, loaded."""
+        return load_batch(self.utts, pieces, self.labels, self.frame_labels, self.hop)
 
 
 def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,10 +155,11 @@ def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return wav, lengths
 
 
-def load_batch(utts: list[Utterance], pieces: list[Piece],
-               labels: Callable[[Utterance], list[int]] | None = None) -> dict:
+def load_batch(utts: list[Utterance], pieces: list[Piece], labels: Callable[[Utterance], list[int]] | None = None,
+               frame_labels: FrameStore | None = None, hop: int = 1) -> dict:
     """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), audio_seconds, ids, langs
-    [, labels and the transcripts, texts]."""
+    [, labels and the transcripts, texts] [, frame_labels (B, L): each piece's labels from its first
+    frame (start / hop), as many as frames of ``hop`` samples start in it, IGNORE past its end]."""
     waves = []
     for p in pieces:
         u = utts[p.index]
@@ -148,25 +172,29 @@ def load_batch(utts: list[Utterance], pieces: list[Piece],
     if labels is not None:
         batch["labels"] = [labels(utts[p.index]) for p in pieces]
         batch["texts"] = [utts[p.index].text or "" for p in pieces]
+    if frame_labels is not None:
+        rows = [frame_labels[utts[p.index].id][p.start // hop: p.start // hop - (-p.length // hop)] for p in pieces]
+        batch["frame_labels"] = torch.full((len(rows), max(len(r) for r in rows)), IGNORE, dtype=torch.long)
+        for j, r in enumerate(rows):
+            batch["frame_labels"][j, : len(r)] = torch.from_numpy(np.asarray(r, dtype=np.int64).reshape(-1))
     return batch
 
 
 class _PlannedBatches(torch.utils.data.Dataset):
-    def __init__(self, utts, plan, labels):
-        self.utts, self.plan, self.labels = utts, plan, labels
+    def __init__(self, plan: BatchPlan, batches: list[list[Piece]]):
+        self.plan, self.batches = plan, batches
 
     def __len__(self) -> int:
-        return len(self.plan)
+        return len(self.batches)
 
     def __getitem__(self, i: int) -> dict:
-        return load_batch(self.utts, self.plan[i], self.labels)
+        return self.plan.load(self.batches[i])
 
 
-def iterate(plan: BatchPlan, epoch: int, start: int = 0, num_workers: int = 0,
-            labels: Callable[[Utterance], list[int]] | None = None) -> Iterator[dict]:
+def iterate(plan: BatchPlan, epoch: int, start: int = 0, num_workers: int = 0) -> Iterator[dict]:
     """Loaded batches of ``epoch`` from batch ``start`` on, read by ``num_workers`` processes."""
     batches = plan.epoch(epoch)
-    ds = _PlannedBatches(plan.utts, batches, labels)
+    ds = _PlannedBatches(plan, batches)
     # its own generator: creating the loader must not draw from the global RNG (exact resume)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, sampler=range(start, len(batches)),
                                          num_workers=num_workers, prefetch_factor=4 if num_workers else None,

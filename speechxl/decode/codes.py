@@ -32,9 +32,10 @@ def load_pretrained(path: str | Path) -> torch.nn.Module:
     found = ckpt.find_checkpoint(path)
     family, cfg = saved_architecture(found)
     model = FAMILIES[family].build(cfg)
-    model.load_state_dict(ckpt.load_model_state(found))
-    if not hasattr(model, "frame_codes"):
-        raise SpeechxlError(f"{path}: a {family} model has no discrete targets to count")
+    try:
+        model.load_state_dict(ckpt.load_model_state(found))
+    except RuntimeError as e:  # a fine-tuned model's weights
+        raise SpeechxlError(f"{found}: not a {family} pretraining checkpoint ({str(e).splitlines()[0]})") from None
     return model.eval()
 
 
@@ -91,6 +92,8 @@ def codebooks(model_dir: str | Path, data_dirs: list[str | Path], out: str | Pat
     if len({u.lang for u in utts}) < 2:
         raise SpeechxlError(f"{[str(d) for d in data_dirs]}: codebook sharing needs two languages or more")
     model = load_pretrained(model_dir)
+    if not hasattr(model, "frame_codes"):
+        raise SpeechxlError(f"{model_dir}: a {type(model).__name__} has no discrete targets to count")
     by_lang, seconds = chosen(utts, minutes, seed)
     ids, space = language_codes(model, by_lang)
     result = analyse(ids, space)

@@ -1,9 +1,11 @@
 """Hugging Face Wav2Vec2 model directories: config.json + weights, both ways.
 
-Three transformers model types map onto speechxl families and parts:
+Four transformers model types map onto speechxl families and parts:
   wav2vec2            -> wav2vec2, conv frontend + Transformer (XLSR-53, XLS-R, ...)
   wav2vec2-conformer  -> wav2vec2, conv frontend + Conformer (relative or rotary)
   wav2vec2-bert       -> w2v-bert, log-mel frames + Conformer (w2v-BERT 2.0)
+  hubert              -> hubert, conv frontend + Transformer (HubertModel is the encoder alone:
+                         the k-means labels' head is not in transformers)
 Weights map by a table of name prefixes, no surgery: speechxl's parts carry transformers'
 names inside them. Wav2Vec2Conformer keeps a convolutional positional embedding it never
 uses, and its rotary frequencies: both are dropped on import, and written on export so the file
@@ -23,6 +25,7 @@ import torch
 
 from speechxl.config import from_dict
 from speechxl.interop.hf_dir import read_hf_weights, write_hf_dir
+from speechxl.models.hubert import HubertConfig
 from speechxl.models.w2v_bert import W2vBertConfig
 from speechxl.models.wav2vec2 import Wav2Vec2Config
 from speechxl.nn.conformer import ConformerConfig, rotary_frequencies
@@ -31,7 +34,7 @@ from speechxl.nn.transformer import TransformerConfig
 
 # transformers model_type -> (base model prefix in its weights, speechxl family)
 MODEL_TYPES = {"wav2vec2": ("wav2vec2", "wav2vec2"), "wav2vec2-conformer": ("wav2vec2_conformer", "wav2vec2"),
-               "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert")}
+               "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert"), "hubert": ("hubert", "hubert")}
 WEIGHT_NORM = [(".conv.weight_g", ".conv.parametrizations.weight.original0"),
                (".conv.weight_v", ".conv.parametrizations.weight.original1")]
 
@@ -111,14 +114,20 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
         "quantizer_input_dropout": g("feat_quantizer_dropout", 0.0),
     }
     family = MODEL_TYPES[model_type][1]
-    if model_type == "wav2vec2":
+    if model_type in ("wav2vec2", "hubert"):
         encoder = {"hidden_size": g("hidden_size", 768), "num_layers": g("num_hidden_layers", 12),
                    "num_heads": g("num_attention_heads", 12), "intermediate_size": g("intermediate_size", 3072),
                    "pre_norm": g("do_stable_layer_norm", False), "dropout": g("hidden_dropout", 0.1),
                    "attention_dropout": g("attention_dropout", 0.1), "activation_dropout": g("activation_dropout", 0.1),
                    "layerdrop": g("layerdrop", 0.1), "pos_conv_kernel": g("num_conv_pos_embeddings", 128),
                    "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
-        return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
+        if model_type == "wav2vec2":
+            return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
+        if not g("feat_proj_layer_norm", True) or g("conv_pos_batch_norm", False):
+            raise ValueError("HuBERT without the feature projection's layer norm, or with a batch-normed positional "
+                             "conv, is not supported")
+        return family, from_dict(HubertConfig, {"frontend": _conv_frontend(g), "encoder": encoder,
+                                                "projection_dropout": g("feat_proj_dropout", 0.0)})
     if model_type == "wav2vec2-conformer":
         return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g),
                                                   "encoder": {"type": "conformer", **_conformer(g, bert=False)},
@@ -135,6 +144,8 @@ def hf_model_type(cfg) -> str | None:
     None where transformers has no counterpart (e.g. wav2vec 2.0 on log-mel frames, BEST-RQ)."""
     if isinstance(cfg, W2vBertConfig):
         return "wav2vec2-bert"
+    if isinstance(cfg, HubertConfig) and isinstance(cfg.frontend, ConvFrontendConfig):
+        return {TransformerConfig: "hubert"}.get(type(cfg.encoder))
     if isinstance(cfg, Wav2Vec2Config) and isinstance(cfg.frontend, ConvFrontendConfig):
         return {TransformerConfig: "wav2vec2", ConformerConfig: "wav2vec2-conformer"}[type(cfg.encoder)]
     return None
@@ -146,18 +157,21 @@ def config_to_hf(cfg, architecture: str) -> dict:
     if model_type is None:
         raise ValueError(f"a {type(cfg).__name__} with a {type(cfg.frontend).__name__} and a "
                          f"{type(cfg.encoder).__name__} has no transformers counterpart")
-    e, q, o = cfg.encoder, cfg.quantizer, cfg.objective
+    e = cfg.encoder
     out = {
         "architectures": [architecture], "hidden_size": e.hidden_size, "num_hidden_layers": e.num_layers,
         "num_attention_heads": e.num_heads, "intermediate_size": e.intermediate_size, "hidden_dropout": e.dropout,
         "attention_dropout": e.attention_dropout, "activation_dropout": e.activation_dropout,
         "layerdrop": e.layerdrop, "layer_norm_eps": e.layer_norm_eps, "feat_proj_dropout": cfg.projection_dropout,
-        "feat_quantizer_dropout": cfg.quantizer_input_dropout, "num_codevector_groups": q.groups,
-        "num_codevectors_per_group": q.entries, "codevector_dim": q.dim, "proj_codevector_dim": o.final_dim,
-        "num_negatives": o.num_negatives, "contrastive_logits_temperature": o.temperature,
-        "diversity_loss_weight": o.diversity_weight, "mask_time_prob": cfg.masking.prob,
-        "mask_time_length": cfg.masking.length, "mask_time_min_masks": cfg.masking.min_masks,
+        "mask_time_prob": cfg.masking.prob, "mask_time_length": cfg.masking.length,
+        "mask_time_min_masks": cfg.masking.min_masks,
     }
+    if model_type != "hubert":  # the contrastive task's parts
+        q, o = cfg.quantizer, cfg.objective
+        out.update(feat_quantizer_dropout=cfg.quantizer_input_dropout, num_codevector_groups=q.groups,
+                   num_codevectors_per_group=q.entries, codevector_dim=q.dim, proj_codevector_dim=o.final_dim,
+                   num_negatives=o.num_negatives, contrastive_logits_temperature=o.temperature,
+                   diversity_loss_weight=o.diversity_weight)
     if model_type in ("wav2vec2-conformer", "wav2vec2-bert"):
         out.update(hidden_act=e.activation, position_embeddings_type=None if e.position == "none" else e.position,
                    rotary_embedding_base=e.rotary_base, max_source_positions=e.max_positions,
@@ -179,8 +193,9 @@ def config_to_hf(cfg, architecture: str) -> dict:
             raise ValueError("transformers' Wav2Vec2Conformer needs conv_norm batch and a final norm")
         return {**out, "model_type": "wav2vec2-conformer", "num_conv_pos_embeddings": 128,
                 "num_conv_pos_embedding_groups": 16}
-    return {**out, "model_type": "wav2vec2", "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
-            "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups}
+    return {**out, "model_type": model_type, "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
+            "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups,
+            **({"feat_proj_layer_norm": True} if model_type == "hubert" else {})}
 
 
 def is_hf_dir(path: str | Path) -> bool:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from torch import nn
 
 from speechxl.config import ConfigError, from_dict, read_yaml
-from speechxl.models import bestrq, mslam, w2v_bert, wav2vec2
+from speechxl.models import bestrq, hubert, mslam, w2v_bert, wav2vec2
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class Family:
     """The kinds of data stream its pretraining reads (``streams.<name>.kind``): speech, paired, text.
     A family that reads paired or text streams reads them in the run's ``units``, and its config has
     a ``vocabulary`` the pretraining sets from them."""
+    frame_labels: bool = False
+    """Its targets are frame labels that arrive with the batch (``labels=``: speechxl kmeans's output);
+    its config has ``clusters``, which the pretraining sets from them."""
 
 
 # every family's speech encoder (what CTC fine-tunes) is models.speech_encoder.build_encoder(config)
@@ -33,6 +36,7 @@ FAMILIES = {
     "wav2vec2": Family(wav2vec2.Wav2Vec2Config, wav2vec2.build, wav2vec2.copy_architecture),
     "bestrq": Family(bestrq.BestRQConfig, bestrq.build, bestrq.copy_architecture),
     "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.build, w2v_bert.copy_architecture),
+    "hubert": Family(hubert.HubertConfig, hubert.build, hubert.copy_architecture, frame_labels=True),
     "mslam": Family(mslam.MslamConfig, mslam.build, mslam.copy_architecture, parts=("speech", "text"),
                     streams=("speech", "paired", "text")),
     # runs from before encoder tags: wav2vec2 with a Conformer by default

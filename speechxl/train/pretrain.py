@@ -12,6 +12,10 @@ A joint family (``mslam``) also reads paired streams (``streams.<name>.kind=pair
 audio, the transcripts as ids of the run's ``units``, never cropped; utterances too short for their
 labels left out) and text streams (``kind=text``: dirs of <lang>.txt, in the same units, batched
 by ``text_batch``); validation stays on speech (``valid_data``).
+
+A family with frame-label targets (``hubert``) reads ``labels=`` (speechxl kmeans's out dir, which
+covers the training and validation utterances): its label count sets ``model.clusters``, its frame
+rate must be the model's, and crops are cut at whole label frames (``data/batching.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import torch
 
 from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchPlan
+from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import read_manifest
 from speechxl.data.text_batching import TextBatchConfig, TextBatchPlan
+from speechxl.models.card import frame_shift_ms
 from speechxl.models.registry import FAMILIES
 from speechxl.text.units import BLANK, Units
 from speechxl.train.distributed import finish_distributed, init_distributed
@@ -45,6 +51,9 @@ class PretrainConfig(RunConfig):
 
     text_batch: TextBatchConfig = field(default_factory=lambda: TextBatchConfig(max_tokens=4096, max_length=128))
     """Batches of a joint family's text streams, in units."""
+    labels: str = ""
+    """Frame labels of the training and validation audio (speechxl kmeans's out dir): what a family
+    with frame-label targets (hubert) predicts."""
 
 
 def load_pretrain_config(path: str | Path | None, overrides: list[str] = ()) -> PretrainConfig:
@@ -65,6 +74,27 @@ def _stream_kinds(cfg: PretrainConfig) -> dict[str, str]:
     return kinds
 
 
+def _frame_labels(cfg: PretrainConfig) -> FrameStore | None:
+    """The run's frame labels, for a family that predicts them; its ``clusters`` set from them."""
+    if not FAMILIES[cfg.family].frame_labels:
+        if cfg.labels:
+            raise ConfigError(f"labels: a {cfg.family} model makes its own targets; labels= is for hubert")
+        return None
+    if not cfg.labels:
+        raise ConfigError(f"labels: a {cfg.family} model predicts frame labels: give labels=<speechxl kmeans out dir>")
+    store = FrameStore(cfg.labels)
+    if "clusters" not in store.info:
+        raise ConfigError(f"labels: {cfg.labels} holds features, not k-means labels (speechxl kmeans writes them)")
+    cfg.model = replace(cfg.model, clusters=store.info["clusters"])
+    return store
+
+
+def _check_frame_rate(labels: FrameStore, frontend: torch.nn.Module, path: str) -> None:
+    if abs(frame_shift_ms(frontend) - labels.frame_shift_ms) > 1e-3:
+        raise ConfigError(f"labels: {path} has a label every {labels.frame_shift_ms:g} ms, the model a frame every "
+                          f"{frame_shift_ms(frontend):g} ms (dump-features --frame_shift, or another layer's model)")
+
+
 @train_log
 def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     """Run (or resume) pretraining; returns the final validation figures."""
@@ -81,8 +111,11 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
         units = Units.load(lang_dir / "units.txt")
         cfg.model = replace(cfg.model, vocabulary=len(units))
         files = {"units.txt": lang_dir / "units.txt"}
+    frame_labels = _frame_labels(cfg)
     audio = {name: [u for d in s.data for u in read_manifest(d)] for name, s in streams.items() if kinds[name] != "text"}
     model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in audio.values() for u in us])
+    if frame_labels is not None:
+        _check_frame_rate(frame_labels, model.backbone.frontend, cfg.labels)
     labels = {}
     for name in (n for n, kind in kinds.items() if kind == "paired"):
         audio[name], ids, _ = label_utterances(
@@ -96,10 +129,10 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
         save_config(cfg, out / "config.yaml")
         n_params = sum(p.numel() for p in model.parameters())
         log.info("%s model: %.2fM parameters; out %s", cfg.family, n_params / 1e6, out)
-    train = stream_batches(cfg, audio, dist, labels, text)
+    train = stream_batches(cfg, audio, dist, labels, text, frame_labels)
     valid_utts = [u for d in cfg.valid_data for u in read_manifest(d)]
-    valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank, world=dist.world)
-             if valid_utts else None)
+    valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank, world=dist.world,
+                       frame_labels=frame_labels) if valid_utts else None)
     trainer = Trainer(model, train, valid, out, cfg, cfg.optim, cfg.schedule, cfg.train, dist, files=files)
     resumed = trainer.resume()
     if dist.main:

@@ -22,6 +22,7 @@ from torch import nn
 from speechxl.config import ConfigError, apply_overrides, from_dict, merge_dicts, read_yaml, to_dict, validate
 from speechxl.atomic import atomic_write
 from speechxl.data.batching import BatchConfig, BatchPlan
+from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
@@ -316,9 +317,11 @@ def read_streams(cfg: RunConfig) -> dict[str, list[Utterance]]:
 
 def stream_batches(cfg: RunConfig, utts: dict[str, list[Utterance]], dist: Dist,
                    labels: dict[str, Callable[[Utterance], list[int]]] | None = None,
-                   text: dict[str, TextBatchPlan] | None = None) -> MixedStreams:
+                   text: dict[str, TextBatchPlan] | None = None, frame_labels: FrameStore | None = None
+                   ) -> MixedStreams:
     """The run's training batches: a plan per stream (audio from ``utts``, transcribed where ``labels``
-    names the stream: never cropped, labelled; ``text``: the text streams' plans), interleaved by
+    names the stream: never cropped, labelled; ``text``: the text streams' plans; ``frame_labels``
+    of the audio streams, when the family predicts them), interleaved by
     weight; each stream's language shares are logged and (main worker) written to ``out/sampling.json``."""
     streams = cfg.training_streams()
     labels, text = labels or {}, text or {}
@@ -335,7 +338,8 @@ def stream_batches(cfg: RunConfig, utts: dict[str, list[Utterance]], dist: Dist,
         atomic_write(Path(cfg.out) / "sampling.json", json.dumps(shares, indent=1) + "\n")
     plans = {name: text[name] if name in text else BatchPlan(
         utts[name], replace(cfg.batch, crop_to_shortest=False) if name in labels else cfg.batch, cfg.train.seed,
-        stream.sampling, rank=dist.rank, world=dist.world, labels=labels.get(name)) for name, stream in streams.items()}
+        stream.sampling, rank=dist.rank, world=dist.world, labels=labels.get(name), frame_labels=frame_labels)
+        for name, stream in streams.items()}
     return MixedStreams(plans, {name: s.weight for name, s in streams.items()})
 
 

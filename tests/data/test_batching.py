@@ -59,3 +59,55 @@ def test_creating_a_loader_leaves_the_global_rng_alone(utts):
     state = torch.get_rng_state()
     next(iter(iterate(plan, 0, num_workers=1)))
     assert torch.equal(state, torch.get_rng_state())
+
+
+def numbered_frames(utts, tmp_path, shift_ms=20.0, leave_out=()):
+    """A frame store whose label t of each utterance is t (so a window's labels say where it starts)."""
+    from speechxl.data.frame_store import FrameStore, FrameWriter
+
+    w = FrameWriter(tmp_path / "labels", "int16", 1)
+    for u in utts:
+        if u.id not in leave_out:
+            w.add(u.id, torch.arange(int(u.duration * 1000 / shift_ms) + 1).numpy())
+    w.close({"frame_shift_ms": shift_ms, "clusters": 1000})
+    return FrameStore(tmp_path / "labels")
+
+
+def test_crops_with_frame_labels_start_on_a_label_frame_and_carry_its_labels(utts, tmp_path):
+    labels = numbered_frames(utts, tmp_path, leave_out={utts[0].id})
+    plan = BatchPlan(utts, BatchConfig(max_samples=64000, max_seconds=2.0), seed=0, frame_labels=labels)
+    assert utts[0].id not in {u.id for u in plan.utts} and len(plan.utts) == 19  # no labels: left out
+    cropped = 0
+    for pieces in plan.epoch(0):
+        batch = plan.load(pieces)
+        frames = -(-pieces[0].length // 320)  # frames that start in the window
+        assert batch["frame_labels"].shape == (len(pieces), frames)
+        for row, p in zip(batch["frame_labels"], pieces):
+            assert p.start % 320 == 0
+            first = p.start // 320
+            assert row.tolist() == list(range(first, first + frames))  # the window's own frames, in order
+            cropped += p.start > 0
+    assert cropped  # some windows start inside their utterance
+
+
+def test_labels_past_an_utterances_end_are_ignored_and_a_store_travels_by_path(utts, tmp_path):
+    import pickle
+
+    from speechxl.data.batching import IGNORE, Piece
+
+    labels = numbered_frames(utts, tmp_path)
+    a, b = sorted(utts[:2], key=lambda u: len(labels[u.id]))
+    short, long = len(labels[a.id]), len(labels[b.id])
+    pieces = [Piece(0, 0, 320 * (short + 3)), Piece(1, 0, 320 * long)]  # a's window runs past its labels
+    batch = load_batch([a, b], pieces, frame_labels=labels, hop=320)
+    assert batch["frame_labels"].shape == (2, long)
+    assert batch["frame_labels"][0].tolist() == list(range(short)) + [IGNORE] * (long - short)
+    assert batch["frame_labels"][1].tolist() == list(range(long))
+    copy = pickle.loads(pickle.dumps(labels))  # as a loader's worker gets it: reopened, not copied
+    assert len(pickle.dumps(labels)) < 500 and copy[a.id].tolist() == labels[a.id].tolist()
+
+
+def test_changed_labels_change_the_plans_fingerprint(utts, tmp_path):
+    a = BatchPlan(utts, BatchConfig(), seed=0, frame_labels=numbered_frames(utts, tmp_path / "a"))
+    b = BatchPlan(utts, BatchConfig(), seed=0, frame_labels=numbered_frames(utts[::-1], tmp_path / "b", 40.0))
+    assert a.fingerprint != b.fingerprint != BatchPlan(utts, BatchConfig(), seed=0).fingerprint

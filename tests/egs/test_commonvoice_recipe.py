@@ -110,6 +110,30 @@ def test_the_joint_speech_text_method_pretrains_on_three_streams(tmp_path):
     assert chars["family"] == "mslam" and chars["init"] == {"speech": str(pretrained)}
 
 
+def test_hubert_iterates_labels_and_models_then_fine_tunes_the_last(tmp_path):
+    """--pretrain_recipe hubert: MFCC clusters, a model, clusters of its layer, a model continued from
+    it, each at half the budget; stage 4 fine-tunes the last one."""
+    from tests.train.test_hubert import TINY_HUBERT
+
+    pretrain = [o for o in TINY_HUBERT if not o.startswith(("batch.", "train."))] + BATCH + [
+        "train.valid_every=100", "train.save_every=100", "train.max_steps=4"]
+    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "hubert", "--hubert_clusters", "8 6",
+            "--hubert_layer", "1", "--pretrain_args", " ".join(pretrain), "--finetune_args", " ".join(TINY_FINETUNE),
+            "--finetune_units", "phones", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]
+    r = recipe(tmp_path, *tiny)
+    assert r.returncode == 0, r.stderr[-3000:]
+    h, exp = tmp_path / "exp" / "hubert_hubert_tiny", tmp_path / "exp"
+    assert [yaml.safe_load((h / f"km_it{i}" / "info.json").read_text())["clusters"] for i in (1, 2)] == [8, 6]
+    assert yaml.safe_load((h / "km_it2" / "info.json").read_text())["features"]["source"] == str(h / "it1")
+    assert not (h / "feats_it1").exists()  # the features go once the labels are made
+    last = yaml.safe_load((exp / "pretrain_hubert_tiny" / "config.yaml").read_text())
+    assert last["labels"] == str(h / "km_it2") and last["init"] == {"speech": str(h / "it1")}
+    assert last["model"]["clusters"] == 6
+    for model in (h / "it1", exp / "pretrain_hubert_tiny"):  # half of 4 updates each
+        assert ckpt.resolve(model / "checkpoints", "last").name == "step_00000002"
+    assert yaml.safe_load((exp / "ctc_phones_hubert_tiny" / "config.yaml").read_text())["family"] == "hubert"
+
+
 def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
     """--pretrain_langs mono: one model per language at 1/n of the pretraining budget; it and the
     multilingual model fine-tuned per language; one table beside the multilingual fine-tuning."""
@@ -144,6 +168,7 @@ def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
     (["--no_such_option", "1"], "unknown option --no_such_option"),
     (["--pretrain_langs", "both"], "--pretrain_langs is multi or mono, not both"),
     (["--pretrain_langs", "mono", "--pretrain_recipe", "mslam"], "--pretrain_langs mono compares speech-only"),
+    (["--pretrain_langs", "mono", "--pretrain_recipe", "hubert"], "does not run HuBERT's iterations per language"),
 ])
 def test_unknown_options_are_errors(tmp_path, args, message):
     r = recipe(tmp_path, *args)
