@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """k-means for HuBERT's labels: faiss-cpu against scikit-learn's MiniBatchKMeans (fairseq's choice),
-side by side on the same frames (the HuBERT issue: choose by measured speed and quality).
+side by side on the same frames (the HuBERT issue: choose by measured speed and quality). Needs
+scikit-learn, which speechxl does not depend on (pip install scikit-learn).
 
     python tools/bench_kmeans.py exp/feats_mfcc:100 exp/feats_layer:500 [--sample 100000] [--runs 3]
 

@@ -17,7 +17,7 @@ stage=0                   # first stage to run
 stop_stage=100            # last stage to run
 nj=2                      # parallel processes
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels) or mslam (joint speech-text; its tiny preset)
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set) or whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 hubert_clusters="100 500" # hubert: clusters of each iteration's labels (the first of MFCCs, each later one of a layer of the previous model)
@@ -46,17 +46,24 @@ if [ -z "$pretrain_config" ]; then
     bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
     w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
     hubert) pretrain_config=../../recipes/pretrain/hubert_tiny.yaml ;;
+    wavlablm) pretrain_config=../../recipes/pretrain/wavlablm_tiny.yaml ;;
     mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
-    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert, hubert or mslam, not $pretrain_recipe" >&2; exit 1 ;;
+    unispeech) pretrain_config=../../recipes/pretrain/unispeech_tiny.yaml ;;
+    whistle) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;  # the architecture
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert, hubert, wavlablm, mslam, unispeech or whistle, not" \
+         "$pretrain_recipe" >&2
+       exit 1 ;;
   esac
 fi
 
 # the preset's family, through its bases
 pretrain_family=$(speechxl pretrain --config "$pretrain_config" --print_config | sed -n 's/^family: \([^ ]*\).*/\1/p')
-if [ "$pretrain_langs" == mono ] && [ "$pretrain_family" == mslam ]; then
-  echo "$0: --pretrain_langs mono compares speech-only pretraining; $pretrain_config is joint speech-text" >&2; exit 1
+if [ "$pretrain_langs" == mono ] && { [ "$pretrain_family" == mslam ] || [ "$pretrain_family" == unispeech ]; }; then
+  echo "$0: --pretrain_langs mono compares speech-only pretraining; $pretrain_config reads transcripts too" >&2; exit 1
 elif [ "$pretrain_langs" == mono ] && [ "$pretrain_family" == hubert ]; then
   echo "$0: --pretrain_langs mono does not run HuBERT's iterations per language yet" >&2; exit 1
+elif [ "$pretrain_langs" == mono ] && [ "$pretrain_recipe" == whistle ]; then
+  echo "$0: --pretrain_langs mono compares self-supervised pretraining; whistle is supervised" >&2; exit 1
 elif [ "$pretrain_langs" != mono ] && [ "$pretrain_langs" != multi ]; then
   echo "$0: --pretrain_langs is multi or mono, not $pretrain_langs" >&2; exit 1
 fi
@@ -69,12 +76,15 @@ run_stage 2 "units" speechxl units chars phones bpe words --train "$data/train" 
   --out "$data" --bpe_size "$bpe_size" --lm_text "$data/lm_text" --lm_order "$lm_order" --jobs "$nj"
 
 pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
+if [ "$pretrain_recipe" == whistle ]; then pretrain_exp=$exp/pretrain_whistle_$(basename "$pretrain_config" .yaml); fi
 # a joint speech-text preset (family mslam) reads three streams: untranscribed speech, the LM text
 # and the transcribed training set, in characters
 pretrain_data=(data="$data/pretrain")
 if [ "$pretrain_family" == mslam ]; then
   pretrain_data=(units=chars streams.speech.data="$data/pretrain" streams.text.data="$data/lm_text"
                  streams.paired.data="$data/train")
+elif [ "$pretrain_family" == unispeech ]; then  # untranscribed speech and the transcribed set, in phones
+  pretrain_data=(units=phones streams.speech.data="$data/pretrain" streams.paired.data="$data/train")
 fi
 # HuBERT's iterations, each with an equal share of the budget: labels from k-means of MFCCs, a model
 # trained to predict them, labels from k-means of that model's layer $hubert_layer, the next model
@@ -97,6 +107,13 @@ hubert_pretrain() {  # hubert_pretrain ARGS CLUSTERS LAYER
 }
 if [ "$pretrain_family" == hubert ]; then
   run_stage 3 "pretrain" --reads "pretrain_config data" hubert_pretrain "$pretrain_args" "$hubert_clusters" "$hubert_layer"
+elif [ "$pretrain_recipe" == whistle ]; then
+  # Whistle (Yusuyin et al.): phoneme-supervised pretraining, CTC over the G2P phones of the pretraining
+  # set's transcripts (phones outside stage 2's inventory train as <unk>) from random weights of the
+  # preset's architecture, with the fine-tuning preset; stage 4 fine-tunes its encoder as any other
+  # shellcheck disable=SC2086  # pretrain_args is a list of key=value words
+  run_stage 3 "pretrain" speechxl finetune --config "$finetune_config" architecture="$pretrain_config" units=phones \
+    lang_dir="$data/lang_phone" data="$data/pretrain" valid_data="$data/dev" out="$pretrain_exp" $pretrain_args
 else
   # shellcheck disable=SC2086  # pretrain_args is a list of key=value words
   run_stage 3 "pretrain" speechxl pretrain --config "$pretrain_config" "${pretrain_data[@]}" \

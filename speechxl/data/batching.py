@@ -104,7 +104,10 @@ class BatchPlan:
         """This worker's batches of ``epoch``, in order."""
         rng = np.random.default_rng([self.seed, epoch])
         if self.sampling is not None:
-            idx = epoch_indices(self.langs, self.samples / SAMPLE_RATE, self.sampling, rng)
+            sampling = self.sampling.at_epoch(epoch)
+            if epoch in {e for e, _ in self.sampling.alpha_stages} and self.rank == 0:
+                log.info("epoch %d: sampling alpha %g from here on (alpha_stages)", epoch, sampling.alpha)
+            idx = epoch_indices(self.langs, self.samples / SAMPLE_RATE, sampling, rng)
         else:
             idx = rng.permutation(len(self.utts)) if self.shuffle else np.arange(len(self.utts))
         cap = min(int(self.cfg.max_seconds * SAMPLE_RATE), self.cfg.max_samples)

@@ -6,14 +6,15 @@ Each language l with h_l hours gets a share p_l of every epoch:
   unimax       the epoch's budget H is shared out evenly, from the smallest language up, but no
                language gets more than ``max_epochs`` passes over its own data (Chung et al., 2023)
 An epoch then draws p_l * H hours from language l: whole passes over its utterances plus a
-random part pass, without replacement within a pass.
+random part pass, without replacement within a pass. ``alpha_stages`` changes the temperature from
+a given epoch on (multi-stage training, WavLabLM: e.g. the natural shares first, then balanced ones).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class SamplingConfig:
     """Temperature exponent: 1 is natural, 0 is uniform over languages."""
     max_epochs: float = 4.0
     """UniMax: most passes over one language's data per epoch."""
+    alpha_stages: list[tuple[int, float]] = field(default_factory=list)
+    """Temperature stages: [[epoch, alpha], ...], each alpha from its epoch on (before the first: ``alpha``),
+    e.g. [[0, 1.0], [3, 0.5]]: natural shares for 3 epochs, then XLSR's balance."""
 
     def validate(self) -> None:
         if self.method not in ("natural", "temperature", "unimax"):
@@ -40,6 +44,18 @@ class SamplingConfig:
             raise ConfigError("alpha is in [0, 1]")
         if self.max_epochs <= 0:
             raise ConfigError("max_epochs is positive")
+        if any(not 0 <= a <= 1 for _, a in self.alpha_stages) or any(e < 0 for e, _ in self.alpha_stages):
+            raise ConfigError("alpha_stages: [[epoch >= 0, alpha in [0, 1]], ...]")
+        if self.alpha_stages and self.method != "temperature":
+            raise ConfigError(f"alpha_stages are stages of the temperature method, not of {self.method!r}")
+
+    def at_epoch(self, epoch: int) -> SamplingConfig:
+        """The sampling of ``epoch``: ``alpha`` from its stage."""
+        alpha = self.alpha
+        for start, a in sorted(self.alpha_stages):
+            if epoch >= start:
+                alpha = a
+        return replace(self, alpha=alpha)
 
 
 def language_shares(hours: dict[str, float], cfg: SamplingConfig) -> dict[str, float]:

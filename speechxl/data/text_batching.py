@@ -61,7 +61,8 @@ class TextBatchPlan:
         """This worker's batches of ``epoch`` (sentence indices), in order."""
         rng = np.random.default_rng([self.seed, epoch])
         if self.sampling is not None:
-            idx = epoch_indices([s.lang for s in self.sentences], self.lengths.astype(np.float64), self.sampling, rng)
+            idx = epoch_indices([s.lang for s in self.sentences], self.lengths.astype(np.float64),
+                                self.sampling.at_epoch(epoch), rng)
         else:
             idx = rng.permutation(len(self.sentences)) if self.shuffle else np.arange(len(self.sentences))
         order = idx[np.argsort(-self.lengths[idx], kind="stable")]  # longest first; ties keep the random order

@@ -1,8 +1,8 @@
 """Export a model as a transformers directory: a fine-tuned CTC model as ``Wav2Vec2ForCTC`` with its
 processor (``Wav2Vec2ConformerForCTC``, ``Wav2Vec2BertForCTC``, ``HubertForCTC`` for those families), a
 pretrained one as ``Wav2Vec2ForPreTraining`` (``Wav2Vec2ConformerForPreTraining``; w2v-BERT as
-``Wav2Vec2BertModel`` and HuBERT as ``HubertModel``, transformers having no pretraining heads for
-them), each with its model card
+``Wav2Vec2BertModel``, HuBERT as ``HubertModel`` and UniSpeech as ``UniSpeechModel``, transformers
+having no pretraining heads for them, or other ones), each with its model card
 (README.md, ``decode/hf_card.py``).
 
     speechxl export-hf exp/ctc_chars out_dir [--lm data/lang_word --lang es] [--license cc-by-4.0]
@@ -51,7 +51,7 @@ from speechxl.text.xlmr_tokenizer import MODEL_FILE
 from speechxl.text.units import BLANK, UNK, WORD
 
 PRETRAINED = {"wav2vec2": "Wav2Vec2ForPreTraining", "wav2vec2-conformer": "Wav2Vec2ConformerForPreTraining",
-              "wav2vec2-bert": "Wav2Vec2BertModel", "hubert": "HubertModel"}
+              "wav2vec2-bert": "Wav2Vec2BertModel", "hubert": "HubertModel", "unispeech": "UniSpeechModel"}
 
 
 def _preprocessor(frontend) -> dict:
@@ -98,7 +98,8 @@ def export_ctc(m, out_dir: str | Path, lang: str | None = None) -> Path:
     if model_type is None:
         raise _no_counterpart(m.card.family, m.card.model)
     architecture = {"wav2vec2": "Wav2Vec2ForCTC", "wav2vec2-conformer": "Wav2Vec2ConformerForCTC",
-                    "wav2vec2-bert": "Wav2Vec2BertForCTC", "hubert": "HubertForCTC"}[model_type]
+                    "wav2vec2-bert": "Wav2Vec2BertForCTC", "hubert": "HubertForCTC",
+                    "unispeech": "UniSpeechForCTC"}[model_type]
     out = save_hf(state, m.card.model, out_dir, architecture, extra)
     tokenizer = {"unk_token": UNK, "pad_token": "<pad>", "bos_token": None, "eos_token": None,
                  "do_lower_case": False, "model_max_length": 1_000_000}
@@ -126,7 +127,7 @@ def export_pretrained(found: Path, out_dir: str | Path) -> tuple[Path, str]:
     if model_type is None:
         raise _no_counterpart(family, cfg)
     state = ckpt.load_model_state(found)
-    if model_type in ("wav2vec2-bert", "hubert"):  # Wav2Vec2BertModel, HubertModel: the encoder only
+    if model_type in ("wav2vec2-bert", "hubert", "unispeech"):  # the encoder only
         state = {k: v for k, v in state.items() if k.startswith("backbone.")}
     out = save_hf(state, cfg, out_dir, PRETRAINED[model_type])
     atomic_write(out / "preprocessor_config.json", json.dumps(_preprocessor(cfg.frontend), indent=2) + "\n")

@@ -1,11 +1,13 @@
 """Hugging Face Wav2Vec2 model directories: config.json + weights, both ways.
 
-Four transformers model types map onto speechxl families and parts:
+Five transformers model types map onto speechxl families and parts:
   wav2vec2            -> wav2vec2, conv frontend + Transformer (XLSR-53, XLS-R, ...)
   wav2vec2-conformer  -> wav2vec2, conv frontend + Conformer (relative or rotary)
   wav2vec2-bert       -> w2v-bert, log-mel frames + Conformer (w2v-BERT 2.0)
   hubert              -> hubert, conv frontend + Transformer (HubertModel is the encoder alone:
                          the k-means labels' head is not in transformers)
+  unispeech           -> unispeech, conv frontend + Transformer (UniSpeechModel: the encoder alone;
+                         UniSpeechForPreTraining's heads are laid out otherwise than speechxl's)
 Weights map by a table of name prefixes, no surgery: speechxl's parts carry transformers'
 names inside them. Wav2Vec2Conformer keeps a convolutional positional embedding it never
 uses, and its rotary frequencies: both are dropped on import, and written on export so the file
@@ -26,6 +28,7 @@ import torch
 from speechxl.config import from_dict
 from speechxl.interop.hf_dir import read_hf_weights, write_hf_dir
 from speechxl.models.hubert import HubertConfig
+from speechxl.models.unispeech import UniSpeechConfig
 from speechxl.models.w2v_bert import W2vBertConfig
 from speechxl.models.wav2vec2 import Wav2Vec2Config
 from speechxl.nn.conformer import ConformerConfig, rotary_frequencies
@@ -34,7 +37,8 @@ from speechxl.nn.transformer import TransformerConfig
 
 # transformers model_type -> (base model prefix in its weights, speechxl family)
 MODEL_TYPES = {"wav2vec2": ("wav2vec2", "wav2vec2"), "wav2vec2-conformer": ("wav2vec2_conformer", "wav2vec2"),
-               "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert"), "hubert": ("hubert", "hubert")}
+               "wav2vec2-bert": ("wav2vec2_bert", "w2v-bert"), "hubert": ("hubert", "hubert"),
+               "unispeech": ("unispeech", "unispeech")}
 WEIGHT_NORM = [(".conv.weight_g", ".conv.parametrizations.weight.original0"),
                (".conv.weight_v", ".conv.parametrizations.weight.original1")]
 
@@ -114,7 +118,7 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
         "quantizer_input_dropout": g("feat_quantizer_dropout", 0.0),
     }
     family = MODEL_TYPES[model_type][1]
-    if model_type in ("wav2vec2", "hubert"):
+    if model_type in ("wav2vec2", "hubert", "unispeech"):
         encoder = {"hidden_size": g("hidden_size", 768), "num_layers": g("num_hidden_layers", 12),
                    "num_heads": g("num_attention_heads", 12), "intermediate_size": g("intermediate_size", 3072),
                    "pre_norm": g("do_stable_layer_norm", False), "dropout": g("hidden_dropout", 0.1),
@@ -123,6 +127,9 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
                    "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
         if model_type == "wav2vec2":
             return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
+        if model_type == "unispeech":
+            return family, from_dict(UniSpeechConfig, {"frontend": _conv_frontend(g), "encoder": encoder, **common,
+                                                       "replace_prob": g("replace_prob", 0.5)})
         if not g("feat_proj_layer_norm", True) or g("conv_pos_batch_norm", False):
             raise ValueError("HuBERT without the feature projection's layer norm, or with a batch-normed positional "
                              "conv, is not supported")
@@ -144,8 +151,8 @@ def hf_model_type(cfg) -> str | None:
     None where transformers has no counterpart (e.g. wav2vec 2.0 on log-mel frames, BEST-RQ)."""
     if isinstance(cfg, W2vBertConfig):
         return "wav2vec2-bert"
-    if isinstance(cfg, HubertConfig) and isinstance(cfg.frontend, ConvFrontendConfig):
-        return {TransformerConfig: "hubert"}.get(type(cfg.encoder))
+    if isinstance(cfg, (HubertConfig, UniSpeechConfig)) and isinstance(cfg.frontend, ConvFrontendConfig):
+        return {TransformerConfig: "hubert" if isinstance(cfg, HubertConfig) else "unispeech"}.get(type(cfg.encoder))
     if isinstance(cfg, Wav2Vec2Config) and isinstance(cfg.frontend, ConvFrontendConfig):
         return {TransformerConfig: "wav2vec2", ConformerConfig: "wav2vec2-conformer"}[type(cfg.encoder)]
     return None
@@ -195,7 +202,8 @@ def config_to_hf(cfg, architecture: str) -> dict:
                 "num_conv_pos_embedding_groups": 16}
     return {**out, "model_type": model_type, "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
             "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups,
-            **({"feat_proj_layer_norm": True} if model_type == "hubert" else {})}
+            **({"feat_proj_layer_norm": True} if model_type == "hubert" else {}),
+            **({"num_ctc_classes": cfg.vocabulary, "replace_prob": cfg.replace_prob} if model_type == "unispeech" else {})}
 
 
 def is_hf_dir(path: str | Path) -> bool:

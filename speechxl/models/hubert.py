@@ -1,6 +1,8 @@
 """HuBERT (Hsu et al., 2021): masked prediction of k-means labels of the model's own frames.
 
   frontend   ConvFrontend           waveform -> frames (B, T, C)  (or log-mel: frontend: {type: fbank})
+  mixer      UtteranceMixer         (WavLM / WavLabLM denoising, off by default) part of an utterance
+                                    overlaid with another of the batch; the targets stay the clean one's
   masker     SpanMasker             masked positions (B, T), filled with the encoder's learned vector
   encoder    TransformerEncoder     projected frames -> context (B, T, D)  (or encoder: {type: conformer})
   target     the batch's ``frame_labels`` (B, L): k-means labels at the model's frame rate, which
@@ -31,6 +33,7 @@ from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.masking import MaskingConfig, SpanMasker
 from speechxl.nn.transformer import TransformerConfig
+from speechxl.nn.utterance_mixing import MixingConfig, UtteranceMixer
 from speechxl.objectives.masked_prediction import CosineHead, MaskedPrediction
 
 FRAME_SLACK = 2
@@ -44,6 +47,8 @@ class HubertConfig:
     frontend: ConvFrontendConfig | FbankFrontendConfig = field(default_factory=lambda: ConvFrontendConfig(grad_mult=0.1))
     encoder: TransformerConfig | ConformerConfig = field(default_factory=TransformerConfig)
     masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(prob=0.8, length=10))
+    mixing: MixingConfig = field(default_factory=MixingConfig)
+    """Utterance mixing (WavLM's denoising task: mixing.prob=0.2); off in HuBERT."""
     projection_dropout: float = 0.1
     """Dropout after the feature projection (fairseq dropout_input)."""
     final_dim: int = 256
@@ -52,6 +57,9 @@ class HubertConfig:
     """Divides the cosine similarities (fairseq logit_temp)."""
     clusters: int = 0
     """Label classes: set from the labels the run is given (speechxl kmeans --clusters)."""
+    label_stride: int = 1
+    """Labels per model frame: set from the labels' frame rate (20 ms MFCC labels for a 40 ms log-mel
+    model: 2, every other label is a frame's target, as fairseq's label_rate does)."""
 
     def validate(self) -> None:
         if self.final_dim < 1 or self.temperature <= 0:
@@ -63,8 +71,10 @@ def copy_architecture(cfg: HubertConfig, source: HubertConfig) -> HubertConfig:
     return copy_parts(cfg, source, ("frontend", "encoder"))
 
 
-def frame_targets(labels: torch.Tensor, frames: int) -> torch.Tensor:
-    """A batch's labels (B, L) cut or padded with IGNORE to the model's ``frames`` (B, frames)."""
+def frame_targets(labels: torch.Tensor, frames: int, stride: int = 1) -> torch.Tensor:
+    """A batch's labels (B, L), every ``stride``-th one (those where the model's frames start), cut or
+    padded with IGNORE to the model's ``frames`` (B, frames)."""
+    labels = labels[:, ::stride]
     if labels.shape[1] + FRAME_SLACK < frames:
         raise ValueError(f"the labels cover {labels.shape[1]} frames, the model has {frames}: were they made at "
                          "this model's frame rate?")
@@ -77,13 +87,17 @@ class HubertPretrain(nn.Module):
     """batch {wav (B, S), lengths (B,), frame_labels (B, L)} -> (loss summed over masked labelled
     frames, their count, logs)."""
 
-    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, objective: MaskedPrediction):
+    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, objective: MaskedPrediction,
+                 mixer: UtteranceMixer | None = None, label_stride: int = 1):
         super().__init__()
-        self.backbone, self.masker, self.objective = backbone, masker, objective
+        self.backbone, self.masker, self.objective, self.mixer = backbone, masker, objective, mixer
+        self.label_stride = label_stride
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        out = self.backbone(batch["wav"], batch["lengths"], self.masker)
-        targets = frame_targets(batch["frame_labels"].to(out.hidden.device), out.hidden.shape[1])  # (B, T)
+        wav = batch["wav"] if self.mixer is None else self.mixer(batch["wav"], batch["lengths"])  # (B, S)
+        out = self.backbone(wav, batch["lengths"], self.masker)
+        targets = frame_targets(batch["frame_labels"].to(out.hidden.device), out.hidden.shape[1],
+                                self.label_stride)  # (B, T)
         scored = out.mask & (targets != IGNORE)  # (B, T)
         loss, logs = self.objective(out.hidden[scored], targets[scored][:, None], scored.nonzero()[:, 0],
                                     scored.shape[0])
@@ -96,4 +110,5 @@ def build(cfg: HubertConfig) -> HubertPretrain:
     backbone = build_encoder(cfg)
     head = partial(CosineHead, final_dim=cfg.final_dim, temperature=cfg.temperature)
     return HubertPretrain(backbone, SpanMasker(cfg.masking),
-                          MaskedPrediction(cfg.encoder.hidden_size, 1, cfg.clusters, head=head))
+                          MaskedPrediction(cfg.encoder.hidden_size, 1, cfg.clusters, head=head),
+                          UtteranceMixer(cfg.mixing) if cfg.mixing.prob > 0 else None, cfg.label_stride)

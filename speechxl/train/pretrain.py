@@ -14,8 +14,9 @@ labels left out) and text streams (``kind=text``: dirs of <lang>.txt, in the sam
 by ``text_batch``); validation stays on speech (``valid_data``).
 
 A family with frame-label targets (``hubert``) reads ``labels=`` (speechxl kmeans's out dir, which
-covers the training and validation utterances): its label count sets ``model.clusters``, its frame
-rate must be the model's, and crops are cut at whole label frames (``data/batching.py``).
+covers the training and validation utterances): its label count sets ``model.clusters``, the model's
+frame shift must be a whole number of label frames (``model.label_stride``: 20 ms MFCC labels serve
+a 40 ms log-mel model), and crops are cut at whole label frames (``data/batching.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import read_manifest
 from speechxl.data.text_batching import TextBatchConfig, TextBatchPlan
 from speechxl.models.card import frame_shift_ms
+from speechxl.models.speech_encoder import FRONTENDS
 from speechxl.models.registry import FAMILIES
 from speechxl.text.units import BLANK, Units
 from speechxl.train.distributed import finish_distributed, init_distributed
@@ -85,14 +87,20 @@ def _frame_labels(cfg: PretrainConfig) -> FrameStore | None:
     store = FrameStore(cfg.labels)
     if "clusters" not in store.info:
         raise ConfigError(f"labels: {cfg.labels} holds features, not k-means labels (speechxl kmeans writes them)")
-    cfg.model = replace(cfg.model, clusters=store.info["clusters"])
+    cfg.model = replace(cfg.model, clusters=store.info["clusters"], label_stride=_label_stride(
+        store, FRONTENDS[type(cfg.model.frontend)](cfg.model.frontend), cfg.labels))
     return store
 
 
-def _check_frame_rate(labels: FrameStore, frontend: torch.nn.Module, path: str) -> None:
-    if abs(frame_shift_ms(frontend) - labels.frame_shift_ms) > 1e-3:
+def _label_stride(labels: FrameStore, frontend: torch.nn.Module, path: str) -> int:
+    """Labels per model frame: the frontend's frame shift over the labels', a whole number."""
+    model_ms = frame_shift_ms(frontend)
+    stride = round(model_ms / labels.frame_shift_ms)
+    if stride < 1 or abs(stride * labels.frame_shift_ms - model_ms) > 1e-3:
         raise ConfigError(f"labels: {path} has a label every {labels.frame_shift_ms:g} ms, the model a frame every "
-                          f"{frame_shift_ms(frontend):g} ms (dump-features --frame_shift, or another layer's model)")
+                          f"{model_ms:g} ms, not a whole number of labels (dump-features --frame_shift, or another "
+                          "layer's model)")
+    return stride
 
 
 @train_log
@@ -114,8 +122,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     frame_labels = _frame_labels(cfg)
     audio = {name: [u for d in s.data for u in read_manifest(d)] for name, s in streams.items() if kinds[name] != "text"}
     model = build_model(cfg, FAMILIES[cfg.family].build, dist.rank, [u for us in audio.values() for u in us])
-    if frame_labels is not None:
-        _check_frame_rate(frame_labels, model.backbone.frontend, cfg.labels)
+    if frame_labels is not None and _label_stride(frame_labels, model.backbone.frontend, cfg.labels) != model.label_stride:
+        raise ConfigError(f"labels: init's frontend has another frame rate than {cfg.labels} was made for")
     labels = {}
     for name in (n for n, kind in kinds.items() if kind == "paired"):
         audio[name], ids, _ = label_utterances(

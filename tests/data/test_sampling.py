@@ -34,3 +34,12 @@ def test_an_epoch_draws_each_language_by_its_share():
     assert drawn["big"] == pytest.approx(share["big"] * 91, abs=0.1)
     table = log_shares(langs, durations, cfg)
     assert 8.6 < table["small"]["passes"] < 8.7 and table["big"]["passes"] < 1
+
+
+def test_alpha_stages_change_the_temperature_from_their_epoch_on():
+    from speechxl.config import ConfigError
+
+    cfg = SamplingConfig(alpha=1.0, alpha_stages=[(3, 0.5), (6, 0.0)])
+    assert [cfg.at_epoch(e).alpha for e in (0, 2, 3, 5, 6, 9)] == [1.0, 1.0, 0.5, 0.5, 0.0, 0.0]
+    with pytest.raises(ConfigError, match="stages of the temperature method"):
+        SamplingConfig(method="unimax", alpha_stages=[(1, 0.5)]).validate()

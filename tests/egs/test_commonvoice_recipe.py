@@ -134,6 +134,35 @@ def test_hubert_iterates_labels_and_models_then_fine_tunes_the_last(tmp_path):
     assert yaml.safe_load((exp / "ctc_phones_hubert_tiny" / "config.yaml").read_text())["family"] == "hubert"
 
 
+def test_unispeech_pretrains_on_untranscribed_speech_and_the_transcribed_set_in_phones(tmp_path):
+    from tests.conftest import TINY_W2V
+
+    pretrain = [o for o in TINY_W2V if not o.startswith(("batch.", "train."))] + BATCH + [
+        "train.valid_every=100", "train.save_every=100", "train.max_steps=4"]
+    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "unispeech",
+            "--pretrain_args", " ".join(pretrain), "--finetune_args", " ".join(TINY_FINETUNE),
+            "--finetune_units", "phones", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]
+    r = recipe(tmp_path, *tiny)
+    assert r.returncode == 0, r.stderr[-3000:]
+    config = yaml.safe_load((tmp_path / "exp" / "pretrain_unispeech_tiny" / "config.yaml").read_text())
+    assert config["family"] == "unispeech" and config["units"] == "phones"
+    assert {n: s["kind"] for n, s in config["streams"].items()} == {"speech": "speech", "paired": "paired"}
+    assert (tmp_path / "exp" / "ctc_phones_unispeech_tiny" / "checkpoints").is_dir()
+
+
+def test_whistle_pretrains_phone_ctc_on_the_pretraining_transcripts_then_fine_tunes_from_it(tmp_path):
+    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "whistle",
+            "--pretrain_args", " ".join(TINY_FINETUNE), "--finetune_args", " ".join(TINY_FINETUNE),
+            "--finetune_units", "chars", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]
+    r = recipe(tmp_path, *tiny)
+    assert r.returncode == 0, r.stderr[-3000:]
+    exp = tmp_path / "exp"
+    whistle = yaml.safe_load((exp / "pretrain_whistle_w2v_bert_tiny" / "config.yaml").read_text())
+    assert whistle["units"] == "phones" and whistle["data"] == [str(tmp_path / "data" / "pretrain")]
+    chars = yaml.safe_load((exp / "ctc_chars_whistle_w2v_bert_tiny" / "config.yaml").read_text())
+    assert chars["init"] == {"speech": str(exp / "pretrain_whistle_w2v_bert_tiny")} and chars["units"] == "chars"
+
+
 def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
     """--pretrain_langs mono: one model per language at 1/n of the pretraining budget; it and the
     multilingual model fine-tuned per language; one table beside the multilingual fine-tuning."""
@@ -169,6 +198,7 @@ def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
     (["--pretrain_langs", "both"], "--pretrain_langs is multi or mono, not both"),
     (["--pretrain_langs", "mono", "--pretrain_recipe", "mslam"], "--pretrain_langs mono compares speech-only"),
     (["--pretrain_langs", "mono", "--pretrain_recipe", "hubert"], "does not run HuBERT's iterations per language"),
+    (["--pretrain_langs", "mono", "--pretrain_recipe", "whistle"], "whistle is supervised"),
 ])
 def test_unknown_options_are_errors(tmp_path, args, message):
     r = recipe(tmp_path, *args)

@@ -18,6 +18,7 @@ def test_labels_are_cut_or_padded_to_the_models_frames_and_a_wrong_rate_is_named
     assert frame_targets(labels, 7).tolist() == [[1, 2, 3, 4, 5, IGNORE, IGNORE]]
     with pytest.raises(ValueError, match="this model's frame rate"):
         frame_targets(labels, 10)
+    assert frame_targets(labels, 3, stride=2).tolist() == [[1, 3, 5]]  # where each 2-label frame starts
 
 
 def test_cosine_head_scores_are_cosines_over_the_temperature():
@@ -46,3 +47,18 @@ def test_only_masked_frames_with_a_label_are_scored_and_gradients_reach_the_head
 def test_a_model_without_clusters_is_refused():
     with pytest.raises(ConfigError, match="clusters"):
         build(from_dict(HubertConfig, {**TINY, "clusters": 0}))
+
+
+def test_with_mixing_the_model_hears_mixed_audio_but_predicts_the_clean_labels():
+    torch.manual_seed(0)
+    model = build(from_dict(HubertConfig, {**TINY, "mixing": {"prob": 1.0}})).train()
+    heard = []
+    model.backbone.register_forward_pre_hook(lambda m, args: heard.append(args[0].clone()))
+    wav = torch.randn(2, 16000) * 0.1
+    frames = int(model.backbone.frontend.output_lengths(torch.tensor(16000)))
+    labels = torch.randint(0, 6, (2, frames))
+    batch = {"wav": wav, "lengths": torch.tensor([16000, 16000]), "frame_labels": labels}
+    model(batch)
+    assert not torch.equal(heard[0], wav) and torch.equal(batch["wav"], wav)  # the batch itself is untouched
+    model.eval()(batch)
+    assert torch.equal(heard[1], wav)

@@ -81,6 +81,12 @@ def test_hubert_learns_and_a_killed_run_resumes_bit_identically(labelled, tmp_pa
     assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
+def test_20_ms_labels_serve_a_40_ms_model_every_other_one(labelled, tmp_path):
+    figures = pretrain(config(labelled, tmp_path / "a", "model.frontend.conv_stride=[5,4,4,8]", "train.max_steps=2"))
+    assert figures["loss"] > 0
+    assert load_pretrain_config(tmp_path / "a/config.yaml").model.label_stride == 2
+
+
 def test_resuming_on_other_labels_is_refused(labelled, tmp_path):
     train, valid, labels = labelled
     pretrain(config(labelled, tmp_path / "a", "train.max_steps=2", "train.save_every=2"))
@@ -98,7 +104,7 @@ def test_wrong_or_missing_labels_are_refused_in_one_line(labelled, tmp_path):
         f"data={train}", f"out={tmp_path / 'a'}"])
     with pytest.raises(ConfigError, match="predicts frame labels: give labels="):
         pretrain(unlabelled)
-    with pytest.raises(ConfigError, match="a label every 20 ms, the model a frame every 10 ms"):
+    with pytest.raises(ConfigError, match="a label every 20 ms, the model a frame every 10 ms, not a whole number"):
         pretrain(config(labelled, tmp_path / "b", "model.frontend.conv_stride=[5,4,4,2]"))
     with pytest.raises(ConfigError, match="holds features, not k-means labels"):
         pretrain(config(labelled, tmp_path / "c", f"labels={Path(labels).parent / 'feats'}"))
@@ -131,3 +137,18 @@ def test_the_second_iteration_clusters_a_layer_and_fine_tuning_starts_from_it(la
         "batch.max_samples=64000", "batch.max_seconds=3.0", "batch.num_workers=0", "train.max_steps=2",
         "ctc.freeze_encoder_steps=0", "ctc.mask_channel.length=4", "require_learning=false"])
     assert ft.family == "hubert" and finetune(ft)["loss"] > 0
+    # both export as transformers' HuBERT classes, with the same outputs
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    from speechxl.decode.export_hf import export_hf
+    from speechxl.decode.model import load_model
+
+    wav = torch.randn(1, 12000) * 0.1
+    hf = transformers.HubertModel.from_pretrained(export_hf(tmp_path / "it2", tmp_path / "hf_it2")).eval()
+    m = load_model(tmp_path / "ctc")
+    hf_ctc = transformers.HubertForCTC.from_pretrained(export_hf(tmp_path / "ctc", tmp_path / "hf_ctc")).eval()
+    with torch.no_grad():
+        ours, _ = m.net.log_probs(wav, torch.tensor([12000]))
+        torch.testing.assert_close(hf_ctc(wav).logits.log_softmax(-1), ours, atol=1e-4, rtol=0)
+        assert hf(wav).last_hidden_state.shape[-1] == 32
