@@ -82,7 +82,8 @@ def test_hubert_learns_and_a_killed_run_resumes_bit_identically(labelled, tmp_pa
 
 
 def test_20_ms_labels_serve_a_40_ms_model_every_other_one(labelled, tmp_path):
-    figures = pretrain(config(labelled, tmp_path / "a", "model.frontend.conv_stride=[5,4,4,8]", "train.max_steps=2"))
+    figures = pretrain(config(labelled, tmp_path / "a", "model.frontend.conv_stride=[5,4,4,8]",
+                              "model.frontend.conv_kernel=[10,8,4,8]", "train.max_steps=2"))
     assert figures["loss"] > 0
     assert load_pretrain_config(tmp_path / "a/config.yaml").model.label_stride == 2
 
