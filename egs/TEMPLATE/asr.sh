@@ -45,7 +45,7 @@ if [ -z "$pretrain_config" ]; then
     wav2vec2) pretrain_config=../../recipes/pretrain/wav2vec2_tiny.yaml ;;
     bestrq) pretrain_config=../../recipes/pretrain/bestrq_conformer_tiny.yaml ;;
     w2v-bert) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;
-    hubert) pretrain_config=../../recipes/pretrain/hubert_tiny.yaml ;;
+    hubert) pretrain_config=../../recipes/pretrain/hubert_conformer_tiny.yaml ;;
     wavlablm) pretrain_config=../../recipes/pretrain/wavlablm_tiny.yaml ;;
     mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
     unispeech) pretrain_config=../../recipes/pretrain/unispeech_tiny.yaml ;;
@@ -256,12 +256,14 @@ if [ "$pretrain_langs" == mono ] && [ "$stop_stage" -ge 9 ]; then
 fi
 
 # HuBERT: how well each iteration's labels match phones on dev (phone purity, cluster purity, PNMI),
-# the phones from a forced alignment by the phone recogniser of stage 4
-if [ "$pretrain_family" == hubert ] && [ -d "$exp/ctc_phones_$tag" ]; then
+# the phones from a forced alignment by a phone recogniser of stage 4: the one from random weights
+# (it owes nothing to the labels), else the one from the HuBERT model
+aligner=$exp/ctc_phones_scratch; [ -d "$aligner" ] || aligner=$exp/ctc_phones_$tag
+if [ "$pretrain_family" == hubert ] && [ -d "$aligner" ]; then
   h=$exp/hubert_$tag
   n_iterations=$(wc -w <<< "$hubert_clusters")
   label_dirs=(); for i in $(seq 1 "$n_iterations"); do label_dirs+=("$h/km_it$i"); done
   run_stage 13 "HuBERT label quality" speechxl label-quality "${label_dirs[@]}" --data "$data/dev" \
-    --aligner "$exp/ctc_phones_$tag" --out "$exp/hubert_labels_$tag"
+    --aligner "$aligner" --out "$exp/hubert_labels_$tag"
   if [ "$stop_stage" -ge 13 ] && [ "$stage" -le 13 ]; then echo "== label quality: $exp/hubert_labels_$tag.md"; fi
 fi

@@ -7,7 +7,9 @@ Each utterance of ``--data`` with a transcript is force-aligned by a phone CTC m
 the next, inside its word); a label frame gets the phone whose span holds its centre, and frames
 outside every phone (pauses between words) are left out, as are utterances the labels do not cover
 or the aligner cannot align (logged). The counts of (phone, label) pairs give the figures
-(``eval/label_quality.py``) of each label set, over the same frames.
+(``eval/label_quality.py``) of each label set, over the same utterances, each at its own frame rate
+(a 20 ms label set counts twice the frames of a 40 ms one). The figures are as good as the aligner:
+give the best phone recogniser there is.
 """
 
 from __future__ import annotations

@@ -113,32 +113,31 @@ def test_the_joint_speech_text_method_pretrains_on_three_streams(tmp_path):
 def test_hubert_iterates_labels_and_models_then_fine_tunes_the_last(tmp_path):
     """--pretrain_recipe hubert: MFCC clusters, a model, clusters of its layer, a model continued from
     it, each at half the budget; stage 4 fine-tunes the last one."""
-    from tests.train.test_hubert import TINY_HUBERT
+    from tests.conftest import TINY_CONFORMER
 
-    pretrain = [o for o in TINY_HUBERT if not o.startswith(("batch.", "train."))] + BATCH + [
-        "train.valid_every=100", "train.save_every=100", "train.max_steps=4"]
+    pretrain = TINY_CONFORMER + ["model.final_dim=16"] + BATCH + ["train.valid_every=100", "train.save_every=100",
+                                                                 "train.max_steps=4"]
     tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "hubert", "--hubert_clusters", "8 6",
             "--hubert_layer", "1", "--pretrain_args", " ".join(pretrain), "--finetune_args", " ".join(TINY_FINETUNE),
             "--finetune_units", "phones", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]
     r = recipe(tmp_path, *tiny)
     assert r.returncode == 0, r.stderr[-3000:]
-    h, exp = tmp_path / "exp" / "hubert_hubert_tiny", tmp_path / "exp"
+    h, exp = tmp_path / "exp" / "hubert_hubert_conformer_tiny", tmp_path / "exp"
     assert [yaml.safe_load((h / f"km_it{i}" / "info.json").read_text())["clusters"] for i in (1, 2)] == [8, 6]
     assert yaml.safe_load((h / "km_it2" / "info.json").read_text())["features"]["source"] == str(h / "it1")
     assert not (h / "feats_it1").exists()  # the features go once the labels are made
-    last = yaml.safe_load((exp / "pretrain_hubert_tiny" / "config.yaml").read_text())
+    first = yaml.safe_load((h / "it1" / "config.yaml").read_text())
+    assert first["model"]["label_stride"] == 2  # 20 ms MFCC labels for 40 ms log-mel frames
+    last = yaml.safe_load((exp / "pretrain_hubert_conformer_tiny" / "config.yaml").read_text())
     assert last["labels"] == str(h / "km_it2") and last["init"] == {"speech": str(h / "it1")}
-    assert last["model"]["clusters"] == 6
-    for model in (h / "it1", exp / "pretrain_hubert_tiny"):  # half of 4 updates each
+    assert last["model"]["clusters"] == 6 and last["model"]["label_stride"] == 1  # the model's own frames
+    for model in (h / "it1", exp / "pretrain_hubert_conformer_tiny"):  # half of 4 updates each
         assert ckpt.resolve(model / "checkpoints", "last").name == "step_00000002"
-    assert yaml.safe_load((exp / "ctc_phones_hubert_tiny" / "config.yaml").read_text())["family"] == "hubert"
+    assert yaml.safe_load((exp / "ctc_phones_hubert_conformer_tiny" / "config.yaml").read_text())["family"] == "hubert"
 
 
 def test_unispeech_pretrains_on_untranscribed_speech_and_the_transcribed_set_in_phones(tmp_path):
-    from tests.conftest import TINY_W2V
-
-    pretrain = [o for o in TINY_W2V if not o.startswith(("batch.", "train."))] + BATCH + [
-        "train.valid_every=100", "train.save_every=100", "train.max_steps=4"]
+    pretrain = TINY_W2V_BERT[:-1] + BATCH + ["train.valid_every=100", "train.save_every=100", "train.max_steps=4"]
     tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "unispeech",
             "--pretrain_args", " ".join(pretrain), "--finetune_args", " ".join(TINY_FINETUNE),
             "--finetune_units", "phones", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]

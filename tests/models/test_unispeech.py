@@ -14,7 +14,7 @@ from speechxl.nn.gumbel_quantizer import GumbelQuantizerConfig
 from speechxl.nn.transformer import TransformerConfig
 from speechxl.objectives.contrastive import ContrastiveConfig
 from speechxl.train.pretrain import load_pretrain_config, pretrain
-from tests.conftest import TINY_W2V
+from tests.conftest import TINY_W2V_BERT
 from tests.models.test_mslam import BATCH, corpus, grads  # noqa: F401  (corpus: the fixture)
 from tests.train.test_pretrain import assert_same_run, killed_after_step_3_then_resumed
 
@@ -46,8 +46,8 @@ def test_a_paired_batch_trains_ctc_through_quantized_frames_and_a_speech_batch_d
 
 def unispeech_config(corpus, out, *extra):
     root, audio, valid, paired = corpus
-    return load_pretrain_config(ROOT / "recipes/pretrain/unispeech_tiny.yaml", TINY_W2V + BATCH[:4] + [
-        "units=chars", f"lang_dir={root / 'lang_char'}", f"streams.speech.data={audio}",
+    return load_pretrain_config(ROOT / "recipes/pretrain/unispeech_tiny.yaml", TINY_W2V_BERT[:-1] + BATCH[:4] + [
+        "train.log_every=1", "units=chars", f"lang_dir={root / 'lang_char'}", f"streams.speech.data={audio}",
         f"streams.paired.data={paired}", f"valid_data={valid}", f"out={out}", *extra])
 
 
