@@ -9,7 +9,7 @@ from typing import Any, Callable
 from torch import nn
 
 from speechxl.config import ConfigError, from_dict, read_yaml
-from speechxl.models import bestrq, hubert, mslam, unispeech, w2v_bert, wav2vec2
+from speechxl.models import bestrq, cpc, hubert, mslam, unispeech, w2v_bert, wav2vec2
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ FAMILIES = {
     "bestrq": Family(bestrq.BestRQConfig, bestrq.build, bestrq.copy_architecture),
     "w2v-bert": Family(w2v_bert.W2vBertConfig, w2v_bert.build, w2v_bert.copy_architecture),
     "hubert": Family(hubert.HubertConfig, hubert.build, hubert.copy_architecture, frame_labels=True),
+    "cpc": Family(cpc.CPCConfig, cpc.build, cpc.copy_architecture),
     "unispeech": Family(unispeech.UniSpeechConfig, unispeech.build, unispeech.copy_architecture,
                         streams=("speech", "paired")),
     "mslam": Family(mslam.MslamConfig, mslam.build, mslam.copy_architecture, parts=("speech", "text"),

@@ -18,12 +18,13 @@ from torch import nn
 from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
 from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
+from speechxl.nn.lstm import LSTMConfig, LSTMEncoder
 from speechxl.nn.masking import SpanMasker
 from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
 
 # part configs -> the module they build: a part is swapped by giving another config type
 FRONTENDS = {ConvFrontendConfig: ConvFrontend, FbankFrontendConfig: FbankFrontend}
-ENCODERS = {TransformerConfig: TransformerEncoder, ConformerConfig: ConformerEncoder}
+ENCODERS = {TransformerConfig: TransformerEncoder, ConformerConfig: ConformerEncoder, LSTMConfig: LSTMEncoder}
 # what continued pretraining and fine-tuning keep from their own config: regularisation
 TRAINING_FIELDS = {"dropout", "attention_dropout", "activation_dropout", "conv_dropout", "layerdrop", "grad_mult",
                    "temperature"}

@@ -11,6 +11,7 @@ from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
 from speechxl.nn.masking import MaskingConfig, SpanMasker
 from speechxl.nn.random_projection_quantizer import RandomProjectionConfig, RandomProjectionQuantizer
+from speechxl.nn.lstm import LSTMConfig
 from speechxl.nn.transformer import TransformerConfig
 
 TINY_FRONTENDS = {
@@ -29,6 +30,7 @@ TINY_ENCODERS = {
     "conformer, relative_key": ConformerConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
                                                conv_kernel=3, layerdrop=0.0, position="relative_key",
                                                conv_norm="layer"),
+    "lstm": LSTMConfig(hidden_size=16, num_layers=2),
 }
 
 
