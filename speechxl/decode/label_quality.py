@@ -48,8 +48,7 @@ def label_quality(labels: list[str | Path], data: str | Path, aligner: str | Pat
     model = load_model(aligner)
     if model.card.units != "phones":
         raise SpeechxlError(f"--aligner {aligner}: a {model.card.units} model; give a phone CTC model")
-    symbols = model.units.symbols
-    joint = {p: np.zeros((len(symbols), s.info["clusters"]), dtype=np.int64) for p, s in stores.items()}
+    joint = {p: np.zeros((len(model.units), s.info["clusters"]), dtype=np.int64) for p, s in stores.items()}
     skipped = 0
     for u in read_manifest(data):
         if not u.text or not all(u.id in s for s in stores.values()):

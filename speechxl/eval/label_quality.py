@@ -33,9 +33,9 @@ def write_report(rows: dict[str, dict], out: str | Path, title: str, about: str)
     """rows: label set -> figures (and counts); out.md and out.json."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = "\n".join(md_table(["labels", "clusters", "frames", "phone purity", "cluster purity", "PNMI"],
-                           [[name, str(r["clusters"]), str(r["frames"]), f"{r['phone_purity']:.3f}", f"{r['cluster_purity']:.3f}",
-                             f"{r['pnmi']:.3f}"] for name, r in rows.items()]))
+    head = ["labels", "clusters", "frames", "phone purity", "cluster purity", "PNMI"]
+    table = "\n".join(md_table(head, [[name, str(r["clusters"]), str(r["frames"]), f"{r['phone_purity']:.3f}",
+                                       f"{r['cluster_purity']:.3f}", f"{r['pnmi']:.3f}"] for name, r in rows.items()]))
     atomic_write(out.with_suffix(".md"), f"# {title}\n\n{about}\n\n{table}\n")
     atomic_write(out.with_suffix(".json"), json.dumps(rows, indent=1) + "\n")
     return out.with_suffix(".md")

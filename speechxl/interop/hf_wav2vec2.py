@@ -151,8 +151,10 @@ def hf_model_type(cfg) -> str | None:
     None where transformers has no counterpart (e.g. wav2vec 2.0 on log-mel frames, BEST-RQ)."""
     if isinstance(cfg, W2vBertConfig):
         return "wav2vec2-bert"
-    if isinstance(cfg, (HubertConfig, UniSpeechConfig)) and isinstance(cfg.frontend, ConvFrontendConfig):
-        return {TransformerConfig: "hubert" if isinstance(cfg, HubertConfig) else "unispeech"}.get(type(cfg.encoder))
+    if isinstance(cfg, (HubertConfig, UniSpeechConfig)):  # transformers has them with a conv frontend and a Transformer
+        if not (isinstance(cfg.frontend, ConvFrontendConfig) and isinstance(cfg.encoder, TransformerConfig)):
+            return None
+        return "hubert" if isinstance(cfg, HubertConfig) else "unispeech"
     if isinstance(cfg, Wav2Vec2Config) and isinstance(cfg.frontend, ConvFrontendConfig):
         return {TransformerConfig: "wav2vec2", ConformerConfig: "wav2vec2-conformer"}[type(cfg.encoder)]
     return None

@@ -51,8 +51,7 @@ class CPCPretrain(nn.Module):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         out = self.backbone(batch["wav"], batch["lengths"])
-        frames = out.valid.sum(1) if out.valid is not None else torch.full_like(batch["lengths"], out.hidden.shape[1])
-        return self.objective(out.hidden, out.normed, frames)
+        return self.objective(out.hidden, out.normed, out.frames())
 
 
 def build(cfg: CPCConfig) -> CPCPretrain:

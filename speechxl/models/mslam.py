@@ -124,9 +124,8 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
 
     def _paired(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         out = self.backbone(batch["wav"], batch["lengths"])
-        frames = out.valid.sum(1) if out.valid is not None else torch.full_like(batch["lengths"], out.hidden.shape[1])
         log_probs = self.ctc_head(out.hidden).float().log_softmax(-1)  # (B, T, V)
-        loss, tokens, logs = ctc_loss(log_probs, frames, batch["labels"])
+        loss, tokens, logs = ctc_loss(log_probs, out.frames(), batch["labels"])
         loss = self.ctc_weight * loss
         if self.teacher is not None:  # the utterance's mean frame, projected, towards its transcript's vector
             valid = (out.valid if out.valid is not None else torch.ones_like(out.hidden[..., 0], dtype=torch.bool))

@@ -81,6 +81,12 @@ class EncoderOutput:
     mask: torch.Tensor | None = None
     """(B, T) True = masked, when a masker was given."""
 
+    def frames(self) -> torch.Tensor:
+        """(B,) real frames of each utterance."""
+        if self.valid is not None:
+            return self.valid.sum(1)
+        return torch.full(self.hidden.shape[:1], self.hidden.shape[1], dtype=torch.long, device=self.hidden.device)
+
 
 class SpeechEncoder(nn.Module):
     def __init__(self, frontend: nn.Module, encoder: nn.Module, hidden_size: int, projection_dropout: float,

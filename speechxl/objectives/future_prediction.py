@@ -3,8 +3,9 @@ encoded frames k = 1..K steps ahead, each among distractors drawn from the same 
 
 For each k a linear predictor W_k maps c_t (D) into the targets' space (F), where z_{t+k} (the
 frontend's frames, projected) must score higher by dot product than ``num_negatives`` frames of the
-same utterance drawn uniformly (a draw may hit the true frame). Loss summed over predictions (every real t with t + k real, every k),
-sample size = their count; accuracy = the share where the true frame wins.
+same utterance drawn uniformly (a draw may hit the true frame). Loss summed over predictions
+(every real t with t + k real, every k), sample size = their count; accuracy = the share where the
+true frame wins.
 """
 
 from __future__ import annotations
