@@ -103,6 +103,20 @@ def _tagged(options: list[type], value: Any, where: str, default: type | None) -
     raise ConfigError(f"{where}.type: {tag!r} is not one this takes: {', '.join(str(_tag(c)) for c in options)}")
 
 
+def part_config(cls: type, name: str, value: Any) -> type | None:
+    """The part config class that field ``name`` of dataclass ``cls`` reads the mapping ``value`` as
+    (by its ``type``); None when the field is not a part."""
+    f = next((f for f in fields(cls) if f.name == name), None)
+    if f is None or not isinstance(value, dict):
+        return None
+    tp = typing.get_type_hints(cls)[name]
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+        typing.Union, types.UnionType) else [tp]
+    if not all(is_dataclass(a) for a in options):
+        return None
+    return _tagged(options, value, name, _default_type(f))
+
+
 def _coerce(tp: Any, value: Any, where: str, default: type | None = None) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):

@@ -17,7 +17,7 @@ stage=0                   # first stage to run
 stop_stage=100            # last stage to run
 nj=2                      # parallel processes
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set) or whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture)
+pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set), whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture), cpc (causal LSTM, future frames) or wav2vec (causal convolutions, future frames)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 hubert_clusters="100 500" # hubert: clusters of each iteration's labels (the first of MFCCs, each later one of a layer of the previous model)
@@ -50,7 +50,10 @@ if [ -z "$pretrain_config" ]; then
     mslam) pretrain_config=../../recipes/pretrain/mslam_tiny.yaml ;;
     unispeech) pretrain_config=../../recipes/pretrain/unispeech_tiny.yaml ;;
     whistle) pretrain_config=../../recipes/pretrain/w2v_bert_tiny.yaml ;;  # the architecture
-    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert, hubert, wavlablm, mslam, unispeech or whistle, not" \
+    cpc) pretrain_config=../../recipes/pretrain/cpc_tiny.yaml ;;
+    wav2vec) pretrain_config=../../recipes/pretrain/wav2vec_tiny.yaml ;;
+    *) echo "$0: --pretrain_recipe is wav2vec2, bestrq, w2v-bert, hubert, wavlablm, mslam, unispeech, whistle, cpc or" \
+         "wav2vec, not" \
          "$pretrain_recipe" >&2
        exit 1 ;;
   esac

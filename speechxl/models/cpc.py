@@ -1,11 +1,13 @@
-"""CPC (Oord et al., 2018; Rivière et al., 2020, whose features transfer across languages): a causal
-context network over the frontend's frames predicts the frames 1..K steps ahead among distractors.
+"""CPC (Oord et al., 2018; Rivière et al., 2020, whose features transfer across languages) and wav2vec
+(Schneider et al., 2019): a causal context network over the frontend's frames predicts the frames
+1..K steps ahead among distractors. The two are presets of this family (recipes/pretrain/cpc_tiny.yaml,
+wav2vec_tiny.yaml):
 
-  frontend   ConvFrontend           waveform -> frames (B, T, C)  (CPC: 10 ms; here any frontend)
-  encoder    LSTMEncoder            projected frames -> causal context (B, T, D)  (or any encoder type;
-                                    only a causal one keeps the task honest)
+  frontend   ConvFrontend           waveform -> frames (B, T, C)  (both papers: 10 ms; here any frontend)
+  encoder    LSTMEncoder            projected frames -> causal context (B, T, D)  (CPC)
+             CausalConvEncoder      (wav2vec; or any encoder type: only a causal one keeps the task honest)
   target     the normalised frontend frames themselves (no quantizer, no masking)
-  objective  FuturePrediction       InfoNCE on k = 1..K steps ahead
+  objective  FuturePrediction       k = 1..K steps ahead: InfoNCE (CPC) or binary (wav2vec)
 
 The speech encoder (frontend, projection, LSTM) is what fine-tuning and the frozen-encoder probe
 (``recipes/finetune/ctc_probe_tiny.yaml``) use.
@@ -20,6 +22,7 @@ from torch import nn
 
 from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
+from speechxl.nn.causal_conv import CausalConvConfig
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
@@ -30,10 +33,10 @@ from speechxl.objectives.future_prediction import FuturePrediction, FuturePredic
 
 @dataclass(kw_only=True)
 class CPCConfig:
-    """CPC: a frontend, a causal context network and the future-prediction objective."""
+    """CPC / wav2vec: a frontend, a causal context network and the future-prediction objective."""
 
     frontend: ConvFrontendConfig | FbankFrontendConfig = field(default_factory=ConvFrontendConfig)
-    encoder: LSTMConfig | TransformerConfig | ConformerConfig = field(default_factory=LSTMConfig)
+    encoder: LSTMConfig | CausalConvConfig | TransformerConfig | ConformerConfig = field(default_factory=LSTMConfig)
     objective: FuturePredictionConfig = field(default_factory=FuturePredictionConfig)
     projection_dropout: float = 0.0
 

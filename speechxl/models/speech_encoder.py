@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from speechxl.nn.causal_conv import CausalConvConfig, CausalConvEncoder
 from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
 from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
@@ -24,7 +25,8 @@ from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
 
 # part configs -> the module they build: a part is swapped by giving another config type
 FRONTENDS = {ConvFrontendConfig: ConvFrontend, FbankFrontendConfig: FbankFrontend}
-ENCODERS = {TransformerConfig: TransformerEncoder, ConformerConfig: ConformerEncoder, LSTMConfig: LSTMEncoder}
+ENCODERS = {TransformerConfig: TransformerEncoder, ConformerConfig: ConformerEncoder, LSTMConfig: LSTMEncoder,
+            CausalConvConfig: CausalConvEncoder}
 # what continued pretraining and fine-tuning keep from their own config: regularisation
 TRAINING_FIELDS = {"dropout", "attention_dropout", "activation_dropout", "conv_dropout", "layerdrop", "grad_mult",
                    "temperature"}

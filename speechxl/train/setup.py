@@ -19,7 +19,8 @@ from typing import Any, Callable, TypeVar
 import torch
 from torch import nn
 
-from speechxl.config import ConfigError, apply_overrides, from_dict, merge_dicts, read_yaml, to_dict, validate
+from speechxl.config import (ConfigError, apply_overrides, from_dict, merge_dicts, part_config, read_yaml, to_dict,
+                             validate)
 from speechxl.atomic import atomic_write
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.frame_store import FrameStore
@@ -28,6 +29,7 @@ from speechxl.data.sampling import SamplingConfig, log_shares
 from speechxl.data.streams import MixedStreams, StreamConfig
 from speechxl.data.text_batching import TextBatchPlan
 from speechxl.models.registry import FAMILIES, model_config, saved_architecture
+from speechxl.models.speech_encoder import TRAINING_FIELDS
 from speechxl.models.text_encoder import SentenceTeacher, TextMLM
 from speechxl.text.xlmr_tokenizer import XlmrTokenizer
 from speechxl.text.lang_dir import UNIT_KINDS, lang_dir_beside
@@ -128,6 +130,24 @@ def _with_part_types(model: dict, source: Any) -> dict:
     return out
 
 
+def _regularisation_that_applies(model: dict, config: type) -> dict:
+    """The model section without the regularisation keys (TRAINING_FIELDS) that a part of its type has
+    not, logged: a fine-tuning preset's attention dropout does not apply to CPC's LSTM. Any other key a
+    part has not stays, for from_dict to refuse."""
+    out = dict(model)
+    for name, value in model.items():
+        cls = part_config(config, name, value)
+        if cls is None:
+            continue
+        has = {f.name for f in fields(cls)}
+        absent = sorted(k for k in value if k in TRAINING_FIELDS and k not in has)
+        if absent:
+            log.info("model.%s: a %s encoder has no %s; the preset's values do not apply", name,
+                     value.get("type", cls.__name__), ", ".join(absent))
+            out[name] = {k: v for k, v in value.items() if k not in absent}
+    return out
+
+
 def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] = (), check: bool = True) -> T:
     """Preset + overrides; ``data``/``valid_data`` may be one dir or a comma list; ``model`` is
     typed by ``family``, which defaults to init's. Without init, ``architecture=<preset.yaml>``
@@ -157,7 +177,8 @@ def load_run_config(cls: type[T], path: str | Path | None, overrides: list[str] 
             raise ConfigError(f"init.{part}: a {family} model has no {part} part; its parts: "
                               f"{', '.join(FAMILIES[family].parts)}")
     try:
-        model = from_dict(FAMILIES[family].config, raw.pop("model", {}) or {}, "model")
+        model = from_dict(FAMILIES[family].config, _regularisation_that_applies(raw.pop("model", {}) or {},
+                                                                                FAMILIES[family].config), "model")
     except ConfigError as e:
         if not family_from_init:
             raise

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from speechxl.models.speech_encoder import ENCODERS, FRONTENDS
+from speechxl.nn.causal_conv import CausalConvConfig
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
@@ -31,6 +32,7 @@ TINY_ENCODERS = {
                                                conv_kernel=3, layerdrop=0.0, position="relative_key",
                                                conv_norm="layer"),
     "lstm": LSTMConfig(hidden_size=16, num_layers=2),
+    "causal_conv": CausalConvConfig(hidden_size=16, kernel_sizes=[3, 2]),
 }
 
 
