@@ -14,12 +14,14 @@ Wav2Vec2Bert encoders, so their weights load one to one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from speechxl.config import ConfigError, at_least
 
@@ -228,6 +230,20 @@ class ConformerLayer(nn.Module):
         return self.final_layer_norm(x)
 
 
+@contextlib.contextmanager
+def statistics_kept(module: nn.Module):
+    """The running statistics of ``module``'s BatchNorms as they were before, once out: a checkpointed
+    layer's recomputation must not count its batch twice."""
+    saved = [(b, b.detach().clone()) for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             for b in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, before in saved:
+                b.copy_(before)
+
+
 class ConformerEncoder(nn.Module):
     """frames (B, T, D) + mask (B, T), True = valid -> contextual frames (B, T, D)."""
 
@@ -240,6 +256,8 @@ class ConformerEncoder(nn.Module):
             self.embed_positions = RotarySinusoids(cfg.hidden_size // cfg.num_heads, cfg.rotary_base)
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.num_layers))
+        self.checkpoint_layers = False
+        """Training recomputes each layer's activations in the backward pass (``train.checkpoint_activations``)."""
         if cfg.final_norm:
             self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
@@ -257,7 +275,9 @@ class ConformerEncoder(nn.Module):
         outputs = [x]
         for layer in self.layers[first:]:
             if not (self.training and self.cfg.layerdrop > 0 and float(torch.rand(())) < self.cfg.layerdrop):
-                x = layer(x, mask, pos)
+                x = checkpoint(layer, x, mask, pos, use_reentrant=False,
+                               context_fn=lambda: (contextlib.nullcontext(), statistics_kept(layer))) \
+                    if self.checkpoint_layers and self.training else layer(x, mask, pos)
             outputs.append(x)
         if self.cfg.final_norm:
             x = self.layer_norm(x)

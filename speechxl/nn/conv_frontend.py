@@ -64,13 +64,22 @@ class _ConvLayer(nn.Module):
         self.layer_norm = norm if norm is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out)
-        x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        x = self.conv_on_cpu(x) if x.device.type == "cpu" else self.conv_on_accelerator(x)
         norm = self.layer_norm
-        if isinstance(norm, nn.GroupNorm):  # one group per channel: over time
-            x = time_norm(x, norm.weight, norm.bias, norm.eps)
-        elif isinstance(norm, nn.LayerNorm):  # over channels
+        if isinstance(norm, nn.LayerNorm):  # over channels
             x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         return F.gelu(x)
+
+    def conv_on_cpu(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution and GroupNorm as GEMMs on channels-last frames (nn/strided_conv.py: CPU kernels)."""
+        x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        norm = self.layer_norm
+        return time_norm(x, norm.weight, norm.bias, norm.eps) if isinstance(norm, nn.GroupNorm) else x
+
+    def conv_on_accelerator(self, x: torch.Tensor) -> torch.Tensor:
+        """The same with the device's own convolution and GroupNorm (cuDNN's), channels first."""
+        y = self.conv(x.transpose(1, 2))  # (B, C_out, L')
+        return (self.layer_norm(y) if isinstance(self.layer_norm, nn.GroupNorm) else y).transpose(1, 2)
 
 
 def normalize_waveform(wav: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:

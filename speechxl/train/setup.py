@@ -236,7 +236,8 @@ def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
 # experiment dir that was moved resumes where it now is
 RESUMABLE_CHANGES = ("out", "restart", "train.max_steps", "train.max_minutes", "train.log_every", "train.valid_every",
                      "train.save_every", "train.keep_last", "train.threads", "train.nonfinite_patience",
-                     "train.precision", "train.keep_freed_memory", "batch.num_workers", "require_learning")
+                     "train.precision", "train.keep_freed_memory", "train.checkpoint_activations", "train.compile",
+                     "batch.num_workers", "require_learning")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:

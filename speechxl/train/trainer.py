@@ -76,6 +76,11 @@ class TrainConfig:
     """Non-finite updates in a row before the run stops."""
     threads: int = 0
     """torch CPU threads; 0 = torch's default."""
+    checkpoint_activations: bool = False
+    """Recompute each encoder layer's activations in the backward pass instead of keeping them: less
+    memory for longer batches or larger models, about a third more compute."""
+    compile: bool = False
+    """Train through ``torch.compile(model)`` (its default backend, inductor; validation stays eager)."""
     keep_freed_memory: bool = True
     """Reuse freed memory instead of page-faulting it in again each step (glibc; see train/allocator.py)."""
 
@@ -111,6 +116,15 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
                 find_unused_parameters=True)
+        if train_cfg.checkpoint_activations:
+            checkpointed = [m for m in model.modules() if hasattr(m, "checkpoint_layers")]
+            if not checkpointed:
+                raise ConfigError("train.checkpoint_activations: this model has no encoder whose layers can be "
+                                  "checkpointed (a Transformer or a Conformer)")
+            for m in checkpointed:
+                m.checkpoint_layers = True
+        if train_cfg.compile:
+            self.model = torch.compile(self.model)
         self.optimizer = make_optimizer([p for p in self.raw_model.parameters() if p.requires_grad], optim)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_scale(s, train_cfg.max_steps, schedule))
@@ -275,7 +289,7 @@ class Trainer:
         """Train to max_steps (or max_minutes), validating and saving as configured."""
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
-        if self.cfg.keep_freed_memory:
+        if self.cfg.keep_freed_memory and self.dist.device.type == "cpu":  # a CPU's activations live in the heap
             keep_freed_memory()
         batches = iter(self.streams)
         meter, interval_start, interval_audio = Meter(), time.time(), 0.0

@@ -45,3 +45,23 @@ def test_gradient_multiplier_scales_the_frontend_gradient():
 def test_config_is_checked():
     with pytest.raises(ConfigError, match="one value per layer"):
         validate(from_dict(ConvFrontendConfig, {"conv_dim": [8], "conv_kernel": [3, 3], "conv_stride": [1, 1]}))
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_the_cpu_kernels_and_the_accelerators_convolution_agree(norm):
+    torch.manual_seed(0)
+    frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8], conv_kernel=[10, 3], conv_stride=[5, 2], norm=norm))
+    x = torch.randn(2, 400, 1)
+    for layer in frontend.conv_layers:
+        cpu, accelerator = layer.conv_on_cpu(x), layer.conv_on_accelerator(x)
+        torch.testing.assert_close(cpu, accelerator, atol=1e-5, rtol=1e-4)
+        x = layer(x)
+
+
+def test_off_the_cpu_the_frontend_does_not_use_the_cpu_kernels(monkeypatch):
+    import speechxl.nn.conv_frontend as conv_frontend
+
+    monkeypatch.setattr(conv_frontend, "strided_conv", lambda *a: pytest.fail("the CPU kernel ran off the CPU"))
+    frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8], conv_kernel=[10, 3], conv_stride=[5, 2])).to("meta")
+    frames, _ = frontend(torch.randn(2, 4000, device="meta"), torch.tensor([4000, 3000], device="meta"))
+    assert frames.device.type == "meta" and frames.shape[:2] == (2, 399)

@@ -407,3 +407,45 @@ def test_train_log_holds_the_validations_and_names_the_best_checkpoint(data, tmp
     assert "step 2 valid: loss" in text and "step 4 valid: loss" in text and "\r" not in text
     best = ckpt.resolve(out / "checkpoints", "best")
     assert f"best checkpoint: {best} (loss " in text
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "conformer"])
+def test_activation_checkpointing_trains_the_same_model(data, tmp_path, encoder):
+    from pathlib import Path
+
+    preset = Path(__file__).resolve().parents[2] / "recipes/pretrain/bestrq_conformer_tiny.yaml"
+    small = ["train.max_steps=3", "model.encoder.layerdrop=0.0", "model.encoder.dropout=0.1"]
+    conformer = TINY_CONFORMER + ["model.quantizer.codebook_size=64", f"data={data[0]}", "batch.max_samples=64000",
+                                  "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",
+                                  "train.log_every=1"]
+
+    def run(out, *more):
+        pretrain(config(data, out, *small, *more) if encoder == "transformer" else
+                 load_pretrain_config(preset, conformer + small + [f"out={out}", *more]))
+    run(tmp_path / "plain")
+    run(tmp_path / "checkpointed", "train.checkpoint_activations=true")
+    a, b = final_weights(tmp_path / "plain"), final_weights(tmp_path / "checkpointed")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # same dropout masks, statistics counted once
+    assert len(losses(tmp_path / "checkpointed")) == 3
+
+
+def test_activation_checkpointing_of_a_model_without_layers_to_checkpoint_is_refused(data, tmp_path):
+    from tests.models.test_cpc import ROOT
+
+    cfg = load_pretrain_config(ROOT / "recipes/pretrain/cpc_tiny.yaml", [
+        f"data={data[0]}", f"out={tmp_path}", "train.checkpoint_activations=true", "batch.num_workers=0",
+        "batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5"])
+    with pytest.raises(ConfigError, match="no encoder whose layers can be checkpointed"):
+        pretrain(cfg)
+
+
+@pytest.mark.slow
+def test_a_compiled_model_trains_like_the_eager_one(data, tmp_path):
+    def run(out, *more):
+        pretrain(config(data, out, "train.max_steps=3", "model.encoder.layerdrop=0.0", *more))
+
+    run(tmp_path / "eager")
+    run(tmp_path / "compiled", "train.compile=true")
+    a, b = final_weights(tmp_path / "eager"), final_weights(tmp_path / "compiled")
+    assert a.keys() == b.keys()  # saved without torch.compile's wrapper names
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
