@@ -36,6 +36,7 @@ from speechxl.data.text_batching import TextBatchPlan
 from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
+from speechxl.train.strategy import STRATEGIES, make_strategy
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
 from speechxl.train.metrics import Meter, MetricsWriter, by_language
 from speechxl.train.schedules import ScheduleConfig, lr_scale
@@ -76,6 +77,8 @@ class TrainConfig:
     """Non-finite updates in a row before the run stops."""
     threads: int = 0
     """torch CPU threads; 0 = torch's default."""
+    strategy: str = "ddp"
+    """Under torchrun: ddp (the whole model on every worker) or fsdp (parameters sharded; train/strategy.py)."""
     checkpoint_activations: bool = False
     """Recompute each encoder layer's activations in the backward pass instead of keeping them: less
     memory for longer batches or larger models, about a third more compute."""
@@ -89,6 +92,8 @@ class TrainConfig:
         at_least(self, 1, "log_every", "valid_every", "save_every", "keep_last", "nonfinite_patience")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision is fp32 or bf16, not {self.precision!r}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy is {' or '.join(STRATEGIES)}, not {self.strategy!r}")
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -111,11 +116,7 @@ class Trainer:
         self.streams, self.valid_plan = train, valid
         self.best_metric = best_metric
         self.raw_model = model.to(dist.device)
-        self.model = model
-        if dist.world > 1:
-            self.model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
-                find_unused_parameters=True)
+        self.strategy = make_strategy(train_cfg.strategy, dist)
         if train_cfg.checkpoint_activations:
             checkpointed = [m for m in model.modules() if hasattr(m, "checkpoint_layers")]
             if not checkpointed:
@@ -123,6 +124,7 @@ class Trainer:
                                   "checkpointed (a Transformer or a Conformer)")
             for m in checkpointed:
                 m.checkpoint_layers = True
+        self.model = self.strategy.wrap(model)
         if train_cfg.compile:
             self.model = torch.compile(self.model)
         self.optimizer = make_optimizer([p for p in self.raw_model.parameters() if p.requires_grad], optim)
@@ -140,7 +142,8 @@ class Trainer:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state()
         return {
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.strategy.optimizer_state(self.raw_model, self.optimizer),
+            "scheduler": self.scheduler.state_dict(),
             "rng": all_gather(rng, self.dist), "step": self.step, "streams": self.streams.state(),
             "skipped": self.skipped, "trained_seconds": self.trained_seconds,
             "audio_seconds": self.audio_seconds, "best": self.best,
@@ -156,11 +159,12 @@ class Trainer:
             self.best = valid_score
             if self.dist.main:
                 log.info("step %d: best so far (%s %.4f)", self.step, self.best_metric, valid_score)
-        state = self._state()  # every worker takes part in gathering RNG states
+        state = self._state()  # every worker takes part in gathering RNG states (and a sharded model's state)
+        weights = self.strategy.model_state(self.raw_model)
         if not self.dist.main:
             return
         name = f"step_{self.step:08d}"
-        ckpt.save_checkpoint(self.ckpt_root, name, self.raw_model.state_dict(), state, self.config, self.files)
+        ckpt.save_checkpoint(self.ckpt_root, name, weights, state, self.config, self.files)
         ckpt.mark(self.ckpt_root, "last", name)
         if is_best:
             ckpt.mark(self.ckpt_root, "best", name)
@@ -171,9 +175,8 @@ class Trainer:
         last = ckpt.resolve(self.ckpt_root, "last")
         if last is None:
             return False
-        self.raw_model.load_state_dict(ckpt.load_model_state(last))
         state = ckpt.load_trainer_state(last)
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.strategy.load(self.raw_model, self.optimizer, ckpt.load_model_state(last), state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) else state["rng"][0]
         torch.set_rng_state(rng["cpu"])
@@ -211,7 +214,7 @@ class Trainer:
         for micro in range(self.optim_cfg.accum_steps):
             batch = self._to_device(next(batches))
             last = micro == self.optim_cfg.accum_steps - 1
-            sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.model.no_sync()
+            sync = contextlib.nullcontext() if last else self.strategy.no_sync(self.model)
             with sync:
                 with self._autocast():
                     loss, n, logs = self.model(batch)
@@ -231,7 +234,8 @@ class Trainer:
                     p.grad.mul_(self.dist.world / n_total)
         clip = self.optim_cfg.clip_norm if self.optim_cfg.clip_norm > 0 else float("inf")
         params = [p for p in self.raw_model.parameters() if p.grad is not None]
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
+        norm = torch.nn.utils.clip_grad_norm_(params, clip) if params else torch.zeros(())
+        grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # sharded: a DTensor
         loss_value = float(totals[0]) / max(n_total, 1)
         if not (math.isfinite(loss_value) and math.isfinite(grad_norm)) or n_total == 0:
             self.optimizer.zero_grad(set_to_none=True)
@@ -266,7 +270,7 @@ class Trainer:
         self.model.eval()
         meter = Meter()
         totals = torch.zeros(2, device=self.dist.device)
-        with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), self._autocast(), self.strategy.whole(self.raw_model):
             torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
             for batch in self.valid_plan.iterate(0):
                 loss, n, logs = self.raw_model(self._to_device(batch))

@@ -449,3 +449,33 @@ def test_a_compiled_model_trains_like_the_eager_one(data, tmp_path):
     a, b = final_weights(tmp_path / "eager"), final_weights(tmp_path / "compiled")
     assert a.keys() == b.keys()  # saved without torch.compile's wrapper names
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+
+
+def torchrun(args, out, *extra):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "speechxl", "pretrain", *args, f"out={out}", *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_torchrun_fsdp_trains_as_ddp_does_saves_whole_weights_and_resumes(data, tmp_path):
+    train, valid = data
+    args = [*TINY_W2V, f"data={train}", f"valid_data={valid}", "model.encoder.layerdrop=0.0", "train.save_every=2"]
+    torchrun(args, tmp_path / "ddp", "train.max_steps=3")
+    torchrun(args, tmp_path / "fsdp", "train.max_steps=2", "train.strategy=fsdp")
+    torchrun(args, tmp_path / "fsdp", "train.max_steps=3", "train.strategy=fsdp")  # resumed at step 2
+    ddp, fsdp = final_weights(tmp_path / "ddp"), final_weights(tmp_path / "fsdp")
+    assert ddp.keys() == fsdp.keys() and all(ddp[k].shape == fsdp[k].shape for k in ddp)  # whole, not shards
+    assert all(torch.allclose(ddp[k], fsdp[k], atol=1e-5) for k in ddp)
+    assert [s for s, _ in losses(tmp_path / "fsdp")] == [1, 2, 3]
+
+
+def test_fsdp_refuses_layer_drop():
+    from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
+    from speechxl.train.distributed import Dist
+    from speechxl.train.strategy import make_strategy
+
+    encoder = TransformerEncoder(TransformerConfig(hidden_size=8, num_layers=1, num_heads=2, intermediate_size=8,
+                                                   pos_conv_kernel=2, pos_conv_groups=1, layerdrop=0.1))
+    with pytest.raises(ConfigError, match="layerdrop to 0"):
+        make_strategy("fsdp", Dist(rank=0, world=2)).wrap(encoder)
