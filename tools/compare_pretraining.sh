@@ -27,9 +27,10 @@ while [ $# -gt 0 ]; do
 done
 case "$out" in /*) ;; *) out=$PWD/$out ;; esac
 
-# seconds per update of each method's tiny preset on the demo (training logs, 2-core Xeon, 2026-12)
-declare -A cost=([wav2vec2]=0.355 [bestrq]=0.136 [w2v-bert]=0.134 [hubert]=0.087 [wavlablm]=0.101
-                 [unispeech]=0.149 [whistle]=0.155 [cpc]=0.270 [wav2vec]=0.110)
+# seconds per update of each method's tiny preset on the demo (this script's run of 2026-12-05, 2-core
+# Xeon; the earlier estimates it started from ended wav2vec, UniSpeech and w2v-BERT by steps at 209-220 s)
+declare -A cost=([wav2vec2]=0.353 [bestrq]=0.130 [w2v-bert]=0.103 [hubert]=0.117 [wavlablm]=0.114
+                 [unispeech]=0.113 [whistle]=0.155 [cpc]=0.293 [wav2vec]=0.088)
 data=$root/egs/commonvoice/data
 mkdir -p "$out"
 for m in $methods; do
