@@ -142,7 +142,7 @@ def _regularisation_that_applies(model: dict, config: type) -> dict:
         has = {f.name for f in fields(cls)}
         absent = sorted(k for k in value if k in TRAINING_FIELDS and k not in has)
         if absent:
-            log.info("model.%s: a %s encoder has no %s; the preset's values do not apply", name,
+            log.info("model.%s: a %s part has no %s; the preset's values do not apply", name,
                      value.get("type", cls.__name__), ", ".join(absent))
             out[name] = {k: v for k, v in value.items() if k not in absent}
     return out

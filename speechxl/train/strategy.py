@@ -65,15 +65,12 @@ class DataParallel:
 
 
 class FullySharded(DataParallel):
-    """FSDP2: parameters sharded over the workers, each encoder layer its own unit."""
+    """FSDP2: parameters sharded over two or more workers, each encoder layer its own unit."""
 
     def wrap(self, model: nn.Module) -> nn.Module:
-        if self.dist.world == 1:
-            return model
         from torch.distributed.fsdp import fully_shard
 
-        dropping = [m for m in model.modules() if getattr(getattr(m, "cfg", None), "layerdrop", 0) > 0]
-        if dropping:
+        if any(getattr(getattr(m, "cfg", None), "layerdrop", 0) > 0 for m in model.modules()):
             raise ConfigError("train.strategy=fsdp: set the encoder's layerdrop to 0 (a layer that one worker "
                               "skips and another runs would leave the exchange of its shards waiting)")
         for layers in [m for name, m in model.named_modules() if name.endswith("layers") and
@@ -83,12 +80,8 @@ class FullySharded(DataParallel):
         fully_shard(model)
         return model
 
-    def no_sync(self, wrapped: nn.Module) -> contextlib.AbstractContextManager:
-        return self._gradient_sync(wrapped) if self.dist.world > 1 else contextlib.nullcontext()
-
-    @staticmethod
     @contextlib.contextmanager
-    def _gradient_sync(wrapped: nn.Module) -> Iterator[None]:
+    def no_sync(self, wrapped: nn.Module) -> Iterator[None]:
         wrapped.set_requires_gradient_sync(False)
         try:
             yield
@@ -101,23 +94,17 @@ class FullySharded(DataParallel):
         return StateDictOptions(full_state_dict=True, cpu_offload=True)
 
     def model_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        if self.dist.world == 1:
-            return model.state_dict()
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
         return get_model_state_dict(model, options=self._options())
 
     def optimizer_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-        if self.dist.world == 1:
-            return optimizer.state_dict()
         from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
         return get_optimizer_state_dict(model, optimizer, options=self._options())
 
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict, optimizer_state: dict
              ) -> None:
-        if self.dist.world == 1:
-            return super().load(model, optimizer, model_state, optimizer_state)
         from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
                                                              set_optimizer_state_dict)
 
@@ -127,9 +114,6 @@ class FullySharded(DataParallel):
 
     @contextlib.contextmanager
     def whole(self, model: nn.Module) -> Iterator[None]:
-        if self.dist.world == 1:
-            yield
-            return
         from torch.distributed.fsdp import FSDPModule
 
         units = [m for m in model.modules() if isinstance(m, FSDPModule)]
@@ -145,5 +129,5 @@ class FullySharded(DataParallel):
 
 
 def make_strategy(name: str, dist: Dist) -> DataParallel:
-    """``name``: one of STRATEGIES (TrainConfig.validate checks it)."""
-    return FullySharded(dist) if name == "fsdp" else DataParallel(dist)
+    """``name``: one of STRATEGIES (TrainConfig.validate checks it); one process runs the model as it is."""
+    return FullySharded(dist) if name == "fsdp" and dist.world > 1 else DataParallel(dist)

@@ -123,7 +123,7 @@ def test_wav2vec_pretrains_and_fine_tunes_with_the_recipes_preset(corpus, tmp_pa
             f"init={tmp_path / 'w2v'}", "units=chars", f"lang_dir={root / 'lang_char'}", f"data={paired}",
             f"valid_data={paired}", f"out={tmp_path / 'ctc'}", "require_learning=false", "train.max_steps=2"])
     # the preset's attention regularisation does not apply to a convolutional encoder; its dropout does
-    assert "causal_conv encoder has no activation_dropout, attention_dropout, layerdrop" in caplog.text
+    assert "causal_conv part has no activation_dropout, attention_dropout, layerdrop" in caplog.text
     assert ft.model.encoder.type == "causal_conv" and ft.model.encoder.dropout == 0.1
     finetune(ft)
     with pytest.raises(ConfigError, match="num_heads: unknown key"):  # not regularisation: refused
