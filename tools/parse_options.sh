@@ -18,7 +18,8 @@ while [ $# -gt 0 ]; do
       sed -n '2,/^set /p' "${_files[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
       echo "Options (default in brackets):"
       grep -hE '^[a-z_][a-z0-9_]*=("[^"]*"|[^ "]*) *#' "${_files[@]}" |
-        sed -E 's/^([a-z0-9_]+)=("[^"]*"|[^ "]*) *# */  --\1 [\2]  /; s/\["([^"]*)"\]/[\1]/'
+        sed -E 's/^([a-z0-9_]+)=("[^"]*"|[^ "]*) *# */  --\1 [\2]  /; s/\["([^"]*)"\]/[\1]/; s/\[\$\{[a-z_]+:-([^}]*)\}\]/[\1]/' |
+        awk '!seen[$1]++'  # an option run.sh sets before the shared stages do: run.sh's line
       exit 0 ;;
     --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
     --*)

@@ -17,7 +17,7 @@ stage=0                   # first stage to run
 stop_stage=100            # last stage to run
 nj=2                      # parallel processes
 bpe_size=500              # BPE vocabulary size
-pretrain_recipe=w2v-bert  # pretraining method: w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set), whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture), cpc (causal LSTM, future frames) or wav2vec (causal convolutions, future frames)
+pretrain_recipe=${pretrain_recipe:-w2v-bert}  # pretraining method (a corpus's run.sh may set its own default): w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set), whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture), cpc (causal LSTM, future frames) or wav2vec (causal convolutions, future frames)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
 hubert_clusters="100 500" # hubert: clusters of each iteration's labels (the first of MFCCs, each later one of a layer of the previous model)
@@ -66,7 +66,8 @@ if [ "$pretrain_langs" == mono ] && { [ "$pretrain_family" == mslam ] || [ "$pre
 elif [ "$pretrain_langs" == mono ] && [ "$pretrain_family" == hubert ]; then
   echo "$0: --pretrain_langs mono does not run HuBERT's iterations per language yet" >&2; exit 1
 elif [ "$pretrain_langs" == mono ] && [ "$pretrain_recipe" == whistle ]; then
-  echo "$0: --pretrain_langs mono compares self-supervised pretraining; whistle is supervised" >&2; exit 1
+  echo "$0: --pretrain_langs mono compares self-supervised pretraining; whistle is supervised" \
+       "(add e.g. --pretrain_recipe w2v-bert)" >&2; exit 1
 elif [ "$pretrain_langs" != mono ] && [ "$pretrain_langs" != multi ]; then
   echo "$0: --pretrain_langs is multi or mono, not $pretrain_langs" >&2; exit 1
 fi

@@ -18,8 +18,8 @@ from speechxl import checkpoint as ckpt
 from tests.conftest import TINY_W2V_BERT, tone, write_release
 from tests.conftest import TINY_CTC
 
-# the default method (w2v-BERT) at test size, 2 updates of everything; the fine-tuned models take
-# their architecture from the pretrained one (or, from scratch, from the preset with these sizes)
+# w2v-BERT at test size, 2 updates of everything; the fine-tuned models take their architecture from
+# the pretrained one (or, from scratch, from the preset with these sizes)
 BATCH = ["batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0"]
 TINY_PRETRAIN = TINY_W2V_BERT + BATCH + ["schedule.warmup_steps=1", "train.valid_every=100",
                                          "train.save_every=100", "train.max_steps=2"]
@@ -37,7 +37,9 @@ def recipe(tmp_path, *args, **kw):
 
 
 def test_demo_recipe_stages_0_to_8(tmp_path):
-    tiny = ["--demo_scale", "0.06", "--pretrain_args", " ".join(TINY_PRETRAIN),
+    """The demo's default method, Whistle: phone CTC on the pretraining set's transcripts from random
+    weights of w2v-BERT's tiny architecture, then fine-tuned as any pretrained model."""
+    tiny = ["--demo_scale", "0.06", "--pretrain_args", " ".join(TINY_FINETUNE),
             "--finetune_args", " ".join(TINY_FINETUNE), "--decode_args", "--beam 4 --beam_tokens 4"]
     r = recipe(tmp_path, *tiny)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -50,25 +52,26 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     assert (data / "lang_word" / "fa.arpa").is_file() and (data / "lm_text" / "hi.txt").is_file()
     assert {u.lang for u in read_manifest(data / "train")} == {"es", "ru", "el", "hi", "fa", "tr"}
     assert (data / "train" / "rejects.tsv").read_text().count("\n") > 1  # the demo's defects
-    pretrained = ckpt.resolve(tmp_path / "exp" / "pretrain_w2v_bert_tiny" / "checkpoints", "last")
-    assert pretrained.name == "step_00000002"
-    for name in ("ctc_phones_w2v_bert_tiny", "ctc_chars_w2v_bert_tiny", "ctc_phones_scratch"):
-        exp = tmp_path / "exp" / name
-        assert ckpt.resolve(exp / "checkpoints", "last").name == "step_00000002"
+    exp = tmp_path / "exp"
+    assert ckpt.resolve(exp / "pretrain_whistle_w2v_bert_tiny" / "checkpoints", "last").name == "step_00000002"
+    whistle = yaml.safe_load((exp / "pretrain_whistle_w2v_bert_tiny" / "config.yaml").read_text())
+    assert whistle["units"] == "phones" and whistle["data"] == [str(tmp_path / "data" / "pretrain")]
+    for name in ("ctc_phones_whistle_w2v_bert_tiny", "ctc_chars_whistle_w2v_bert_tiny", "ctc_phones_scratch"):
+        assert ckpt.resolve(exp / name / "checkpoints", "last").name == "step_00000002"
         for decode in ("decode_test", "decode_test_lm"):
-            assert (exp / decode / "report.md").is_file(), (name, decode)
-    assert "PER" in (tmp_path / "exp" / "ctc_phones_w2v_bert_tiny" / "decode_test_lm" / "report.md").read_text()
+            assert (exp / name / decode / "report.md").is_file(), (name, decode)
+    assert "PER" in (exp / "ctc_phones_whistle_w2v_bert_tiny" / "decode_test_lm" / "report.md").read_text()
     # the scratch baseline has the pretrained model's architecture (the preset's) and is scored beside it
-    scratch = yaml.safe_load((tmp_path / "exp" / "ctc_phones_scratch" / "config.yaml").read_text())
+    scratch = yaml.safe_load((exp / "ctc_phones_scratch" / "config.yaml").read_text())
     assert scratch["family"] == "w2v-bert" and not scratch["init"]
     # the character model grows from the phone model (units_from), which grew from the pretrained one
-    chars = yaml.safe_load((tmp_path / "exp" / "ctc_chars_w2v_bert_tiny" / "config.yaml").read_text())
-    assert chars["init"] == {"speech": str(tmp_path / "exp" / "ctc_phones_w2v_bert_tiny")}
-    results = (tmp_path / "exp" / "results_w2v_bert_tiny.md").read_text()
-    assert "ctc_phones_scratch" in results and "ctc_phones_w2v_bert_tiny" in results
-    zero_shot = (tmp_path / "exp" / "zero_shot_w2v_bert_tiny.md").read_text()
+    chars = yaml.safe_load((exp / "ctc_chars_whistle_w2v_bert_tiny" / "config.yaml").read_text())
+    assert chars["init"] == {"speech": str(exp / "ctc_phones_whistle_w2v_bert_tiny")}
+    results = (tmp_path / "exp" / "results_whistle_w2v_bert_tiny.md").read_text()
+    assert "ctc_phones_scratch" in results and "ctc_phones_whistle_w2v_bert_tiny" in results
+    zero_shot = (tmp_path / "exp" / "zero_shot_whistle_w2v_bert_tiny.md").read_text()
     assert all(v in zero_shot for v in ("unrestricted", "exact", "articulatory")) and "PER it" in zero_shot
-    assert (tmp_path / "exp" / "ctc_phones_w2v_bert_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
+    assert (exp / "ctc_phones_whistle_w2v_bert_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
             ).is_file()
     again = recipe(tmp_path, *tiny)
     assert again.returncode == 0
@@ -149,23 +152,10 @@ def test_unispeech_pretrains_on_untranscribed_speech_and_the_transcribed_set_in_
     assert (tmp_path / "exp" / "ctc_phones_unispeech_tiny" / "checkpoints").is_dir()
 
 
-def test_whistle_pretrains_phone_ctc_on_the_pretraining_transcripts_then_fine_tunes_from_it(tmp_path):
-    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_recipe", "whistle",
-            "--pretrain_args", " ".join(TINY_FINETUNE), "--finetune_args", " ".join(TINY_FINETUNE),
-            "--finetune_units", "chars", "--scratch_units", "", "--units_from", "", "--stop_stage", "4"]
-    r = recipe(tmp_path, *tiny)
-    assert r.returncode == 0, r.stderr[-3000:]
-    exp = tmp_path / "exp"
-    whistle = yaml.safe_load((exp / "pretrain_whistle_w2v_bert_tiny" / "config.yaml").read_text())
-    assert whistle["units"] == "phones" and whistle["data"] == [str(tmp_path / "data" / "pretrain")]
-    chars = yaml.safe_load((exp / "ctc_chars_whistle_w2v_bert_tiny" / "config.yaml").read_text())
-    assert chars["init"] == {"speech": str(exp / "pretrain_whistle_w2v_bert_tiny")} and chars["units"] == "chars"
-
-
 def test_monolingual_models_at_an_equal_share_of_the_budget(tmp_path):
     """--pretrain_langs mono: one model per language at 1/n of the pretraining budget; it and the
     multilingual model fine-tuned per language; one table beside the multilingual fine-tuning."""
-    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_langs", "mono",
+    tiny = ["--demo_scale", "0.06", "--langs", "es ru", "--pretrain_langs", "mono", "--pretrain_recipe", "w2v-bert",
             "--pretrain_args", " ".join(TINY_PRETRAIN), "--finetune_args", " ".join(TINY_FINETUNE),
             "--finetune_units", "phones", "--scratch_units", "", "--units_from", "",
             "--decode_args", "--beam 4 --beam_tokens 4"]
@@ -251,6 +241,10 @@ def test_help_from_the_repository_root_lists_the_recipe_and_template_options():
     assert r.returncode == 0, r.stderr
     assert "--cv_root []" in r.stdout and "--demo_scale [1.0]" in r.stdout  # the corpus's own options
     assert "--finetune_units [phones chars]" in r.stdout and "--stop_stage [100]" in r.stdout  # the template's
+    # an option the corpus sets its own default for is listed once, with the corpus's default
+    assert r.stdout.count("--pretrain_recipe [") == 1 and "--pretrain_recipe [whistle]" in r.stdout
+    kaldi = subprocess.run(["bash", "egs/kaldi/run.sh", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert "--pretrain_recipe [w2v-bert]" in kaldi.stdout
 
 
 def test_relative_paths_are_taken_from_where_the_recipe_was_run(tmp_path):
