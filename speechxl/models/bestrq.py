@@ -65,7 +65,7 @@ class BestRQPretrain(nn.Module):
         out = self.backbone(batch["wav"], batch["lengths"], self.masker)
         targets = self.target(out.features[out.mask])  # (N, K), from the frames before masking
         loss, logs = self.objective(out.hidden[out.mask], targets, out.mask.nonzero()[:, 0], out.mask.shape[0])
-        return loss, int(out.mask.sum()), logs
+        return loss, out.mask.sum(), logs
 
     def frame_codes(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
         """(codes (B, T, K), valid (B, T), codewords per codebook): the targets' codes of each frame."""

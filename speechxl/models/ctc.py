@@ -55,9 +55,9 @@ def ctc_loss(log_probs: torch.Tensor, frames: torch.Tensor, labels: list[list[in
     targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long, device=log_probs.device)
     loss = F.ctc_loss(log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0,
                       reduction="sum", zero_infinity=True)
-    tokens = int(target_lengths.sum())
-    infeasible = sum(int(f) < ctc_min_frames(lab) for f, lab in zip(frames.tolist(), labels))
-    return loss, tokens, {"ctc": loss.item() / max(tokens, 1), "zeroed": infeasible}
+    tokens = sum(len(lab) for lab in labels)
+    least = torch.tensor([ctc_min_frames(lab) for lab in labels], device=frames.device)
+    return loss, tokens, {"ctc": loss.detach() / max(tokens, 1), "zeroed": (frames < least).sum()}
 
 
 class TunedEncoder(nn.Module):

@@ -101,7 +101,7 @@ class HubertPretrain(nn.Module):
         scored = out.mask & (targets != IGNORE)  # (B, T)
         loss, logs = self.objective(out.hidden[scored], targets[scored][:, None], scored.nonzero()[:, 0],
                                     scored.shape[0])
-        return loss, int(scored.sum()), logs
+        return loss, scored.sum(), logs
 
 
 def build(cfg: HubertConfig) -> HubertPretrain:

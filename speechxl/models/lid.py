@@ -53,8 +53,8 @@ class LanguageHead(nn.Module):
         logits = self(hidden, frames)
         target = self.targets(langs, logits.device)
         loss = F.cross_entropy(logits, target, reduction="sum")
-        correct = int((logits.detach().argmax(-1) == target).sum())
-        return loss, {"lid_ce": loss.item() / len(langs), "correct": correct, "count": len(langs)}
+        correct = (logits.detach().argmax(-1) == target).sum()
+        return loss, {"lid_ce": loss.detach() / len(langs), "correct": correct, "count": len(langs)}
 
 
 class LIDModel(TunedEncoder):

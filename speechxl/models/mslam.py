@@ -117,10 +117,9 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
         logits = self.text_head(hidden[masked]).float()  # (N, V)
         targets = ids[masked]
         loss = F.cross_entropy(logits, targets, reduction="sum")
-        n = int(targets.numel())
-        return self.text_weight * loss, n, {"text_ce": loss.item() / max(n, 1),
-                                            "text_accuracy": float((logits.argmax(-1) == targets).float().mean())
-                                            if n else 0.0}
+        n = targets.numel()
+        right = (logits.detach().argmax(-1) == targets).sum()
+        return self.text_weight * loss, n, {"text_ce": loss.detach() / max(n, 1), "text_accuracy": right / max(n, 1)}
 
     def _paired(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         out = self.backbone(batch["wav"], batch["lengths"])
@@ -134,7 +133,7 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
             distance = (1 - F.cosine_similarity(self.distill(pooled).float(), target.float(), dim=-1)).sum()
             b = len(batch["labels"])
             loss = loss + self.distill_weight * distance * tokens / b  # per utterance, after the division by tokens
-            logs["distill"] = distance.item() / b
+            logs["distill"] = distance.detach() / b
         return loss, tokens, logs
 
 

@@ -166,8 +166,8 @@ class TextMLM(nn.Module):
         logits = self.head(hidden, self.encoder.embed.words.weight).float()
         targets = ids[chosen]
         loss = F.cross_entropy(logits, targets, reduction="sum")
-        n = int(targets.numel())
-        return loss, n, {"mlm_ce": loss.item() / max(n, 1), "correct": int((logits.argmax(-1) == targets).sum()),
+        n = targets.numel()
+        return loss, n, {"mlm_ce": loss.detach() / max(n, 1), "correct": (logits.detach().argmax(-1) == targets).sum(),
                          "count": n}
 
 

@@ -77,8 +77,9 @@ class UniSpeechPretrain(wav2vec2.Wav2Vec2Pretrain):
         frames = valid.sum(1)
         ctc, tokens, ctc_logs = ctc_loss(self.ctc_head(mixed).float().log_softmax(-1), frames, batch["labels"])
         # each loss as a mean over its own count, then weighted; the trainer divides by the tokens
-        loss = (self.ctc_weight * ctc / max(tokens, 1) + self.contrastive_weight * contrastive / max(n, 1)) * tokens
-        return loss, tokens, {**ctc_logs, "paired_contrastive": contrastive.item() / max(n, 1)}
+        contrastive = contrastive / n.clamp(min=1)
+        loss = (self.ctc_weight * ctc / max(tokens, 1) + self.contrastive_weight * contrastive) * tokens
+        return loss, tokens, {**ctc_logs, "paired_contrastive": contrastive.detach()}
 
 
 def build(cfg: UniSpeechConfig) -> UniSpeechPretrain:

@@ -63,9 +63,10 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, context: torch.Tensor, quantized: torch.Tensor, codes: torch.Tensor,
                 counts: torch.Tensor, quantizer_stats: dict[str, torch.Tensor],
-                feature_penalty: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
+                feature_penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """context (N, D), quantized (N, dq), codes (N, G) of the masked frames in utterance order;
-        counts (B,) masked frames per utterance. Returns (loss sum, sample size, logs)."""
+        counts (B,) masked frames per utterance. Returns (loss sum, sample size, logs), the sample size and
+        figures as tensors (nothing waits for the device)."""
         c = F.normalize(self.project_hid(context).float(), dim=-1)  # (N, F)
         y = F.normalize(self.project_q(quantized).float(), dim=-1)  # (N, F)
         neg, valid = sample_negatives(counts, self.cfg.num_negatives)  # (N, K), (N,)
@@ -75,24 +76,24 @@ class ContrastiveLoss(nn.Module):
         logits = torch.einsum("nf,nkf->nk", c, cand) / self.cfg.temperature  # (N, 1 + K)
         same = (codes[neg] == codes[:, None]).all(-1)  # (N, K): distractor = target
         logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
-        logits, n = logits[valid], int(valid.sum())
-        target = torch.zeros(n, dtype=torch.long, device=logits.device)
-        rows = F.cross_entropy(logits, target, reduction="none")  # (n,)
+        target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+        rows = F.cross_entropy(logits, target, reduction="none") * valid  # (N,): rows without distractors count 0
+        n = valid.sum()  # a tensor: no wait for the device
         contrastive = rows.sum()
         diversity = (self.num_codes - quantizer_stats["prob_perplexity"]) / self.num_codes
         per_frame = self.cfg.diversity_weight * diversity + self.cfg.feature_penalty_weight * feature_penalty.float()
         loss = contrastive + per_frame * n
         with torch.no_grad():
             best, worst = logits.argmax(-1) == 0, logits.argmin(-1) == 0
-            right = best & ~worst
+            right = best & ~worst & valid
             logs = {
-                "contrastive": contrastive.item() / max(n, 1), "diversity": diversity.item(),
-                "feature_penalty": feature_penalty.item(), "correct": int(right.sum()),
-                "count": n, "code_perplexity": quantizer_stats["code_perplexity"].item(),
-                "prob_perplexity": quantizer_stats["prob_perplexity"].item(),
+                "contrastive": contrastive.detach() / n.clamp(min=1), "diversity": diversity.detach(),
+                "feature_penalty": feature_penalty.detach(), "correct": right.sum(),
+                "count": n, "code_perplexity": quantizer_stats["code_perplexity"].detach(),
+                "prob_perplexity": quantizer_stats["prob_perplexity"].detach(),
             }
-            utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)[valid]  # (n,)
-            frames = per_utterance_sum(utt, torch.ones_like(rows), counts.shape[0])
+            utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)  # (N,)
+            frames = per_utterance_sum(utt, valid, counts.shape[0])
             logs["per_utterance"] = {"loss": per_utterance_sum(utt, rows, counts.shape[0]) + per_frame * frames,
                                      "sample_size": frames, "correct": per_utterance_sum(utt, right, counts.shape[0]),
                                      "count": frames}

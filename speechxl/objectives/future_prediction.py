@@ -57,7 +57,7 @@ class FuturePrediction(nn.Module):
         # distractor frames, the same draws for every k: (B, T, N) indices into each utterance's real frames
         draws = (torch.rand(b, t, self.cfg.num_negatives, device=z.device) * lengths[:, None, None]).long()
         negatives = z[torch.arange(b, device=z.device)[:, None, None], draws]  # (B, T, N, F)
-        total, right, count = z.new_zeros((), dtype=torch.float32), 0, 0
+        total, right, count = z.new_zeros((), dtype=torch.float32), z.new_zeros((), dtype=torch.long), 0
         for k, predictor in enumerate(self.predictors, start=1):
             if k >= t:
                 break
@@ -68,9 +68,9 @@ class FuturePrediction(nn.Module):
             real = torch.arange(t - k, device=z.device)[None] + k < lengths[:, None]  # (B, T-k): t + k is real
             logits = logits[real]  # (predictions, 1 + N): the true frame first
             total = total + self._loss(logits)
-            right += int((logits.detach().argmax(-1) == 0).sum())
+            right += (logits.detach().argmax(-1) == 0).sum()
             count += len(logits)
-        return total, count, {self.cfg.loss: total.item() / max(count, 1), "correct": right, "count": count}
+        return total, count, {self.cfg.loss: total.detach() / max(count, 1), "correct": right, "count": count}
 
     def _loss(self, logits: torch.Tensor) -> torch.Tensor:
         """(predictions, 1 + N) scores, the true frame first -> the loss summed over predictions."""

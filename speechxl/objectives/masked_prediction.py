@@ -50,7 +50,7 @@ class MaskedPrediction(nn.Module):
             right += (logits.detach().argmax(-1) == targets[:, k]).float()
         loss = rows.sum()
         n = targets.shape[0] * len(self.heads)
-        logs = {"masked_ce": loss.item() / max(n, 1), "correct": int(right.sum()), "count": n}
+        logs = {"masked_ce": loss.detach() / max(n, 1), "correct": right.sum(), "count": n}
         if utt is not None:
             frames = per_utterance_sum(utt, torch.ones_like(rows), batch_size)
             logs["per_utterance"] = {"loss": per_utterance_sum(utt, rows, batch_size), "sample_size": frames,

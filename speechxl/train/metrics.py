@@ -1,6 +1,8 @@
 """Training figures: averaged over an interval, written as JSON lines and TensorBoard scalars.
 
-Per-batch logs are dicts of numbers. Counts are summed: ``correct`` / ``count`` give
+Per-batch logs are dicts of numbers or 0-dim tensors (a model leaves its figures on its device: the
+trainer turns an update's figures into numbers at once, ``as_numbers``, one wait for the device per
+update instead of one per figure). Counts are summed: ``correct`` / ``count`` give
 ``accuracy`` and ``errors`` / ``ref_tokens`` give ``error_rate``; every other figure is averaged,
 weighted by the batch's sample size. A model may also give each utterance's share of its loss,
 sample size, correct and count (``per_utterance``, tensors (B,)): they are summed by the batch's
@@ -18,6 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+import torch
+
 from speechxl.atomic import atomic_write
 
 T = TypeVar("T")
@@ -25,17 +29,52 @@ SUMMED = ("correct", "count", "errors", "ref_tokens", "zeroed")
 LANG = "lang:"  # the prefix of a figure summed by language: lang:<lang>:<figure>
 
 
+def as_numbers(tree: T) -> T:
+    """Dicts, lists and tuples of numbers and tensors -> the same with each 0-dim tensor a float and
+    each other tensor a list of floats, copied from the device in one transfer."""
+    tensors: list[torch.Tensor] = []
+
+    def collect(x):
+        if torch.is_tensor(x):
+            tensors.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                collect(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                collect(v)
+
+    collect(tree)
+    if not tensors:
+        return tree
+    flat = torch.cat([t.detach().reshape(-1).to(tensors[0].device, torch.float64) for t in tensors]).tolist()
+    at = 0
+
+    def rebuild(x):
+        nonlocal at
+        if torch.is_tensor(x):
+            n = x.numel()
+            values, at = flat[at: at + n], at + n
+            return values[0] if x.dim() == 0 else values
+        if isinstance(x, dict):
+            return {k: rebuild(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return type(x)(rebuild(v) for v in x)
+        return x
+
+    return rebuild(tree)
+
+
 def by_language(logs: dict, langs: list[str] | None) -> dict:
-    """A model's batch logs with its ``per_utterance`` figures summed by ``langs`` (one per utterance);
-    without languages they are dropped."""
+    """A model's batch logs (numbers: ``as_numbers``) with its ``per_utterance`` figures (lists, one value
+    per utterance) summed by ``langs``; without languages they are dropped."""
     per_utterance = logs.get("per_utterance")
     if per_utterance is None:
         return logs
     out = {k: v for k, v in logs.items() if k != "per_utterance"}
     if langs:
-        columns = {name: values.tolist() for name, values in per_utterance.items()}
         for i, lang in enumerate(langs):
-            for name, values in columns.items():
+            for name, values in per_utterance.items():
                 out[f"{LANG}{lang}:{name}"] = out.get(f"{LANG}{lang}:{name}", 0.0) + values[i]
     return out
 

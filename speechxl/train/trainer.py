@@ -2,7 +2,9 @@
 
 One update = ``accum_steps`` micro-batches. The model owns its batch: ``model(batch)`` returns
 (loss summed over its ``sample_size`` items, sample_size, logs), so the trainer knows no model
-family, modality or sample rate (it counts the ``audio_seconds`` a batch says it holds).
+family, modality or sample rate (it counts the ``audio_seconds`` a batch says it holds). The sample
+size and the figures may be tensors left on the device: an update waits for the device once, after
+its last micro-batch (the sample size and the finite check), and turns its figures into numbers then.
 Gradients are divided by the total sample size of the update over micro-batches and workers
 (fairseq's convention), clipped, and applied with
 AdamW under the learning-rate schedule. A non-finite loss or gradient norm skips the update
@@ -38,7 +40,7 @@ from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.strategy import STRATEGIES, make_strategy
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
-from speechxl.train.metrics import Meter, MetricsWriter, by_language
+from speechxl.train.metrics import Meter, MetricsWriter, as_numbers, by_language
 from speechxl.train.schedules import ScheduleConfig, lr_scale
 
 log = logging.getLogger(__name__)
@@ -219,15 +221,14 @@ class Trainer:
                 with self._autocast():
                     loss, n, logs = self.model(batch)
                 loss.backward()
-            logs = by_language(logs, batch.get("langs"))
             loss_sum += loss.detach().float()
-            sample_size += n
+            sample_size = sample_size + n
             if len(self.streams.plans) > 1:  # each stream's own loss beside the mixed one
-                logs = {**logs, f"loss_{batch['stream']}": float(loss.detach()) / max(n, 1)}
-            interval_logs.append((logs, n, batch.get("audio_seconds", 0.0)))
-        totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(float(sample_size), device=loss_sum.device)]),
-                                self.dist)
-        n_total = float(totals[1])
+                logs = {**logs, f"loss_{batch['stream']}": loss.detach().float() / torch.as_tensor(n).clamp(min=1)}
+            interval_logs.append((logs, n, batch.get("langs"), batch.get("audio_seconds", 0.0)))
+        sample_size = torch.as_tensor(sample_size, dtype=torch.float32, device=loss_sum.device)
+        totals = all_reduce_sum(torch.stack([loss_sum, sample_size]), self.dist)
+        n_total = float(totals[1])  # the update's one wait for the device (and its figures: as_numbers below)
         if n_total > 0:  # DDP averaged the gradients over workers: undo that, divide by the sample size
             for p in self.raw_model.parameters():
                 if p.grad is not None:
@@ -256,10 +257,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.nonfinite_run = 0
         self.step += 1
-        for logs, n, _ in interval_logs:
-            meter.add(logs, n)
+        for logs, n, langs, _ in as_numbers(interval_logs):
+            meter.add(by_language(logs, langs), n)
         meter.add({"loss": loss_value, "grad_norm": grad_norm}, n_total)
-        audio = sum(s for _, _, s in interval_logs) * self.dist.world
+        audio = sum(s for *_, s in interval_logs) * self.dist.world
         self.audio_seconds += audio
         return audio
 
@@ -274,7 +275,8 @@ class Trainer:
             torch.manual_seed(self.cfg.seed)  # the same masks and distractors every time
             for batch in self.valid_plan.iterate(0):
                 loss, n, logs = self.raw_model(self._to_device(batch))
-                totals += torch.stack([loss.float(), torch.tensor(float(n), device=totals.device)])
+                totals += torch.stack([loss.float(), torch.as_tensor(n, dtype=torch.float32, device=totals.device)])
+                n, logs = as_numbers((n, logs))
                 meter.add(by_language(logs, batch.get("langs")), n)
         totals = all_reduce_sum(totals, self.dist)
         meter = Meter.combined(all_gather(meter, self.dist))  # every worker's share of the set

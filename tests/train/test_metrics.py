@@ -36,20 +36,34 @@ def test_writer_appends_json_lines_and_tensorboard_events(tmp_path):
 def test_figures_by_language_come_from_each_utterances_share():
     import torch
 
-    from speechxl.train.metrics import by_language
+    from speechxl.train.metrics import as_numbers, by_language
 
     per_utterance = {"loss": torch.tensor([2.0, 6.0, 1.0]), "sample_size": torch.tensor([1.0, 3.0, 1.0]),
                      "correct": torch.tensor([1.0, 0.0, 1.0]), "count": torch.tensor([2.0, 6.0, 2.0])}
-    logs = by_language({"contrastive": 1.8, "correct": 2, "count": 10, "per_utterance": per_utterance},
+    logs = by_language(as_numbers({"contrastive": 1.8, "correct": 2, "count": 10, "per_utterance": per_utterance}),
                        ["es", "ru", "es"])
     assert "per_utterance" not in logs and logs["contrastive"] == 1.8
     m = Meter()
     m.add(logs, n=5)
-    m.add(by_language({"per_utterance": {k: v[:1] for k, v in per_utterance.items()}}, ["ru"]), n=1)
+    m.add(by_language(as_numbers({"per_utterance": {k: v[:1] for k, v in per_utterance.items()}}), ["ru"]), n=1)
     r = m.result()
     assert r["loss/es"] == pytest.approx(3.0 / 2) and r["accuracy/es"] == pytest.approx(2 / 4)
     assert r["loss/ru"] == pytest.approx(8.0 / 4) and r["accuracy/ru"] == pytest.approx(1 / 8)
     assert not any(k.startswith("lang:") for k in r)  # the sums stay inside the meter
-    assert by_language({"per_utterance": per_utterance}, None) == {}  # a batch without languages
+    assert by_language(as_numbers({"per_utterance": per_utterance}), None) == {}  # a batch without languages
     # several workers' meters: the languages' sums add up
     assert Meter.combined([m, m]).result()["loss/ru"] == pytest.approx(2.0)
+
+
+def test_figures_left_on_the_device_become_numbers_in_one_go():
+    import torch
+
+    from speechxl.train.metrics import as_numbers
+
+    logs = [({"ce": torch.tensor(0.5), "correct": torch.tensor(3), "count": 8,
+              "per_utterance": {"loss": torch.tensor([1.0, 2.0])}}, torch.tensor(8), ["es", "ru"], 1.5)]
+    out = as_numbers(logs)
+    assert out == [({"ce": 0.5, "correct": 3.0, "count": 8, "per_utterance": {"loss": [1.0, 2.0]}}, 8.0,
+                    ["es", "ru"], 1.5)]
+    json.dumps(out)  # numbers only
+    assert as_numbers({"a": 1}) == {"a": 1}
