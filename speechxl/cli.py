@@ -249,6 +249,9 @@ def _model_options(p) -> None:
     option(p, "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1, ... (the search runs on the CPU)")
     option(p, "--average", type=int, default=1,
            help="use the mean weights of the experiment's newest N checkpoints (train.keep_last keeps them)")
+    option(p, "--precision", default="fp32",
+           help="fp32, bf16 or int8; bf16: matrix products in bfloat16 (CPUs with AVX-512 BF16 or AMX, GPUs); "
+                "int8: Linear layers dynamically quantized (CPU); speed and error rate of each: docs/benchmarks.md")
 
 
 def _all_units_option(p) -> None:
@@ -267,7 +270,7 @@ def _run_decode(args) -> None:
         return
     decode(args.model, args.data, args.out, args.lm, _beam(args), args.tune_on, args.lang_dir, args.inventory,
            args.map, MAX_DISTANCE if args.max_distance is None else args.max_distance, args.all_units, args.device,
-           args.average, args.command)
+           args.average, args.command, args.precision)
 
 
 def _add_inventory(sub) -> None:
@@ -333,7 +336,7 @@ def _run_transcribe(args) -> None:
 
     failed = 0
     lm, beam = _search(args)
-    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average)
+    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average, precision=args.precision)
     for path, text in asr.transcribe_files(args.audio, args.lang):
         if isinstance(text, AudioError):
             logging.getLogger("speechxl").error("skipped: %s", text)
@@ -373,7 +376,7 @@ def _run_transcribe_long(args) -> None:
     from speechxl.decode.recognizer import load
 
     lm, beam = _search(args)
-    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average)
+    asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average, precision=args.precision)
     folder = lambda d: Path(d) if d else None  # noqa: E731
     for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang, folder(args.eaf_dir), args.tier,
                                      folder(args.textgrid_dir), args.segments, args.vad, args.max_region):
@@ -412,7 +415,7 @@ def _run_align(args) -> None:
         raise SystemExit("speechxl: align: annotation files need --tiers (which of their tiers to align)")
     if not annotations and len(inputs) != 2:
         raise SystemExit("speechxl: align: give AUDIO TRANSCRIPT, or ELAN / TextGrid files with --tiers")
-    model = load_model(args.model, device=args.device, average=args.average)
+    model = load_model(args.model, device=args.device, average=args.average, precision=args.precision)
     if annotations:
         rules = load_orthography(args.rules)
         for path in inputs:

@@ -33,7 +33,7 @@ def clips(trained, tmp_path_factory):
 def test_the_readme_example_runs(trained, clips):
     root, data, _ = trained
     block = re.search(r"From Python.*?```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S).group(1)
-    for theirs, ours in (("egs/commonvoice/exp/ctc_chars_w2v_bert_tiny", root / "ctc"),
+    for theirs, ours in (("egs/commonvoice/exp/ctc_chars_whistle_w2v_bert_tiny", root / "ctc"),
                          ("egs/commonvoice/data/lang_word", data / "lang_word"),
                          ("egs/commonvoice/downloads/demo/es/clips/common_voice_es_10000000.mp3", clips[0]),
                          ("egs/commonvoice/downloads/demo/es/clips/common_voice_es_10000001.mp3", clips[1])):

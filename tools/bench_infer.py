@@ -2,17 +2,20 @@
 """Benchmark CTC inference: speechxl vs transformers' Wav2Vec2ForCTC, same weights, same audio.
 
 Both compute CTC log-probabilities (transformers: logits then log_softmax) for the same batch
-under torch.inference_mode. Each (implementation, preset, malloc setting) runs in a fresh
-process, in alternating rounds. Reports the real-time factor (compute seconds per audio
-second; lower is faster) and peak memory.
+under torch.inference_mode, in a precision: fp32; bf16 (under torch.autocast, as `speechxl decode
+--precision bf16`; the peer's weights also cast to bf16, as from_pretrained(torch_dtype=torch.bfloat16)
+gives them, its fastest way in a trial); int8 (Linear layers dynamically quantized, as `--precision int8`). Each
+(implementation, preset, malloc setting, precision) runs in a fresh process, in alternating rounds.
+Reports the real-time factor (compute seconds per audio second; lower is faster) and peak memory.
 
-    python tools/bench_infer.py                       # tiny and base, batch 1 x 8 s, CPU
-    python tools/bench_infer.py --batch 8 --seconds 4 --presets base
+    python tools/bench_infer.py                       # tiny and base, batch 1 x 8 s, CPU, fp32
+    python tools/bench_infer.py --batch 16 --presets base --precisions fp32 bf16 int8 --allocators kept
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -34,8 +37,9 @@ def worker(args) -> dict:
     import torch
 
     from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
+    from speechxl.decode.model import in_precision
     from speechxl.models.ctc import CTCModel
-    from speechxl.models.registry import FAMILIES
+    from speechxl.models.speech_encoder import build_encoder
     from speechxl.train.finetune import load_finetune_config
 
     if args.threads:
@@ -47,7 +51,7 @@ def worker(args) -> dict:
     finetune, architecture = PRESETS[args.preset]
     cfg = load_finetune_config(ROOT / finetune, ["data=x", "out=x", f"architecture={ROOT / architecture}"])
     torch.manual_seed(0)
-    ours = CTCModel(FAMILIES[cfg.family].encoder(cfg.model), VOCAB, cfg.ctc).eval()
+    ours = CTCModel(build_encoder(cfg.model), VOCAB, cfg.ctc).eval()
     if args.impl == "speechxl":
         def run(wav):
             return ours.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]
@@ -61,11 +65,17 @@ def worker(args) -> dict:
         model.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()}, strict=True)
 
         def run(wav):
-            return model(wav).logits.float().log_softmax(-1)
+            return model(wav.to(next(model.parameters()).dtype)).logits.float().log_softmax(-1)
+    if args.impl == "speechxl":  # as `speechxl decode --precision` prepares it
+        ours = model = in_precision(model, args.precision)
+    elif args.precision == "int8":  # the same quantization for the peer
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif args.precision == "bf16":  # as from_pretrained(torch_dtype=torch.bfloat16), under autocast too
+        model.to(torch.bfloat16)
     g = torch.Generator().manual_seed(0)
     wav = 0.1 * torch.randn(args.batch, int(args.seconds * 16000), generator=g)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=args.precision == "bf16"):
         for i in range(args.warmup + args.n):
             t0 = time.perf_counter()
             run(wav)
@@ -85,10 +95,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"])
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"])
     p.add_argument("--out", default="")
     p.add_argument("--impl", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
     p.add_argument("--allocator", help=argparse.SUPPRESS)
+    p.add_argument("--precision", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.impl:
         print(json.dumps(worker(args)))
@@ -97,35 +109,38 @@ def main() -> None:
     results: dict = {}
     for preset in args.presets:
         for _ in range(args.rounds):
-            for alloc in args.allocators:
-                for impl in impls:
-                    cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
-                           f"--batch={args.batch}", f"--seconds={args.seconds}", f"--n={args.n}",
-                           f"--warmup={args.warmup}", f"--threads={args.threads}"]
-                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-                    if r.returncode:
-                        sys.exit(f"{impl} {preset} failed:\n{r.stderr[-3000:]}")
-                    results.setdefault((preset, alloc, impl), []).append(json.loads(r.stdout.splitlines()[-1]))
+            for alloc, precision, impl in itertools.product(args.allocators, args.precisions, impls):
+                cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
+                       f"--precision={precision}", f"--batch={args.batch}", f"--seconds={args.seconds}",
+                       f"--n={args.n}", f"--warmup={args.warmup}", f"--threads={args.threads}"]
+                r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if r.returncode:
+                    sys.exit(f"{impl} {preset} {precision} failed:\n{r.stderr[-3000:]}")
+                results.setdefault((preset, alloc, precision, impl), []).append(json.loads(r.stdout.splitlines()[-1]))
     audio = args.batch * args.seconds
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; batch {args.batch} x {args.seconds} s; "
           f"{args.rounds} rounds x {args.n} batches")
-    print(f"{'preset':6} {'malloc':8} {'impl':13} {'params':>7} {'batch s':>8} {'RTF':>7} {'peak MiB':>9}")
+    print(f"{'preset':6} {'malloc':8} {'prec':5} {'impl':13} {'params':>7} {'batch s':>8} {'RTF':>7} {'peak MiB':>9}")
     rows = []
-    for preset in args.presets:
-        for alloc in args.allocators:
+    for preset, alloc in itertools.product(args.presets, args.allocators):
+        peer_fp32 = statistics.median(t for r in results[(preset, alloc, args.precisions[0], "transformers")]
+                                      for t in r["times"])
+        for precision in args.precisions:
             rtf = {}
             for impl in impls:
-                runs = results[(preset, alloc, impl)]
+                runs = results[(preset, alloc, precision, impl)]
                 med = statistics.median(t for r in runs for t in r["times"])
                 rtf[impl] = med / audio
-                row = {"preset": preset, "allocator": alloc, "impl": impl, "median_batch_s": round(med, 4),
-                       "rtf": round(med / audio, 5), "peak_mib": round(max(r["peak_mib"] for r in runs)),
-                       "params_m": round(runs[0]["params_m"], 2)}
+                row = {"preset": preset, "allocator": alloc, "precision": precision, "impl": impl,
+                       "median_batch_s": round(med, 4), "rtf": round(med / audio, 5),
+                       "peak_mib": round(max(r["peak_mib"] for r in runs)), "params_m": round(runs[0]["params_m"], 2)}
                 rows.append(row)
-                print(f"{preset:6} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['rtf']:7.4f} "
-                      f"{row['peak_mib']:9d}")
-            print(f"{preset:6} {alloc:8} speechxl is {rtf['transformers'] / rtf['speechxl']:.2f}x as fast")
+                print(f"{preset:6} {alloc:8} {precision:5} {impl:13} {row['params_m']:6.2f}M {med:8.3f} "
+                      f"{row['rtf']:7.4f} {row['peak_mib']:9d}")
+            print(f"{preset:6} {alloc:8} {precision:5} speechxl is {rtf['transformers'] / rtf['speechxl']:.2f}x as "
+                  f"fast as transformers in {precision}, {peer_fp32 / audio / rtf['speechxl']:.2f}x as fast as "
+                  f"transformers in {args.precisions[0]}")
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
 

@@ -2,7 +2,8 @@
 """Benchmark a full wav2vec 2.0 pretraining step: speechxl vs transformers, side by side.
 
 A step is forward, backward and an AdamW update on the same batch, with the same weights and
-config (speechxl: its trainer's fused AdamW; transformers: torch's default AdamW, as its Trainer). transformers' Wav2Vec2ForPreTraining gets its masks and distractors from its own
+config (speechxl: its trainer's fused AdamW; transformers: torch's default AdamW, as its Trainer).
+transformers' Wav2Vec2ForPreTraining gets its masks and distractors from its own
 helpers (_compute_mask_indices, _sample_negative_indices), counted in its step time. Each
 (implementation, preset, malloc setting) runs in a fresh process, in alternating rounds, so that
 peak memory (max RSS) is its own and drift in machine speed hits both alike. Both are measured
@@ -11,13 +12,15 @@ with glibc's malloc as it comes and with freed memory kept (what speechxl's trai
     python tools/bench_pretrain.py                       # tiny and base presets, CPU, fp32
     python tools/bench_pretrain.py --presets tiny --steps 20 --rounds 3
     python tools/bench_pretrain.py --presets bestrq_tiny conformer_tiny tiny   # BEST-RQ vs wav2vec 2.0
-    python tools/bench_pretrain.py --device cuda --precision bf16 --peak_tflops 989  # + MFU
+    python tools/bench_pretrain.py --presets tiny base --precisions fp32 bf16 --allocators kept   # both in bf16
+    python tools/bench_pretrain.py --device cuda --precisions bf16 --peak_tflops 989  # + MFU
 Prints a table and writes it as JSON (--out).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -158,7 +161,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of both implementations")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                   help="each implementation in each (bf16: under torch.autocast, as train.precision=bf16)")
     p.add_argument("--peak_tflops", type=float, default=0.0, help="device peak, for model FLOP utilisation")
     p.add_argument("--out", default="", help="write the results as JSON here")
     p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"],
@@ -166,6 +170,7 @@ def main() -> None:
     p.add_argument("--impl", help=argparse.SUPPRESS)
     p.add_argument("--allocator", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
+    p.add_argument("--precision", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.impl:  # a worker process
         print(json.dumps(worker(args)))
@@ -175,52 +180,63 @@ def main() -> None:
     for preset in args.presets:
         impls = ("speechxl", "transformers") if PRESETS[preset][1] else ("speechxl",)
         for _ in range(args.rounds):
-            for alloc in args.allocators:
-                for impl in impls:
-                    cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc] + [
-                        f"--{k}={v}" for k, v in vars(args).items()
-                        if k not in ("impl", "preset", "presets", "out", "allocator", "allocators")]
-                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-                    if r.returncode:
-                        sys.exit(f"{impl} {preset} failed:\n{r.stderr[-3000:]}")
-                    results.setdefault((preset, alloc, impl), []).append(json.loads(r.stdout.strip().splitlines()[-1]))
+            for alloc, precision, impl in itertools.product(args.allocators, args.precisions, impls):
+                cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
+                       "--precision", precision] + [
+                    f"--{k}={v}" for k, v in vars(args).items()
+                    if k not in ("impl", "preset", "presets", "out", "allocator", "allocators", "precision",
+                                 "precisions")]
+                r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if r.returncode:
+                    sys.exit(f"{impl} {preset} {precision} failed:\n{r.stderr[-3000:]}")
+                results.setdefault((preset, alloc, precision, impl), []).append(
+                    json.loads(r.stdout.strip().splitlines()[-1]))
 
     audio = args.batch * args.seconds
     rows = []
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, device {args.device}, "
-          f"{args.precision}; batch {args.batch} x {args.seconds} s; {args.rounds} rounds x {args.steps} steps")
-    print(f"{'preset':14} {'malloc':8} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} {'peak MiB':>9} "
-          f"{'GFLOP/s':>8}" + ("  MFU" if args.peak_tflops else ""))
+          f"{' '.join(args.precisions)}; batch {args.batch} x {args.seconds} s; {args.rounds} rounds x {args.steps} "
+          "steps")
+    print(f"{'preset':14} {'malloc':8} {'prec':5} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} "
+          f"{'peak MiB':>9} {'GFLOP/s':>8}" + ("  MFU" if args.peak_tflops else ""))
     speed = {}
-    for preset in args.presets:
+    for preset, alloc in itertools.product(args.presets, args.allocators):
         impls = ("speechxl", "transformers") if PRESETS[preset][1] else ("speechxl",)
-        for alloc in args.allocators:
+        for precision in args.precisions:
             for impl in impls:
-                runs = results[(preset, alloc, impl)]
+                runs = results[(preset, alloc, precision, impl)]
                 med = statistics.median(t for r in runs for t in r["times"])
                 peak = max(r["peak_mib"] for r in runs)
                 gflops = runs[0]["flops"] / med / 1e9
-                speed[preset, alloc, impl] = audio / med
-                row = {"preset": preset, "allocator": alloc, "impl": impl, "params_m": round(runs[0]["params_m"], 2),
-                       "median_step_s": round(med, 4), "audio_s_per_s": round(audio / med, 2),
-                       "peak_mib": round(peak), "gflop_per_s": round(gflops, 1)}
+                speed[preset, alloc, precision, impl] = audio / med
+                row = {"preset": preset, "allocator": alloc, "precision": precision, "impl": impl,
+                       "params_m": round(runs[0]["params_m"], 2), "median_step_s": round(med, 4),
+                       "audio_s_per_s": round(audio / med, 2), "peak_mib": round(peak), "gflop_per_s": round(gflops, 1)}
                 if args.peak_tflops:
                     row["mfu"] = round(gflops / 1e3 / args.peak_tflops, 4)
                 rows.append(row)
-                print(f"{preset:14} {alloc:8} {impl:13} {row['params_m']:6.2f}M {med:8.3f} {row['audio_s_per_s']:10.2f} "
-                      f"{row['peak_mib']:9d} {gflops:8.1f}" + (f"  {row['mfu']:.1%}" if args.peak_tflops else ""))
+                print(f"{preset:14} {alloc:8} {precision:5} {impl:13} {row['params_m']:6.2f}M {med:8.3f} "
+                      f"{row['audio_s_per_s']:10.2f} {row['peak_mib']:9d} {gflops:8.1f}"
+                      + (f"  {row['mfu']:.1%}" if args.peak_tflops else ""))
             if "transformers" in impls:
-                print(f"{preset:14} {alloc:8} speed-up of speechxl over transformers, same malloc: "
-                      f"{speed[preset, alloc, 'speechxl'] / speed[preset, alloc, 'transformers']:.2f}x")
-        if "transformers" in impls and {"default", "kept"} <= set(args.allocators):
-            print(f"{preset:14} as each runs out of the box (speechxl's trainer keeps freed memory): "
-                  f"{speed[preset, 'kept', 'speechxl'] / speed[preset, 'default', 'transformers']:.2f}x")
-    alloc = args.allocators[-1]
+                ours = speed[preset, alloc, precision, "speechxl"]
+                print(f"{preset:14} {alloc:8} {precision:5} speed-up of speechxl over transformers, same malloc: "
+                      f"{ours / speed[preset, alloc, precision, 'transformers']:.2f}x in {precision}, "
+                      f"{ours / speed[preset, alloc, args.precisions[0], 'transformers']:.2f}x against its "
+                      f"{args.precisions[0]}")
+        if "transformers" in impls and {"default", "kept"} <= set(args.allocators) and alloc == args.allocators[-1]:
+            for precision in args.precisions:
+                ratio = (speed[preset, "kept", precision, "speechxl"]
+                         / speed[preset, "default", precision, "transformers"])
+                print(f"{preset:14} {precision}, as each runs out of the box (speechxl's trainer keeps freed memory): "
+                      f"{ratio:.2f}x")
+    alloc, precision = args.allocators[-1], args.precisions[-1]
     for a, b in (("bestrq_tiny", "tiny"), ("bestrq_tiny", "conformer_tiny"), ("bestrq_base", "base")):
-        if (a, alloc, "speechxl") in speed and (b, alloc, "speechxl") in speed:
-            print(f"speechxl {a} vs speechxl {b}: {speed[a, alloc, 'speechxl'] / speed[b, alloc, 'speechxl']:.2f}x "
-                  f"the audio per second ({alloc} malloc)")
+        if (a, alloc, precision, "speechxl") in speed and (b, alloc, precision, "speechxl") in speed:
+            print(f"speechxl {a} vs speechxl {b}: "
+                  f"{speed[a, alloc, precision, 'speechxl'] / speed[b, alloc, precision, 'speechxl']:.2f}x "
+                  f"the audio per second ({alloc} malloc, {precision})")
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
 

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from speechxl.data.audio import SAMPLE_RATE
+from speechxl.decode.model import LoadedModel
 
 
-def windowed_log_probs(net: torch.nn.Module, samples: np.ndarray, frame_shift_ms: float, window: float = 20.0,
+def windowed_log_probs(model: LoadedModel, samples: np.ndarray, window: float = 20.0,
                        context: float = 2.0) -> torch.Tensor:
-    """log_probs (T, V) on the CPU of 16 kHz ``samples`` (S,) through a CTC model ``net``."""
-    device = next(net.parameters()).device
+    """log_probs (T, V) on the CPU of 16 kHz ``samples`` (S,) through a CTC model."""
+    net, frame_shift_ms = model.net, model.card.frame_shift_ms
     hop = round(frame_shift_ms * SAMPLE_RATE / 1000)  # samples per output frame
     total = int(net.backbone.frontend.output_lengths(torch.tensor([samples.size]))[0])
     per_window, ctx = max(1, round(window * 1000 / frame_shift_ms)), round(context * 1000 / frame_shift_ms)
@@ -28,9 +29,8 @@ def windowed_log_probs(net: torch.nn.Module, samples: np.ndarray, frame_shift_ms
         last = min(first + per_window, total)  # output frames [first, last) are kept
         a = max(0, first - ctx)
         chunk = samples[a * hop: min(samples.size, (last + ctx) * hop + 2 * hop)]  # + the frontend's window overhang
-        wav = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))[None].to(device)
-        with torch.inference_mode():
-            lp, frames = net.log_probs(wav, torch.tensor([chunk.size], device=device))
+        wav = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))[None]
+        lp, frames = model.log_probs(wav, torch.tensor([chunk.size]))
         pieces.append(lp[0, first - a: min(last - a, int(frames[0]))].cpu())
     out = torch.cat(pieces) if pieces else torch.zeros(0, net.head.out_features)
     if out.shape[0] != total:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, 
 from speechxl.text.units import WORD, Units
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("fp32", "bf16", "int8")
+"""How a loaded model computes: fp32; bf16 (matrix products in bfloat16 under autocast, norms, softmax and
+the log-mel frontend's own fp32 islands kept: AVX-512 BF16 / AMX CPUs, GPUs); int8 (its Linear layers
+quantized dynamically to int8 weights and activations, CPU only)."""
 
 
 @dataclass
@@ -35,6 +40,15 @@ class LoadedModel:
     """Each training language's own units (units_<lang>.txt; none for BPE)."""
     averaged: tuple[str, ...] = ()
     """The checkpoints whose weights were averaged, if any."""
+    precision: str = "fp32"
+    """One of PRECISIONS."""
+
+    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """wav (B, S), lengths (B,) on any device -> (log-probabilities (B, T, V) in fp32, frames (B,)),
+        on the model's device, in its precision."""
+        device = next(self.net.parameters(), torch.empty(0)).device
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            return self.net.log_probs(wav.to(device), lengths.to(device))
 
     def own_units_mask(self, lang: str) -> torch.Tensor | None:
         """(V,) True for the units of ``lang``'s training text (with blank, <unk> and the word
@@ -68,7 +82,8 @@ class LoadedModel:
         return {"checkpoint": str(self.checkpoint.resolve()), "step": self.step, "units": self.kind,
                 "vocabulary": len(self.units), "init": self.card.provenance.get("init"), "family": self.card.family,
                 "training_data": self.card.provenance.get("training_data"), "averaged": list(self.averaged),
-                "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3)}
+                "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3),
+                "precision": self.precision}
 
 
 def arpa_words(path: Path) -> list[str]:
@@ -96,12 +111,26 @@ def average_weights(checkpoints: list[Path]) -> dict[str, torch.Tensor]:
             for k, v in states[-1].items()}
 
 
+def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """A model for inference in ``precision``: int8 quantizes its Linear layers (torch.ao's dynamic
+    quantization: int8 weights, activations quantized per batch); fp32 and bf16 keep the weights as they
+    are (bf16 is LoadedModel.log_probs's autocast: casting the weights once was not faster on the CPU)."""
+    if precision == "int8":
+        with warnings.catch_warnings():  # torch.ao.quantization's notices that torchao will replace it
+            warnings.simplefilter("ignore")
+            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+    return net
+
+
 def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str = "cpu",
-               average: int = 1) -> LoadedModel:
+               average: int = 1, precision: str = "fp32") -> LoadedModel:
     """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode on
     ``device`` (cpu, cuda, cuda:1, ...); with ``average`` N > 1, the mean weights of the experiment's
     newest N checkpoints (as ESPnet and icefall average; train.keep_last says how many are kept).
-    ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it."""
+    ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it;
+    ``precision``: one of PRECISIONS."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: not one of {', '.join(PRECISIONS)}")
     try:
         target = torch.device(device)
         torch.empty(0, device=target)
@@ -127,7 +156,9 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
         log.info("weights averaged over %s", " ".join(averaged))
     else:
         net.load_state_dict(ckpt.load_model_state(found))
-    net.eval().to(target)
+    if precision == "int8" and target.type != "cpu":
+        raise ValueError(f"precision int8 is dynamic quantization for the CPU, not {device}; use bf16 there")
+    net = in_precision(net.eval().to(target), precision)
     lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)
@@ -143,4 +174,4 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     # checkpoints from before the language inventories travelled with them: the lang dir's
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
-    return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units, averaged)
+    return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units, averaged, precision)

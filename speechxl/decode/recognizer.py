@@ -41,7 +41,6 @@ class Recognizer:
                  all_units: bool = False, batch_samples: int = 960_000):
         self.model, self.all_units, self.batch_samples = model, all_units, batch_samples
         self.searcher = Searcher(model, lm, beam)
-        self.device = next(model.net.parameters()).device
 
     def transcribe(self, audio: Audio | Sequence[Audio], sample_rate: int | None = None,
                    lang: str | None = None) -> str | list[str]:
@@ -104,8 +103,7 @@ class Recognizer:
         texts: list[str] = [""] * len(waves)
         for batch in self._batches(waves):
             wav, lengths = pad_waves([waves[i] for i in batch])
-            with torch.inference_mode():
-                lp, frames = self.model.net.log_probs(wav.to(self.device), lengths.to(self.device))
+            lp, frames = self.model.log_probs(wav, lengths)
             for row, i in enumerate(batch):
                 texts[i] = self.search(lp[row, : int(frames[row])].cpu(), lang)[1]
         return texts
@@ -127,8 +125,9 @@ class Recognizer:
 
 
 def load(model: str | Path, lm: str | Path | None = None, device: str = "cpu", beam: BeamConfig | None = None,
-         all_units: bool = False, lang_dir: str | Path | None = None, average: int = 1) -> Recognizer:
+         all_units: bool = False, lang_dir: str | Path | None = None, average: int = 1,
+         precision: str = "fp32") -> Recognizer:
     """A Recognizer of a fine-tuned experiment dir (its best checkpoint, or with ``average`` N the
     mean of its newest N) or checkpoint dir; ``lm``: an n-gram LM (a lang dir of one per
-    language, or an ARPA file) for beam search."""
-    return Recognizer(load_model(model, lang_dir, device, average), lm, beam or BeamConfig(), all_units)
+    language, or an ARPA file) for beam search; ``precision``: fp32, bf16 or int8 (decode.model.PRECISIONS)."""
+    return Recognizer(load_model(model, lang_dir, device, average, precision), lm, beam or BeamConfig(), all_units)

@@ -64,14 +64,12 @@ def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_
     plan = inference_plan(model.net, utts, max_samples)
     out = {}
     bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
-    device = next(model.net.parameters()).device
-    with torch.inference_mode():
-        for batch in iterate(plan, 0, num_workers=1):
-            lp, frames = model.net.log_probs(batch["wav"].to(device), batch["lengths"].to(device))
-            lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
-            for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
-                out[uid] = x[:n].clone()
-            bar.update(len(batch["ids"]))
+    for batch in iterate(plan, 0, num_workers=1):
+        lp, frames = model.log_probs(batch["wav"], batch["lengths"])
+        lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
+        for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
+            out[uid] = x[:n].clone()
+        bar.update(len(batch["ids"]))
     bar.close()
     return out
 
@@ -261,15 +259,16 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
            lm: str | Path | None = None, beam: BeamConfig = BeamConfig(), tune_on: str | Path | None = None,
            lang_dir: str | Path | None = None, inventory: str | Path | None = None,
            map_method: str = "articulatory", max_distance: float = MAX_DISTANCE, all_units: bool = False,
-           device: str = "cpu", average: int = 1, command: str | None = None) -> Path:
+           device: str = "cpu", average: int = 1, command: str | None = None, precision: str = "fp32") -> Path:
     """Decode ``data_dir`` with the model in ``model_dir`` (``average``: the mean weights of its newest
-    N checkpoints); returns the decode directory. ``command``: the command line that asked for it,
-    recorded in decode.json."""
-    model = load_model(model_dir, lang_dir, device, average)
+    N checkpoints; ``precision``: decode.model.PRECISIONS); returns the decode directory. ``command``:
+    the command line that asked for it, recorded in decode.json."""
+    model = load_model(model_dir, lang_dir, device, average, precision)
     utts = [u for u in read_manifest(data_dir)]
     if not utts:
         raise ValueError(f"{data_dir}: no utterances to decode")
-    tag = _settings_tag(lm, beam, tune_on, inventory, map_method, all_units) + (f"_avg{average}" if average > 1 else "")
+    tag = (_settings_tag(lm, beam, tune_on, inventory, map_method, all_units)
+           + (f"_avg{average}" if average > 1 else "") + (f"_{precision}" if precision != "fp32" else ""))
     out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     maps = (phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out, max_distance)

@@ -74,7 +74,7 @@ class _ConvLayer(nn.Module):
         """Convolution and GroupNorm as GEMMs on channels-last frames (nn/strided_conv.py: CPU kernels)."""
         x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
         norm = self.layer_norm
-        return time_norm(x, norm.weight, norm.bias, norm.eps) if isinstance(norm, nn.GroupNorm) else x
+        return time_norm(x.float(), norm.weight, norm.bias, norm.eps) if isinstance(norm, nn.GroupNorm) else x  # fp32
 
     def conv_on_accelerator(self, x: torch.Tensor) -> torch.Tensor:
         """The same with the device's own convolution and GroupNorm (cuDNN's), channels first."""

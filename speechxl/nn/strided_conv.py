@@ -77,7 +77,8 @@ def strided_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     """Conv1d without padding on channels-last frames: x (B, T, C_in) -> (B, T_out, C_out).
 
     weight (C_out, C_in, k) as nn.Conv1d's. Kernels wider than 2 x stride, and graphs being traced
-    (the loop over utterances would fix the batch size), fall back to F.conv1d.
+    (the loop over utterances would fix the batch size), fall back to F.conv1d. Under autocast it
+    computes in the autocast dtype, as F.conv1d would.
     """
     k = weight.shape[-1]
     if torch.compiler.is_compiling():  # copied unconditionally: copy-if-needed would fix the batch size too
@@ -85,6 +86,9 @@ def strided_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
                         stride=stride).transpose(1, 2)
     if k > 2 * stride or x.shape[1] < k:
         return F.conv1d(x.transpose(1, 2), weight, bias, stride=stride).transpose(1, 2)
+    if torch.is_autocast_enabled(x.device.type):  # its GEMMs write in place, which autocast skips: cast here
+        dtype = torch.get_autocast_dtype(x.device.type)
+        x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype) if bias is not None else None
     return _StridedConv.apply(x.contiguous(), weight, bias, stride)
 
 

@@ -48,12 +48,12 @@ def test_windowed_emissions_are_the_one_pass_frames_stitched_in_place(trained):
     seconds = samples.size / 16000
     with torch.no_grad():
         whole, frames = m.net.log_probs(torch.from_numpy(samples)[None], torch.tensor([samples.size]))
-    one = windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=seconds + 1)
+    one = windowed_log_probs(m, samples, window=seconds + 1)
     torch.testing.assert_close(one, whole[0, : int(frames[0])], rtol=0, atol=0)
     # small windows that each see the whole recording: the same frames, so each is taken from its place
-    stitched = windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=0.3, context=seconds + 1)
+    stitched = windowed_log_probs(m, samples, window=0.3, context=seconds + 1)
     torch.testing.assert_close(stitched, one, rtol=0, atol=1e-5)
-    assert windowed_log_probs(m.net, samples, m.card.frame_shift_ms, window=0.5, context=0.2).shape == one.shape
+    assert windowed_log_probs(m, samples, window=0.5, context=0.2).shape == one.shape
 
 
 def recording_of(utts, path):

@@ -27,3 +27,19 @@ def test_time_norm_matches_group_norm_and_passes_gradcheck():
     want = F.group_norm(x.transpose(1, 2), 6, w, b, 1e-5).transpose(1, 2)
     torch.testing.assert_close(time_norm(x, w, b, 1e-5), want)
     assert torch.autograd.gradcheck(lambda *a: time_norm(*a, 1e-5), (x, w, b))
+
+
+def test_strided_conv_under_autocast_computes_in_bf16_as_conv1d_would():
+    """Its GEMMs write in place, which autocast does not reach: it casts to the autocast dtype itself,
+    and the gradients reach the fp32 weights in fp32."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 41, 8, requires_grad=True)
+    w = torch.randn(16, 8, 3, requires_grad=True)
+    b = torch.randn(16, requires_grad=True)
+    with torch.autocast("cpu", torch.bfloat16):
+        got = strided_conv(x, w, b, 2)
+        want = F.conv1d(x.transpose(1, 2), w, b, stride=2).transpose(1, 2)
+    assert got.dtype == want.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want.float(), rtol=0.02, atol=0.1)
+    got.float().sum().backward()
+    assert w.grad.dtype == torch.float32 and x.grad.dtype == torch.float32 and b.grad is not None

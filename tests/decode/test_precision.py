@@ -1,0 +1,46 @@
+"""Inference in bf16 and int8: the same log-probabilities as fp32 within rounding, int8 Linear layers,
+the decode dir and decode.json saying which, and a precision that is not one refused by name."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechxl.data.manifest import read_manifest
+from speechxl.decode.model import load_model
+
+
+@pytest.mark.parametrize("precision, tolerance", [("bf16", 0.05), ("int8", 0.05)])
+def test_log_probs_in_another_precision_are_fp32_ones_within_rounding(trained, precision, tolerance):
+    root, data, _ = trained
+    waves = [sf.read(u.audio, dtype="float32")[0] for u in read_manifest(data / "test")[:2]]
+    size = max(w.size for w in waves)
+    wav = torch.from_numpy(np.stack([np.pad(w, (0, size - w.size)) for w in waves]))
+    lengths = torch.tensor([w.size for w in waves])
+    ref, ref_frames = load_model(root / "ctc").log_probs(wav, lengths)
+    model = load_model(root / "ctc", precision=precision)
+    lp, frames = model.log_probs(wav, lengths)
+    assert lp.dtype == torch.float32 and lp.shape == ref.shape and torch.equal(frames, ref_frames)
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(()), atol=1e-4)  # a distribution per frame
+    assert (lp.exp() - ref.exp()).abs().max() < tolerance
+    assert model.describe()["precision"] == precision
+    linears = [m for m in model.net.modules() if isinstance(m, torch.nn.Linear)]
+    quantized = [m for m in model.net.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert (not linears and quantized) if precision == "int8" else (linears and not quantized)
+
+
+def test_an_unknown_precision_is_refused_by_name(trained):
+    root, _, _ = trained
+    with pytest.raises(ValueError, match="precision 'fp16': not one of fp32, bf16, int8"):
+        load_model(root / "ctc", precision="fp16")
+
+
+def test_decode_in_bf16_says_so_in_its_dir_and_decode_json(trained, run_cli, tmp_path):
+    root, data, _ = trained
+    run_cli("decode", str(root / "ctc"), str(data / "test"), "--precision", "bf16", "--out", str(tmp_path / "d"))
+    info = json.loads((tmp_path / "d" / "decode.json").read_text())
+    assert info["model"]["precision"] == "bf16" and info["utterances"] == len(read_manifest(data / "test"))
+    run_cli("decode", str(root / "ctc"), str(data / "test"), "--precision", "int8")
+    assert (root / "ctc" / "decode_test_int8" / "hyp.jsonl").is_file()
