@@ -69,7 +69,7 @@ def worker(args) -> dict:
     if args.impl == "speechxl":  # as `speechxl decode --precision` prepares it
         ours = model = in_precision(model, args.precision)
     elif args.precision == "int8":  # the same quantization for the peer
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     elif args.precision == "bf16":  # as from_pretrained(torch_dtype=torch.bfloat16), under autocast too
         model.to(torch.bfloat16)
     g = torch.Generator().manual_seed(0)

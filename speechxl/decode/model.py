@@ -118,7 +118,7 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
     if precision == "int8":
         with warnings.catch_warnings():  # torch.ao.quantization's notices that torchao will replace it
             warnings.simplefilter("ignore")
-            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     return net
 
 
