@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from speechxl.data.manifest import read_manifest
-from speechxl.decode.model import load_model
+from speechxl.decode.model import in_precision, load_model
 
 
 @pytest.mark.parametrize("precision, tolerance", [("bf16", 0.05), ("int8", 0.05)])
@@ -44,3 +44,11 @@ def test_decode_in_bf16_says_so_in_its_dir_and_decode_json(trained, run_cli, tmp
     assert info["model"]["precision"] == "bf16" and info["utterances"] == len(read_manifest(data / "test"))
     run_cli("decode", str(root / "ctc"), str(data / "test"), "--precision", "int8")
     assert (root / "ctc" / "decode_test_int8" / "hyp.jsonl").is_file()
+
+
+def test_int8_quantizes_the_model_in_place_not_a_copy_beside_it(trained):
+    """torch's quantize_dynamic copies the model unless told otherwise: int8 then peaked above fp32."""
+    root, _, _ = trained
+    net = load_model(root / "ctc").net
+    assert in_precision(net, "int8") is net
+    assert not any(isinstance(m, torch.nn.Linear) for m in net.modules())
