@@ -7,9 +7,15 @@ under torch.inference_mode, in a precision: fp32; bf16 (under torch.autocast, as
 gives them, its fastest way in a trial); int8 (Linear layers dynamically quantized, as `--precision int8`). Each
 (implementation, preset, malloc setting, precision) runs in a fresh process, in alternating rounds.
 Reports the real-time factor (compute seconds per audio second; lower is faster) and peak memory.
+With --ctranslate2 (pip install ctranslate2 first; not a speechxl dependency), CTranslate2's Wav2Vec2 runs
+too, converted from the transformers model, in the same precision (compute_type float32 or int8; it has no
+bf16 on the CPU),
+on presets whose feature encoder has layer norms (base_layernorm: XLSR's layout at BASE size), the only
+layout its converter reads.
 
     python tools/bench_infer.py                       # tiny and base, batch 1 x 8 s, CPU, fp32
     python tools/bench_infer.py --batch 16 --presets base --precisions fp32 bf16 int8 --allocators kept
+    python tools/bench_infer.py --presets base_layernorm --precisions fp32 bf16 int8 --allocators kept --ctranslate2
 """
 
 from __future__ import annotations
@@ -20,17 +26,24 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# preset -> (fine-tuning preset, the pretraining preset whose sizes the model takes)
-PRESETS = {"tiny": ("recipes/finetune/ctc_tiny.yaml", "recipes/pretrain/wav2vec2_tiny.yaml"),
-           "base": ("recipes/finetune/ctc_base.yaml", "recipes/pretrain/wav2vec2_base.yaml")}
+# preset -> (fine-tuning preset, the pretraining preset whose sizes the model takes, overrides)
+PRESETS = {"tiny": ("recipes/finetune/ctc_tiny.yaml", "recipes/pretrain/wav2vec2_tiny.yaml", []),
+           "base": ("recipes/finetune/ctc_base.yaml", "recipes/pretrain/wav2vec2_base.yaml", []),
+           "base_layernorm": ("recipes/finetune/ctc_base.yaml", "recipes/pretrain/wav2vec2_base.yaml",
+                              ["model.frontend.norm=layer", "model.frontend.conv_bias=true",
+                               "model.encoder.pre_norm=true"])}
+CT2_TYPES = {"fp32": "float32", "int8": "int8"}  # its CPU backend refuses bfloat16 ("not efficient")
 VOCAB = 64
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "|"]  # a Wav2Vec2CTCTokenizer's, within the VOCAB ids
 
 
 def worker(args) -> dict:
@@ -48,11 +61,21 @@ def worker(args) -> dict:
         from speechxl.train.allocator import keep_freed_memory
 
         assert keep_freed_memory()
-    finetune, architecture = PRESETS[args.preset]
-    cfg = load_finetune_config(ROOT / finetune, ["data=x", "out=x", f"architecture={ROOT / architecture}"])
+    finetune, architecture, overrides = PRESETS[args.preset]
+    cfg = load_finetune_config(ROOT / finetune, ["data=x", "out=x", f"architecture={ROOT / architecture}", *overrides])
     torch.manual_seed(0)
-    ours = CTCModel(build_encoder(cfg.model), VOCAB, cfg.ctc).eval()
-    if args.impl == "speechxl":
+    ours = CTCModel(build_encoder(cfg.model), VOCAB, cfg.ctc).eval() if args.impl != "ctranslate2" else None
+    if args.impl == "ctranslate2":
+        import ctranslate2
+        import numpy as np
+
+        model = ctranslate2.models.Wav2Vec2(args.ct2_dir, device="cpu", compute_type=CT2_TYPES[args.precision],
+                                            intra_threads=torch.get_num_threads())
+
+        def run(wav):  # wav (B, S) -> its (B, 1, S) features, the LM head's logits
+            out = model.encode(ctranslate2.StorageView.from_array(wav[:, None].numpy()), to_cpu=True)
+            return torch.from_numpy(np.array(out)).float().log_softmax(-1)
+    elif args.impl == "speechxl":
         def run(wav):
             return ours.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]
         model = ours
@@ -63,10 +86,22 @@ def worker(args) -> dict:
                                                 if k not in ("model_type", "architectures")}, vocab_size=VOCAB)
         model = transformers.Wav2Vec2ForCTC(hf_cfg).eval()
         model.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()}, strict=True)
+        if args.impl == "convert":  # the transformers dir, a tokenizer of VOCAB ids, CTranslate2's dir from it
+            import ctranslate2
+
+            hf_dir = Path(args.ct2_dir) / "hf"
+            model.save_pretrained(hf_dir)
+            vocab = {**{t: i for i, t in enumerate(SPECIALS)}, **{f"u{i}": i for i in range(len(SPECIALS), VOCAB)}}
+            (hf_dir / "vocab.json").write_text(json.dumps(vocab))
+            transformers.Wav2Vec2CTCTokenizer(str(hf_dir / "vocab.json")).save_pretrained(hf_dir)
+            ctranslate2.converters.TransformersConverter(str(hf_dir)).convert(args.ct2_dir, force=True)
+            return {}
 
         def run(wav):
             return model(wav.to(next(model.parameters()).dtype)).logits.float().log_softmax(-1)
-    if args.impl == "speechxl":  # as `speechxl decode --precision` prepares it
+    if args.impl == "ctranslate2":  # converted in its precision when loaded
+        pass
+    elif args.impl == "speechxl":  # as `speechxl decode --precision` prepares it
         ours = model = in_precision(model, args.precision)
     elif args.precision == "int8":  # the same quantization for the peer
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
@@ -82,7 +117,7 @@ def worker(args) -> dict:
             if i >= args.warmup:
                 times.append(time.perf_counter() - t0)
     return {"times": times, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+            "params_m": sum(p.numel() for p in model.parameters()) / 1e6 if ours is not None else 0.0}
 
 
 def main() -> None:
@@ -96,8 +131,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"])
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"])
+    p.add_argument("--ctranslate2", action="store_true", help="CTranslate2's Wav2Vec2 too (base_layernorm)")
     p.add_argument("--out", default="")
     p.add_argument("--impl", help=argparse.SUPPRESS)
+    p.add_argument("--ct2_dir", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
     p.add_argument("--allocator", help=argparse.SUPPRESS)
     p.add_argument("--precision", help=argparse.SUPPRESS)
@@ -105,23 +142,34 @@ def main() -> None:
     if args.impl:
         print(json.dumps(worker(args)))
         return
-    impls = ("speechxl", "transformers")
+    impls = ("speechxl", "transformers") + (("ctranslate2",) if args.ctranslate2 else ())
     results: dict = {}
+    ct2_dir = tempfile.mkdtemp(prefix="bench_infer_ct2_")
+
+    def worker_run(impl, preset, alloc, precision):
+        cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
+               f"--precision={precision}", f"--batch={args.batch}", f"--seconds={args.seconds}",
+               f"--n={args.n}", f"--warmup={args.warmup}", f"--threads={args.threads}", f"--ct2_dir={ct2_dir}"]
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})
+        if r.returncode:
+            sys.exit(f"{impl} {preset} {precision} failed:\n{r.stderr[-3000:]}")
+        return json.loads(r.stdout.splitlines()[-1])
+
     for preset in args.presets:
+        if args.ctranslate2:
+            worker_run("convert", preset, "default", "fp32")
         for _ in range(args.rounds):
             for alloc, precision, impl in itertools.product(args.allocators, args.precisions, impls):
-                cmd = [sys.executable, __file__, "--impl", impl, "--preset", preset, "--allocator", alloc,
-                       f"--precision={precision}", f"--batch={args.batch}", f"--seconds={args.seconds}",
-                       f"--n={args.n}", f"--warmup={args.warmup}", f"--threads={args.threads}"]
-                r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-                if r.returncode:
-                    sys.exit(f"{impl} {preset} {precision} failed:\n{r.stderr[-3000:]}")
-                results.setdefault((preset, alloc, precision, impl), []).append(json.loads(r.stdout.splitlines()[-1]))
+                if impl == "ctranslate2" and precision not in CT2_TYPES:
+                    continue
+                results.setdefault((preset, alloc, precision, impl), []).append(
+                    worker_run(impl, preset, alloc, precision))
+    shutil.rmtree(ct2_dir)
     audio = args.batch * args.seconds
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; batch {args.batch} x {args.seconds} s; "
           f"{args.rounds} rounds x {args.n} batches")
-    print(f"{'preset':6} {'malloc':8} {'prec':5} {'impl':13} {'params':>7} {'batch s':>8} {'RTF':>7} {'peak MiB':>9}")
+    print(f"{'preset':14} {'malloc':8} {'prec':5} {'impl':13} {'params':>7} {'batch s':>8} {'RTF':>7} {'peak MiB':>9}")
     rows = []
     for preset, alloc in itertools.product(args.presets, args.allocators):
         peer_fp32 = statistics.median(t for r in results[(preset, alloc, args.precisions[0], "transformers")]
@@ -129,18 +177,22 @@ def main() -> None:
         for precision in args.precisions:
             rtf = {}
             for impl in impls:
-                runs = results[(preset, alloc, precision, impl)]
+                runs = results.get((preset, alloc, precision, impl))
+                if runs is None:
+                    continue
                 med = statistics.median(t for r in runs for t in r["times"])
                 rtf[impl] = med / audio
                 row = {"preset": preset, "allocator": alloc, "precision": precision, "impl": impl,
                        "median_batch_s": round(med, 4), "rtf": round(med / audio, 5),
                        "peak_mib": round(max(r["peak_mib"] for r in runs)), "params_m": round(runs[0]["params_m"], 2)}
                 rows.append(row)
-                print(f"{preset:6} {alloc:8} {precision:5} {impl:13} {row['params_m']:6.2f}M {med:8.3f} "
+                print(f"{preset:14} {alloc:8} {precision:5} {impl:13} {row['params_m']:6.2f}M {med:8.3f} "
                       f"{row['rtf']:7.4f} {row['peak_mib']:9d}")
-            print(f"{preset:6} {alloc:8} {precision:5} speechxl is {rtf['transformers'] / rtf['speechxl']:.2f}x as "
+            print(f"{preset:14} {alloc:8} {precision:5} speechxl is {rtf['transformers'] / rtf['speechxl']:.2f}x as "
                   f"fast as transformers in {precision}, {peer_fp32 / audio / rtf['speechxl']:.2f}x as fast as "
-                  f"transformers in {args.precisions[0]}")
+                  f"transformers in {args.precisions[0]}"
+                  + (f", {rtf['ctranslate2'] / rtf['speechxl']:.2f}x as fast as CTranslate2 in {precision}"
+                     if "ctranslate2" in rtf else ""))
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1) + "\n")
 
