@@ -76,9 +76,10 @@ def worker(args) -> dict:
             out = model.encode(ctranslate2.StorageView.from_array(wav[:, None].numpy()), to_cpu=True)
             return torch.from_numpy(np.array(out)).float().log_softmax(-1)
     elif args.impl == "speechxl":
+        model = in_precision(ours, args.precision)  # as `speechxl decode --precision` prepares it
+
         def run(wav):
-            return ours.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]
-        model = ours
+            return model.log_probs(wav, torch.full((wav.shape[0],), wav.shape[1]))[0]
     else:
         import transformers
 
@@ -97,16 +98,13 @@ def worker(args) -> dict:
             ctranslate2.converters.TransformersConverter(str(hf_dir)).convert(args.ct2_dir, force=True)
             return {}
 
+        if args.precision == "int8":  # the same quantization as speechxl's
+            model = in_precision(model, "int8")
+        elif args.precision == "bf16":  # as from_pretrained(torch_dtype=torch.bfloat16), under autocast too
+            model.to(torch.bfloat16)
+
         def run(wav):
             return model(wav.to(next(model.parameters()).dtype)).logits.float().log_softmax(-1)
-    if args.impl == "ctranslate2":  # converted in its precision when loaded
-        pass
-    elif args.impl == "speechxl":  # as `speechxl decode --precision` prepares it
-        ours = model = in_precision(model, args.precision)
-    elif args.precision == "int8":  # the same quantization for the peer
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    elif args.precision == "bf16":  # as from_pretrained(torch_dtype=torch.bfloat16), under autocast too
-        model.to(torch.bfloat16)
     g = torch.Generator().manual_seed(0)
     wav = 0.1 * torch.randn(args.batch, int(args.seconds * 16000), generator=g)
     times = []
@@ -142,6 +140,9 @@ def main() -> None:
     if args.impl:
         print(json.dumps(worker(args)))
         return
+    if args.ctranslate2 and any("model.frontend.norm=layer" not in PRESETS[p][2] for p in args.presets):
+        sys.exit("--ctranslate2: CTranslate2's converter reads only layer-norm feature encoders: "
+                 "--presets base_layernorm")
     impls = ("speechxl", "transformers") + (("ctranslate2",) if args.ctranslate2 else ())
     results: dict = {}
     ct2_dir = tempfile.mkdtemp(prefix="bench_infer_ct2_")
