@@ -17,6 +17,7 @@ save never sends a run back to scratch. Files, directories and pointers are flus
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -119,6 +120,47 @@ here where it came from and its step, in place of trainer.pt."""
 
 class CheckpointError(SpeechxlError):
     """A checkpoint that cannot be loaded safely."""
+
+
+SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+                      "U8": torch.uint8, "BOOL": torch.bool}
+
+
+def load_weights(net: torch.nn.Module, ckpt: Path) -> None:
+    """A checkpoint's weights read into ``net``'s own tensors one at a time, names and shapes checked as
+    load_state_dict's strict mode does. Loading holds the model and at most one tensor: load_model_state
+    then load_state_dict held the weights twice, and safetensors' readers map the whole file, whose pages
+    then count in the process's memory too. The file is read with plain reads (the format: an 8-byte
+    little-endian header size, a JSON header of dtype, shape and byte offsets per name, the data)."""
+    path = Path(ckpt) / "model.safetensors"
+    own = net.state_dict()
+    with open(path, "rb") as f, torch.no_grad():
+        try:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+            header.pop("__metadata__", None)
+            start = 8 + size
+        except (ValueError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
+        missing, unexpected = sorted(own.keys() - header.keys()), sorted(header.keys() - own.keys())
+        if missing or unexpected:
+            raise CheckpointError(f"{path}: weights do not fit the model its card describes "
+                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        for name, entry in header.items():
+            target, (begin, end) = own[name], entry["data_offsets"]
+            if tuple(entry["shape"]) != tuple(target.shape):
+                raise CheckpointError(f"{path}: {name} is {tuple(entry['shape'])}, the model's {tuple(target.shape)}")
+            dtype = SAFETENSORS_DTYPES.get(entry["dtype"])
+            if dtype is None:
+                raise CheckpointError(f"{path}: {name} is {entry['dtype']}, a dtype speechxl does not read")
+            into = target if target.dtype == dtype and target.is_contiguous() and target.device.type == "cpu" \
+                else torch.empty(target.shape, dtype=dtype)
+            f.seek(start + begin)
+            if f.readinto(into.view(-1).view(torch.uint8).numpy()) != end - begin:
+                raise CheckpointError(f"{path}: ends inside {name} (a truncated copy?)")
+            if into is not target:
+                target.copy_(into)
 
 
 def load_tensors(path: str | Path) -> Any:

@@ -90,3 +90,47 @@ def test_a_save_reaches_the_disk_before_and_after_its_renames(tmp_path, monkeypa
     after = events[events.index(("rename", "step_1")) + 1]
     assert after == ("fsync", ".")
     assert events[-3:] == [("fsync", ".last.tmp%d" % os.getpid()), ("rename", "last"), ("fsync", ".")]
+
+
+class _Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 4)
+        self.norm = torch.nn.BatchNorm1d(4)  # an integer buffer too
+        self.linear.to(torch.bfloat16)  # a tensor of another dtype than the file's: converted on the way in
+
+
+def test_load_weights_reads_every_tensor_into_the_model_as_load_state_dict_does(tmp_path):
+    from safetensors.torch import save_file
+
+    source = _Net().float()
+    torch.nn.init.normal_(source.norm.weight)
+    source.norm.num_batches_tracked += 7
+    save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
+    net = _Net()
+    ckpt.load_weights(net, tmp_path)
+    assert net.linear.weight.dtype == torch.bfloat16 and torch.equal(net.linear.weight, source.linear.weight.bfloat16())
+    assert torch.equal(net.norm.weight, source.norm.weight) and int(net.norm.num_batches_tracked) == 7
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing", r"do not fit the model its card describes \(missing \['norm.bias'\], unexpected \[\]\)"),
+    ("shape", r"linear.bias is \(5,\), the model's \(4,\)"),
+    ("truncated", "ends inside"),
+    ("garbage", "not a safetensors file")])
+def test_load_weights_refuses_a_file_that_does_not_fit_by_name(tmp_path, fault, message):
+    from safetensors.torch import save_file
+
+    state = _Net().state_dict()
+    if fault == "missing":
+        del state["norm.bias"]
+    if fault == "shape":
+        state["linear.bias"] = torch.zeros(5)
+    path = tmp_path / "model.safetensors"
+    save_file(state, str(path))
+    if fault == "truncated":
+        path.write_bytes(path.read_bytes()[:-4])
+    if fault == "garbage":
+        path.write_bytes(b"\x10" + b"\x00" * 7 + b"not json at all!")
+    with pytest.raises(ckpt.CheckpointError, match=message):
+        ckpt.load_weights(_Net(), tmp_path)

@@ -38,7 +38,7 @@ def identify(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
     found = ckpt.find_checkpoint(model_dir)
     card = ModelCard.load(found)
     net = card.build()
-    net.load_state_dict(ckpt.load_model_state(found))
+    ckpt.load_weights(net, found)
     net.eval().to(device)
     utts = read_manifest(data_dir)
     if not utts:

@@ -29,6 +29,9 @@ def test_log_probs_in_another_precision_are_fp32_ones_within_rounding(trained, p
     linears = [m for m in model.net.modules() if isinstance(m, torch.nn.Linear)]
     quantized = [m for m in model.net.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
     assert (not linears and quantized) if precision == "int8" else (linears and not quantized)
+    if precision == "bf16":  # stored as autocast would cast them; the norms stay fp32
+        assert all(m.weight.dtype == torch.bfloat16 for m in linears)
+        assert all(m.weight.dtype == torch.float32 for m in model.net.modules() if isinstance(m, torch.nn.LayerNorm))
 
 
 def test_an_unknown_precision_is_refused_by_name(trained):
@@ -52,3 +55,22 @@ def test_int8_quantizes_the_model_in_place_not_a_copy_beside_it(trained):
     net = load_model(root / "ctc").net
     assert in_precision(net, "int8") is net
     assert not any(isinstance(m, torch.nn.Linear) for m in net.modules())
+
+
+def test_int8_frees_each_layers_fp32_weights_as_it_goes():
+    """torch.ao keeps each swapped Linear in a reference cycle: quantizing the whole model in one call held
+    every fp32 weight beside every int8 one (a peak of fp32 + int8) until the garbage collector ran."""
+    import subprocess
+    import sys
+
+    script = """
+import os, torch
+from speechxl.decode.model import in_precision
+net = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(1024, 1024), torch.nn.ReLU()) for _ in range(32)])
+before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+in_precision(net, "int8")
+peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1]
+print(int(peak) / 1024 - before)  # VmHWM: ru_maxrss would start at the parent's peak
+"""
+    grown = float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    assert grown < 24, f"{grown:.0f} MiB above the fp32 model while quantizing (its int8 weights are 32 MiB)"
