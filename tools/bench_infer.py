@@ -7,9 +7,7 @@ speechxl.load; transformers' from_pretrained) and computes CTC log-probabilities
 log_softmax) for the same batch under torch.inference_mode, in a precision: fp32; bf16 (under
 torch.autocast, as `speechxl decode --precision bf16`; the peer loaded with torch_dtype=torch.bfloat16, its
 fastest way in a trial); int8 (Linear layers dynamically quantized, as `--precision int8`). Each
-(implementation, preset, malloc setting, precision) runs in a fresh process, in alternating rounds. The
-malloc setting: default (as the implementation leaves it: speechxl's load_model keeps freed memory once the
-model is in, transformers does not) or kept (speechxl.allocator's setting made before loading, for both).
+(implementation, preset, malloc setting, precision) runs in a fresh process, in alternating rounds.
 Reports the real-time factor (compute seconds per audio second; lower is faster), the peak memory of the
 process (loading included) and the model's part of it (the peak less the memory after imports).
 With --ctranslate2 (pip install ctranslate2 first; not a speechxl dependency), CTranslate2's Wav2Vec2 runs
@@ -101,7 +99,7 @@ def worker(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.allocator == "kept":
-        from speechxl.allocator import keep_freed_memory
+        from speechxl.train.allocator import keep_freed_memory
 
         assert keep_freed_memory()
     models = Path(args.models)

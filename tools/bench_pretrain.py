@@ -86,7 +86,7 @@ def worker(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.allocator == "kept":
-        from speechxl.allocator import keep_freed_memory
+        from speechxl.train.allocator import keep_freed_memory
 
         assert keep_freed_memory()
     device = torch.device(args.device)

@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 from speechxl import checkpoint as ckpt
-from speechxl.allocator import keep_freed_memory
 from speechxl.data.manifest import Utterance
 from speechxl.models.card import ModelCard
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
@@ -142,8 +141,7 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     ``device`` (cpu, cuda, cuda:1, ...); with ``average`` N > 1, the mean weights of the experiment's
     newest N checkpoints (as ESPnet and icefall average; train.keep_last says how many are kept).
     ``lang_dir``: the model's units dir (its G2P cache, BPE model), if not where training found it;
-    ``precision``: one of PRECISIONS. On the CPU, glibc's malloc then keeps freed memory for the process
-    (speechxl.allocator), as training does."""
+    ``precision``: one of PRECISIONS."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: not one of {', '.join(PRECISIONS)}")
     try:
@@ -174,8 +172,6 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     if precision == "int8" and target.type != "cpu":
         raise ValueError(f"precision int8 is dynamic quantization for the CPU, not {device}; use bf16 there")
     net = in_precision(net.eval().to(target), precision)
-    if target.type == "cpu":  # from here on, freed activations stay in the heap for the next batch to reuse:
-        keep_freed_memory()  # 10-30 % faster at BASE; not before loading, whose freed memory goes back
     lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)

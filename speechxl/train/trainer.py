@@ -37,7 +37,7 @@ from speechxl.data.streams import MixedStreams
 from speechxl.data.text_batching import TextBatchPlan
 from speechxl.errors import SpeechxlError
 from speechxl import checkpoint as ckpt
-from speechxl.allocator import keep_freed_memory
+from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.strategy import STRATEGIES, make_strategy
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
 from speechxl.train.metrics import Meter, MetricsWriter, as_numbers, by_language

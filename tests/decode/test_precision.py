@@ -74,16 +74,3 @@ print(int(peak) / 1024 - before)  # VmHWM: ru_maxrss would start at the parent's
 """
     grown = float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
     assert grown < 24, f"{grown:.0f} MiB above the fp32 model while quantizing (its int8 weights are 32 MiB)"
-
-
-def test_load_model_keeps_freed_memory_once_the_weights_are_in(trained, monkeypatch):
-    """Inference's activations reuse warm heap pages; the loading's freed memory went back first."""
-    import speechxl.decode.model as loader
-
-    root, _, _ = trained
-    events = []
-    load_weights = loader.ckpt.load_weights
-    monkeypatch.setattr(loader.ckpt, "load_weights", lambda *a: (load_weights(*a), events.append("weights")))
-    monkeypatch.setattr(loader, "keep_freed_memory", lambda: events.append("kept"))
-    load_model(root / "ctc", precision="int8")
-    assert events == ["weights", "kept"]

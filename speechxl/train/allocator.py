@@ -4,9 +4,6 @@ By default glibc serves every allocation above 32 MiB with a fresh mmap and retu
 free, so each training step page-faults and zero-fills its activations anew: on the 2-core
 benchmark machine a BASE wav2vec 2.0 step spent 2.5 s of 6.2 s in the kernel. With mmap off
 and trimming raised, the step took 3.7 s (tools/bench_pretrain.py). Peak memory is unchanged.
-Inference turns it on once a model is loaded (decode.model.load_model): BASE CTC inference
-10-30 % faster at batch 1, the peak 10-50 MiB higher; turned on before loading, the freed
-memory of loading would stay too (int8's peak 885 MiB instead of 660).
 """
 
 from __future__ import annotations
