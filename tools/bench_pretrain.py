@@ -12,6 +12,7 @@ with glibc's malloc as it comes and with freed memory kept (what speechxl's trai
     python tools/bench_pretrain.py                       # tiny and base presets, CPU, fp32
     python tools/bench_pretrain.py --presets tiny --steps 20 --rounds 3
     python tools/bench_pretrain.py --presets bestrq_tiny conformer_tiny tiny   # BEST-RQ vs wav2vec 2.0
+    python tools/bench_pretrain.py --presets w2v_bert_tiny   # against Wav2Vec2BertModel + speechxl's losses
     python tools/bench_pretrain.py --presets tiny base --precisions fp32 bf16 --allocators kept   # both in bf16
     python tools/bench_pretrain.py --device cuda --precisions bf16 --peak_tflops 989  # + MFU
 Prints a table and writes it as JSON (--out).
@@ -36,6 +37,7 @@ PRESETS = {
     "tiny": ("recipes/pretrain/wav2vec2_tiny.yaml", "Wav2Vec2ForPreTraining"),
     "base": ("recipes/pretrain/wav2vec2_base.yaml", "Wav2Vec2ForPreTraining"),
     "conformer_tiny": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", "Wav2Vec2ConformerForPreTraining"),
+    "w2v_bert_tiny": ("recipes/pretrain/w2v_bert_tiny.yaml", "Wav2Vec2BertModel"),
     "bestrq_tiny": ("recipes/pretrain/bestrq_conformer_tiny.yaml", None),
     "bestrq_base": ("recipes/pretrain/bestrq_conformer_base.yaml", None),
 }
@@ -70,10 +72,38 @@ def _models(args):
     model_type = hf_cfg.pop("model_type")
     config_class = transformers.AutoConfig.for_model(model_type).__class__
     hf = getattr(transformers, peer)(config_class(**{k: v for k, v in hf_cfg.items() if k != "architectures"}))
+    if peer == "Wav2Vec2BertModel":  # the encoder alone: the pretraining step around it is speechxl's
+        hf.load_state_dict({to_hf_name(k, model_type).removeprefix("wav2vec2_bert."): v
+                            for k, v in ours.state_dict().items() if k.startswith("backbone.")}, strict=True)
+        return cfg, W2vBertPeer(ours, hf, cfg.contrastive_layers)
     own = {to_hf_name(k, model_type): v for k, v in ours.state_dict().items()}
     missing, unexpected = hf.load_state_dict(own, strict=False)
     assert not unexpected and all(".pos_conv_embed." in k for k in missing), (missing, unexpected)
     return cfg, hf
+
+
+def W2vBertPeer(ours, hf, contrastive_layers: int):
+    """w2v-BERT's step around transformers' Wav2Vec2BertModel: transformers has the encoder (feature projection,
+    mask vector, Conformer) but no pretraining model, so the log-mel frames (its feature extractor runs outside
+    the model), the quantizer and both losses are speechxl's own modules, the same objects as in ours."""
+    import torch
+
+    class Peer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.frontend, self.hf = ours.backbone.frontend, hf
+            self.target, self.objective, self.mlm = ours.target, ours.objective, ours.mlm
+
+        def forward(self, wav, lengths, mask):  # mask (B, T): from transformers' _compute_mask_indices
+            features, _ = self.frontend(wav, lengths)  # (B, T, 160); every frame real here
+            out = self.hf(features, mask_time_indices=mask, output_hidden_states=True)
+            quantized, codes, stats = self.target(out.extract_features[mask])
+            loss, _, _ = self.objective(out.hidden_states[contrastive_layers][mask], quantized, codes, mask.sum(1),
+                                        stats, out.last_hidden_state.new_zeros(()))
+            mlm_loss, _ = self.mlm(out.last_hidden_state[mask], codes)
+            return loss + mlm_loss / len(self.mlm.heads)
+
+    return Peer()
 
 
 def worker(args) -> dict:
@@ -105,6 +135,19 @@ def worker(args) -> dict:
         def step():
             with autocast:
                 loss, n, _ = model({"wav": wav, "lengths": lengths})
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    elif PRESETS[args.preset][1] == "Wav2Vec2BertModel":
+        from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
+
+        frames = int(model.frontend.output_lengths(torch.tensor(wav.shape[1])))
+
+        def step():
+            mask = _compute_mask_indices((wav.shape[0], frames), cfg.masking.prob, cfg.masking.length,
+                                         min_masks=cfg.masking.min_masks)
+            with autocast:
+                loss = model(wav, lengths, torch.tensor(mask, device=device))
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
