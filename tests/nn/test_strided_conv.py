@@ -29,6 +29,32 @@ def test_time_norm_matches_group_norm_and_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: time_norm(*a, 1e-5), (x, w, b))
 
 
+def test_time_norm_without_autograd_normalises_its_input_in_place():
+    """Inference holds one (B, T, C) buffer of the first layer, not three (at BASE, 840 MB each at 16 x 8 s)."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 40, 6) * 3 + 1
+    w, b = torch.randn(6), torch.randn(6)
+    want = F.group_norm(x.transpose(1, 2), 6, w, b, 1e-5).transpose(1, 2)
+    with torch.inference_mode():
+        got = time_norm(x, w, b, 1e-5)
+    assert got.data_ptr() == x.data_ptr()
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_conv_frontend_without_autograd_gives_what_it_gives_with_it(norm):
+    from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+
+    torch.manual_seed(0)
+    frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8, 8], conv_kernel=[10, 3, 2], conv_stride=[5, 2, 2],
+                                               norm=norm, conv_bias=norm == "layer"))
+    wav = torch.randn(2, 800)
+    want, _ = frontend(wav, None)
+    with torch.inference_mode():
+        got, _ = frontend(wav, None)
+    torch.testing.assert_close(got, want.detach())
+
+
 def test_strided_conv_under_autocast_computes_in_bf16_as_conv1d_would():
     """Its GEMMs write in place, which autocast does not reach: it casts to the autocast dtype itself,
     and the gradients reach the fp32 weights in fp32."""
