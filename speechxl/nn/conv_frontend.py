@@ -68,15 +68,17 @@ class _ConvLayer(nn.Module):
         norm = self.layer_norm
         if isinstance(norm, nn.LayerNorm):  # over channels
             x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return F.gelu(x) if torch.is_grad_enabled() else torch.ops.aten.gelu_(x)  # x is this layer's own
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return F.gelu(x)
+        return torch.ops.aten.gelu_(x)  # x is this layer's own
 
     def conv_on_cpu(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution and GroupNorm as GEMMs on channels-last frames (nn/strided_conv.py: CPU kernels)."""
         x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
         norm = self.layer_norm
         if isinstance(norm, nn.GroupNorm):
-            x = x.float().contiguous()  # normalised in fp32; in place without autograd (the conv's output, or a copy)
-            return time_norm(x, norm.weight, norm.bias, norm.eps)
+            # in fp32; without autograd in place, on the conv's own output or its fp32 copy
+            return time_norm(x.float(), norm.weight, norm.bias, norm.eps)
         return x
 
     def conv_on_accelerator(self, x: torch.Tensor) -> torch.Tensor:

@@ -119,8 +119,9 @@ class _TimeNorm(torch.autograd.Function):
 def time_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
     """GroupNorm(C groups, C channels) of channels-last x (B, T, C): each (utterance, channel)
     normalised over time; the same as F.group_norm on (B, C, T). Without autograd (inference,
-    validation) x is overwritten: at BASE's first layer a batch of 16 x 8 s is 840 MB a copy."""
-    if not torch.is_grad_enabled():
+    validation; not while traced, where it would fix the batch size) x is overwritten: at BASE's first
+    layer a batch of 16 x 8 s is 840 MB a copy."""
+    if not torch.is_grad_enabled() and not torch.compiler.is_compiling():
         var, mean = torch.var_mean(x, 1, correction=0, keepdim=True)  # (B, 1, C), no (B, T, C) temporary
         scale = weight * (var + eps).rsqrt()
         return x.mul_(scale).add_(bias - mean * scale)
