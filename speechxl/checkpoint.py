@@ -145,7 +145,7 @@ def load_weights(net: torch.nn.Module, ckpt: Path) -> None:
             raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
         missing, unexpected = sorted(own.keys() - header.keys()), sorted(header.keys() - own.keys())
         if missing or unexpected:
-            raise CheckpointError(f"{path}: weights do not fit the model its card describes "
+            raise CheckpointError(f"{path}: weights do not fit the model built for them "
                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         for name, entry in header.items():
             target, (begin, end) = own[name], entry["data_offsets"]

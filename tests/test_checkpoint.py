@@ -114,7 +114,7 @@ def test_load_weights_reads_every_tensor_into_the_model_as_load_state_dict_does(
 
 
 @pytest.mark.parametrize("fault, message", [
-    ("missing", r"do not fit the model its card describes \(missing \['norm.bias'\], unexpected \[\]\)"),
+    ("missing", r"do not fit the model built for them \(missing \['norm.bias'\], unexpected \[\]\)"),
     ("shape", r"linear.bias is \(5,\), the model's \(4,\)"),
     ("truncated", "ends inside"),
     ("garbage", "not a safetensors file")])
