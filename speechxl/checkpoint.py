@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from speechxl.atomic import atomic_write, fsync
+from speechxl.atomic import atomic_path, atomic_write, fsync
 from speechxl.config import save_config
 from speechxl.errors import SpeechxlError
 
@@ -116,6 +116,16 @@ def load_model_state(ckpt: Path) -> dict[str, torch.Tensor]:
 RELEASE = "release.json"
 """A checkpoint without training state (``speechxl release``, ``speechxl import-fairseq``) records
 here where it came from and its step, in place of trainer.pt."""
+
+
+def save_release(out: Path, model_state: dict[str, torch.Tensor], source: str, step: int,
+                 averaged: list[str] | tuple[str, ...] = ()) -> None:
+    """A slim checkpoint's weights and then its RELEASE record, each written atomically into ``out``: the
+    caller writes the card and units first, so that RELEASE is the last file of a finished one."""
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model_state.items()}, str(tmp))
+    atomic_write(out / RELEASE, json.dumps({"checkpoint": source, "step": step, "averaged": list(averaged)},
+                                           indent=1) + "\n")
 
 
 class CheckpointError(SpeechxlError):

@@ -52,9 +52,8 @@ def save_models(args) -> dict:
     checkpoint dir, a transformers dir with a tokenizer of VOCAB ids, and (--ctranslate2) CTranslate2's."""
     import torch
     import transformers
-    from safetensors.torch import save_file
 
-    from speechxl.checkpoint import RELEASE
+    from speechxl.checkpoint import save_release
     from speechxl.interop.hf_wav2vec2 import config_to_hf, to_hf_name
     from speechxl.models.card import ModelCard
     from speechxl.text.units import BLANK, UNK, Units
@@ -67,10 +66,9 @@ def save_models(args) -> dict:
     ours = card.build().eval()
     sx, hf = Path(args.models) / "speechxl", Path(args.models) / "hf"
     sx.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in ours.state_dict().items()}, str(sx / "model.safetensors"))
     card.save(sx / "card.json")
     Units([BLANK, UNK, *(f"u{i}" for i in range(VOCAB - 2))]).save(sx / "units.txt")
-    (sx / RELEASE).write_text(json.dumps({"checkpoint": "bench_infer", "step": 0, "averaged": []}))
+    save_release(sx, ours.state_dict(), "bench_infer", 0)
     hf_cfg = transformers.Wav2Vec2Config(**{k: v for k, v in config_to_hf(cfg.model, "Wav2Vec2ForCTC").items()
                                             if k not in ("model_type", "architectures")}, vocab_size=VOCAB)
     peer = transformers.Wav2Vec2ForCTC(hf_cfg).eval()

@@ -75,14 +75,14 @@ def _models(args):
     if peer == "Wav2Vec2BertModel":  # the encoder alone: the pretraining step around it is speechxl's
         hf.load_state_dict({to_hf_name(k, model_type).removeprefix("wav2vec2_bert."): v
                             for k, v in ours.state_dict().items() if k.startswith("backbone.")}, strict=True)
-        return cfg, W2vBertPeer(ours, hf, cfg.contrastive_layers)
+        return cfg, w2v_bert_peer(ours, hf, cfg.contrastive_layers)
     own = {to_hf_name(k, model_type): v for k, v in ours.state_dict().items()}
     missing, unexpected = hf.load_state_dict(own, strict=False)
     assert not unexpected and all(".pos_conv_embed." in k for k in missing), (missing, unexpected)
     return cfg, hf
 
 
-def W2vBertPeer(ours, hf, contrastive_layers: int):
+def w2v_bert_peer(ours, hf, contrastive_layers: int):
     """w2v-BERT's step around transformers' Wav2Vec2BertModel: transformers has the encoder (feature projection,
     mask vector, Conformer) but no pretraining model, so the log-mel frames (its feature extractor runs outside
     the model), the quantizer and both losses are speechxl's own modules, the same objects as in ours."""
@@ -132,41 +132,33 @@ def worker(args) -> dict:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
     if args.impl == "speechxl":
-        def step():
-            with autocast:
-                loss, n, _ = model({"wav": wav, "lengths": lengths})
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-    elif PRESETS[args.preset][1] == "Wav2Vec2BertModel":
-        from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
-
-        frames = int(model.frontend.output_lengths(torch.tensor(wav.shape[1])))
-
-        def step():
-            mask = _compute_mask_indices((wav.shape[0], frames), cfg.masking.prob, cfg.masking.length,
-                                         min_masks=cfg.masking.min_masks)
-            with autocast:
-                loss = model(wav, lengths, torch.tensor(mask, device=device))
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-    else:
+        def loss():
+            return model({"wav": wav, "lengths": lengths})[0]
+    else:  # masks (and distractors) from transformers' own helpers, counted in its step
         from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 
-        model.set_gumbel_temperature(cfg.quantizer.temperature[0])
-        frames = int(model._get_feat_extract_output_lengths(wav.shape[1]))
+        bert = PRESETS[args.preset][1] == "Wav2Vec2BertModel"
+        if bert:
+            frames = int(model.frontend.output_lengths(torch.tensor(wav.shape[1])))
+        else:
+            model.set_gumbel_temperature(cfg.quantizer.temperature[0])
+            frames = int(model._get_feat_extract_output_lengths(wav.shape[1]))
 
-        def step():
+        def loss():
             mask = _compute_mask_indices((wav.shape[0], frames), cfg.masking.prob, cfg.masking.length,
                                          min_masks=cfg.masking.min_masks)
+            if bert:
+                return model(wav, lengths, torch.tensor(mask, device=device))
             neg = _sample_negative_indices((wav.shape[0], frames), cfg.objective.num_negatives, mask)
-            with autocast:
-                out = model(wav, mask_time_indices=torch.tensor(mask, device=device),
-                            sampled_negative_indices=torch.tensor(neg, device=device))
-            out.loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            return model(wav, mask_time_indices=torch.tensor(mask, device=device),
+                         sampled_negative_indices=torch.tensor(neg, device=device)).loss
+
+    def step():
+        with autocast:
+            value = loss()
+        value.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
 
     def sync():
         if device.type == "cuda":

@@ -13,14 +13,10 @@ positions are what a release does not need, so it cannot be resumed, only used.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from safetensors.torch import save_file
-
-from speechxl.atomic import atomic_path, atomic_write
-from speechxl.checkpoint import RELEASE
+from speechxl.checkpoint import save_release
 from speechxl.decode.model import load_model
 
 LEFT_OUT = {"trainer.pt", "model.safetensors"}
@@ -36,8 +32,5 @@ def release(model_dir: str | Path, out: str | Path, average: int = 1) -> Path:
     for f in sorted(m.checkpoint.iterdir()):
         if f.is_file() and f.name not in LEFT_OUT:
             shutil.copyfile(f, out / f.name)
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in m.net.state_dict().items()}, str(tmp))
-    atomic_write(out / RELEASE, json.dumps({"checkpoint": str(m.checkpoint.resolve()), "step": m.step,
-                                            "averaged": list(m.averaged)}, indent=1) + "\n")
+    save_release(out, m.net.state_dict(), str(m.checkpoint.resolve()), m.step, m.averaged)
     return out

@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import save_file
 
 from speechxl.atomic import atomic_path, atomic_write
-from speechxl.checkpoint import RELEASE, CheckpointError
+from speechxl.checkpoint import CheckpointError, save_release
 from speechxl.interop.hf_wav2vec2 import WEIGHT_NORM, config_from_hf, from_hf_name
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig
@@ -220,11 +220,9 @@ def _ctc_checkpoint(cfg: dict, weights: dict[str, torch.Tensor], symbols: list[s
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     card.frame_shift_ms = frame_shift_ms(net.backbone.frontend)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
     card.save(out / "card.json")
     units.save(out / "units.txt")
-    atomic_write(out / RELEASE, json.dumps({"checkpoint": str(source), "step": step, "averaged": []}, indent=1) + "\n")
+    save_release(out, net.state_dict(), str(source), step)
     return out
 
 
