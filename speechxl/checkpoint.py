@@ -23,7 +23,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -137,12 +137,17 @@ SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.f
                       "U8": torch.uint8, "BOOL": torch.bool}
 
 
-def load_weights(net: torch.nn.Module, ckpt: Path) -> None:
+def load_weights(net: torch.nn.Module, ckpt: Path,
+                 loaded: Callable[[torch.nn.Module], None] | None = None) -> None:
     """A checkpoint's weights read into ``net``'s own tensors one at a time, names and shapes checked as
     load_state_dict's strict mode does. Loading holds the model and at most one tensor: load_model_state
     then load_state_dict held the weights twice, and safetensors' readers map the whole file, whose pages
-    then count in the process's memory too. The file is read with plain reads (the format: an 8-byte
-    little-endian header size, a JSON header of dtype, shape and byte offsets per name, the data)."""
+    then count in the process's memory too. A model built on the meta device (no memory) gets each tensor
+    allocated as it is read, in the dtype the model holds it in, on the CPU; ``loaded`` is then called on
+    each module once its own and its submodules' tensors are read (submodules first), e.g. to quantize it
+    before the next one is read, so that the model's weights are never all held in the file's precision.
+    The file is read with plain reads (the format: an 8-byte little-endian header size, a JSON header of
+    dtype, shape and byte offsets per name, the data)."""
     path = Path(ckpt) / "model.safetensors"
     own = net.state_dict()
     with open(path, "rb") as f, torch.no_grad():
@@ -158,19 +163,42 @@ def load_weights(net: torch.nn.Module, ckpt: Path) -> None:
             raise CheckpointError(f"{path}: weights do not fit the model built for them "
                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         for name, entry in header.items():
-            target, (begin, end) = own[name], entry["data_offsets"]
-            if tuple(entry["shape"]) != tuple(target.shape):
-                raise CheckpointError(f"{path}: {name} is {tuple(entry['shape'])}, the model's {tuple(target.shape)}")
-            dtype = SAFETENSORS_DTYPES.get(entry["dtype"])
-            if dtype is None:
+            if tuple(entry["shape"]) != tuple(own[name].shape):
+                raise CheckpointError(f"{path}: {name} is {tuple(entry['shape'])}, the model's {tuple(own[name].shape)}")
+            if entry["dtype"] not in SAFETENSORS_DTYPES:
                 raise CheckpointError(f"{path}: {name} is {entry['dtype']}, a dtype speechxl does not read")
-            into = target if target.dtype == dtype and target.is_contiguous() and target.device.type == "cpu" \
-                else torch.empty(target.shape, dtype=dtype)
-            f.seek(start + begin)
-            if f.readinto(into.view(-1).view(torch.uint8).numpy()) != end - begin:
-                raise CheckpointError(f"{path}: ends inside {name} (a truncated copy?)")
-            if into is not target:
-                target.copy_(into)
+        for prefix in reversed([n for n, _ in net.named_modules()]):  # each module after its submodules; by name,
+            module = net.get_submodule(prefix)  # as ``loaded`` may replace those visited (a list would keep them)
+            for slots in (module._parameters, module._buffers):
+                for local, target in slots.items():
+                    name = f"{prefix}.{local}" if prefix else local
+                    if target is None or name not in header:  # a buffer computed, not saved
+                        continue
+                    read = _read_tensor(f, start, header[name], target, f"{path}: {name}")
+                    if read is not target:  # built on the meta device: the tensor read takes its place
+                        slots[local] = torch.nn.Parameter(read, target.requires_grad) if slots is module._parameters \
+                            else read
+            if loaded is not None:
+                loaded(module)
+    left = [n for n, t in [*net.named_parameters(), *net.named_buffers()] if t.is_meta]
+    if left:
+        raise RuntimeError(f"{path}: {left[:3]} are neither saved nor computed on the CPU: still on the meta device")
+
+
+def _read_tensor(f: BinaryIO, start: int, entry: dict, target: torch.Tensor, what: str) -> torch.Tensor:
+    """One tensor of an open safetensors file, read into ``target``, or for a meta ``target`` into a new CPU
+    tensor of its dtype, which is returned."""
+    dtype, (begin, end) = SAFETENSORS_DTYPES[entry["dtype"]], entry["data_offsets"]
+    if target.is_meta:
+        target = torch.empty(target.shape, dtype=target.dtype)
+    into = target if target.dtype == dtype and target.is_contiguous() and target.device.type == "cpu" \
+        else torch.empty(target.shape, dtype=dtype)
+    f.seek(start + begin)
+    if f.readinto(into.view(-1).view(torch.uint8).numpy()) != end - begin:
+        raise CheckpointError(f"{what}: the file ends inside it (a truncated copy?)")
+    if into is not target:
+        target.copy_(into)
+    return target
 
 
 def load_tensors(path: str | Path) -> Any:

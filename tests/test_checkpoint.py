@@ -113,6 +113,28 @@ def test_load_weights_reads_every_tensor_into_the_model_as_load_state_dict_does(
     assert torch.equal(net.norm.weight, source.norm.weight) and int(net.norm.num_batches_tracked) == 7
 
 
+class _NetWithATable(_Net):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.ones(2), persistent=False)  # computed, on "meta" when built there
+
+
+def test_load_weights_makes_a_model_built_on_the_meta_device_real(tmp_path):
+    from safetensors.torch import save_file
+
+    source = _Net().float()
+    save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
+    with torch.device("meta"):
+        net = _Net()
+    ckpt.load_weights(net, tmp_path)
+    assert not any(t.is_meta for t in net.state_dict().values()) and net.linear.weight.requires_grad
+    assert net.linear.weight.dtype == torch.bfloat16 and torch.equal(net.linear.weight, source.linear.weight.bfloat16())
+    with torch.device("meta"):
+        net = _NetWithATable()
+    with pytest.raises(RuntimeError, match=r"\['table'\] are neither saved nor computed on the CPU"):
+        ckpt.load_weights(net, tmp_path)
+
+
 @pytest.mark.parametrize("fault, message", [
     ("missing", r"do not fit the model built for them \(missing \['norm.bias'\], unexpected \[\]\)"),
     ("shape", r"linear.bias is \(5,\), the model's \(4,\)"),

@@ -21,6 +21,7 @@ from speechxl import checkpoint as ckpt
 from speechxl.atomic import atomic_write
 from speechxl.data.batching import iterate
 from speechxl.data.manifest import read_manifest
+from speechxl.decode.model import built_with_weights
 from speechxl.decode.run import inference_plan
 from speechxl.models.card import ModelCard
 from speechxl.versions import versions
@@ -37,9 +38,7 @@ def identify(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
     """The language of every utterance of ``data_dir``; returns the decode dir."""
     found = ckpt.find_checkpoint(model_dir)
     card = ModelCard.load(found)
-    net = card.build()
-    ckpt.load_weights(net, found)
-    net.eval().to(device)
+    net = built_with_weights(card, found).eval().to(device)
     utts = read_manifest(data_dir)
     if not utts:
         raise ValueError(f"{data_dir}: no utterances to identify")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from speechxl import checkpoint as ckpt
 from speechxl.data.manifest import Utterance
@@ -123,15 +124,48 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
             if isinstance(layer, (torch.nn.Linear, torch.nn.Conv1d)):
                 layer.to(torch.bfloat16)
     elif precision == "int8":
-        # module by module, deepest first, each one's fp32 weights collected before the next: torch.ao leaves a
-        # swapped Linear in a reference cycle (through its qconfig), so one call on the whole model held every
-        # fp32 weight beside every int8 one until the garbage collector ran (BASE peaked 100 MiB higher)
-        holders = [m for m in net.modules() if any(isinstance(c, torch.nn.Linear) for c in m.children())]
-        with warnings.catch_warnings():  # torch.ao.quantization's notices that torchao will replace it
-            warnings.simplefilter("ignore")
-            for holder in reversed(holders):
-                torch.ao.quantization.quantize_dynamic(holder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-                gc.collect()
+        for name in reversed([n for n, _ in net.named_modules()]):  # by name: a list of modules would keep the
+            quantize_linears(net.get_submodule(name))  # replaced Linear layers, and their fp32 weights, alive
+    return net
+
+
+def quantize_linears(module: torch.nn.Module) -> None:
+    """``module``'s Linear children (and any below them) quantized to int8 in place, their fp32 weights
+    collected at once. Applied to each module deepest first: torch.ao leaves a swapped Linear in a reference
+    cycle (through its qconfig), so one call on the whole model held every fp32 weight beside every int8 one
+    until the garbage collector ran (BASE peaked 100 MiB higher)."""
+    if not any(isinstance(c, torch.nn.Linear) for c in module.children()):
+        return
+    with warnings.catch_warnings():  # torch.ao.quantization's notices that torchao will replace it
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    gc.collect()
+
+
+class _DrawsSkipped(TorchFunctionMode):
+    """Random initialisation of meta tensors skipped: there is nothing to draw, and torch's meta normal_ imports
+    torch._dynamo (76 MiB, as much as a fifth of an int8 BASE model)."""
+
+    DRAWS = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.erfinv_, torch.nn.init.normal_,
+             torch.nn.init.uniform_, torch.nn.init.trunc_normal_, torch.nn.init.kaiming_uniform_}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.DRAWS:
+            tensor = args[0] if args else kwargs["tensor"]  # torch.nn.init's functions are called either way
+            if tensor.is_meta:
+                return tensor
+        return func(*args, **kwargs)
+
+
+def built_with_weights(card: ModelCard, checkpoint: Path, precision: str = "fp32") -> torch.nn.Module:
+    """The card's model with the checkpoint's weights, in ``precision``, on the CPU. Built on the meta device
+    (no memory) and made real tensor by tensor as the weights are read, each in the precision it is kept in,
+    int8 layers quantized as soon as read: only the final weights are ever held (BASE in int8 peaked at the
+    fp32 model's 366 MiB when built first and then quantized)."""
+    with torch.device("meta"), _DrawsSkipped():
+        net = in_precision(card.build(), "bf16" if precision == "bf16" else "fp32")
+    ckpt.load_weights(net, checkpoint, loaded=quantize_linears if precision == "int8" else None)
     return net
 
 
@@ -157,7 +191,8 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     units = Units.load(found / "units.txt")
     if len(units) != card.vocabulary:
         raise ValueError(f"{found}: units.txt has {len(units)} units, the model card {card.vocabulary}")
-    net = card.build()
+    if precision == "int8" and target.type != "cpu":
+        raise ValueError(f"precision int8 is dynamic quantization for the CPU, not {device}; use bf16 there")
     averaged: tuple[str, ...] = ()
     if average > 1:
         kept = sorted(p for p in found.parent.glob("step_*") if (p / "model.safetensors").is_file())
@@ -165,13 +200,13 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
             raise ValueError(f"--average {average}: {found.parent} keeps {len(kept)} checkpoints "
                              f"({' '.join(p.name for p in kept)}); train with a larger train.keep_last")
         found, averaged = kept[-1], tuple(p.name for p in kept[-average:])
+        net = card.build()
         net.load_state_dict(average_weights(kept[-average:]))
+        net = in_precision(net, precision)
         log.info("weights averaged over %s", " ".join(averaged))
     else:
-        ckpt.load_weights(net, found)
-    if precision == "int8" and target.type != "cpu":
-        raise ValueError(f"precision int8 is dynamic quantization for the CPU, not {device}; use bf16 there")
-    net = in_precision(net.eval().to(target), precision)
+        net = built_with_weights(card, found, precision)
+    net = net.eval().to(target)
     lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
     if (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)

@@ -83,12 +83,13 @@ class RelativeSinusoids(nn.Module):
         self.register_buffer("pe", self._table(max_len), persistent=False)
 
     def _table(self, n: int) -> torch.Tensor:
-        pos = torch.arange(n, dtype=torch.float32)[:, None]
-        div = torch.exp(torch.arange(0, self.dim, 2, dtype=torch.float32) * -(math.log(10000.0) / self.dim))
-        pe_pos, pe_neg = torch.zeros(n, self.dim), torch.zeros(n, self.dim)
-        pe_pos[:, 0::2], pe_pos[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
-        pe_neg[:, 0::2], pe_neg[:, 1::2] = torch.sin(-pos * div), torch.cos(-pos * div)
-        return torch.cat([pe_pos.flip(0), pe_neg[1:]])[None]  # (1, 2n - 1, D)
+        with torch.device("cpu"):  # a constant, computed where its values exist (also when built on "meta")
+            pos = torch.arange(n, dtype=torch.float32)[:, None]
+            div = torch.exp(torch.arange(0, self.dim, 2, dtype=torch.float32) * -(math.log(10000.0) / self.dim))
+            pe_pos, pe_neg = torch.zeros(n, self.dim), torch.zeros(n, self.dim)
+            pe_pos[:, 0::2], pe_pos[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+            pe_neg[:, 0::2], pe_neg[:, 1::2] = torch.sin(-pos * div), torch.cos(-pos * div)
+            return torch.cat([pe_pos.flip(0), pe_neg[1:]])[None]  # (1, 2n - 1, D)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
@@ -99,7 +100,8 @@ class RelativeSinusoids(nn.Module):
 
 
 def rotary_frequencies(head_dim: int, base: int) -> torch.Tensor:
-    return 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
+    with torch.device("cpu"):  # a constant, computed where its values exist (also when a model is built on "meta")
+        return 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
 
 
 class RotarySinusoids(nn.Module):

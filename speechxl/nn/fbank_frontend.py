@@ -66,7 +66,8 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, f_min: float = 20.
 
 def povey_window(n: int) -> torch.Tensor:
     """Kaldi's default window: a Hann window to the power 0.85."""
-    return (0.5 - 0.5 * torch.cos(2 * math.pi * torch.arange(n, dtype=torch.float64) / (n - 1))).pow(0.85).float()
+    with torch.device("cpu"):  # a constant, computed where its values exist (also when a model is built on "meta")
+        return (0.5 - 0.5 * torch.cos(2 * math.pi * torch.arange(n, dtype=torch.float64) / (n - 1))).pow(0.85).float()
 
 
 class FbankFrontend(nn.Module):

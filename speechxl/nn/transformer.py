@@ -67,6 +67,8 @@ class ConvPositionalEmbedding(nn.Module):
         self.conv.bias = nn.Parameter(torch.zeros(dim))
         self.kernel, self.groups = kernel, groups
         std = math.sqrt(4 / (kernel * dim))
+        if self.conv.weight_v.is_meta:  # built to load weights into (decode.model.built_with_weights)
+            return  # the norm on the meta device is a Python kernel that imports torch._dynamo (76 MiB)
         with torch.no_grad():
             nn.init.normal_(self.conv.weight_v, 0, std)
             self.conv.weight_g.copy_(self.conv.weight_v.norm(dim=(0, 1), keepdim=True))
