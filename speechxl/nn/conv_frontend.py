@@ -77,8 +77,7 @@ class _ConvLayer(nn.Module):
         x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
         norm = self.layer_norm
         if isinstance(norm, nn.GroupNorm):
-            # in fp32; without autograd in place, on the conv's own output or its fp32 copy
-            return time_norm(x.float(), norm.weight, norm.bias, norm.eps)
+            return time_norm(x, norm.weight, norm.bias, norm.eps)  # statistics in fp32; in place without autograd
         return x
 
     def conv_on_accelerator(self, x: torch.Tensor) -> torch.Tensor:
