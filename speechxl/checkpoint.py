@@ -163,8 +163,8 @@ def load_weights(net: torch.nn.Module, ckpt: Path,
             raise CheckpointError(f"{path}: weights do not fit the model built for them "
                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         for name, entry in header.items():
-            if tuple(entry["shape"]) != tuple(own[name].shape):
-                raise CheckpointError(f"{path}: {name} is {tuple(entry['shape'])}, the model's {tuple(own[name].shape)}")
+            if (shape := tuple(entry["shape"])) != tuple(own[name].shape):
+                raise CheckpointError(f"{path}: {name} is {shape}, the model's {tuple(own[name].shape)}")
             if entry["dtype"] not in SAFETENSORS_DTYPES:
                 raise CheckpointError(f"{path}: {name} is {entry['dtype']}, a dtype speechxl does not read")
         for prefix in reversed([n for n, _ in net.named_modules()]):  # each module after its submodules; by name,
