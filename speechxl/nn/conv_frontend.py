@@ -56,6 +56,14 @@ class ConvFrontendConfig:
             hop *= s
         return hop
 
+    @property
+    def receptive_field(self) -> int:
+        """Samples that one output frame reads."""
+        field = 1
+        for k, s in zip(reversed(self.conv_kernel), reversed(self.conv_stride)):
+            field = (field - 1) * s + k
+        return field
+
 
 class _ConvLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: nn.Module | None):
@@ -72,18 +80,35 @@ class _ConvLayer(nn.Module):
             return F.gelu(x)
         return torch.ops.aten.gelu_(x)  # x is this layer's own
 
+    def piece(self, x: torch.Tensor, mean: torch.Tensor | None, rstd: torch.Tensor | None) -> torch.Tensor:
+        """forward, without autograd on the CPU, on a piece of an utterance's time (1, L, C_in) -> (1, L', C_out):
+        a GroupNorm over time normalises with the whole utterance's ``mean`` and ``rstd`` (1, 1, C_out)."""
+        x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        norm = self.layer_norm
+        if isinstance(norm, nn.GroupNorm):  # in fp32, as time_norm
+            scale = norm.weight * rstd
+            x = x.float().mul_(scale).add_(norm.bias - mean * scale)
+        elif isinstance(norm, nn.LayerNorm):
+            x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return torch.ops.aten.gelu_(x)
+
     def conv_on_cpu(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution and GroupNorm as GEMMs on channels-last frames (nn/strided_conv.py: CPU kernels)."""
         x = strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
         norm = self.layer_norm
         if isinstance(norm, nn.GroupNorm):
-            return time_norm(x, norm.weight, norm.bias, norm.eps)  # statistics in fp32; in place without autograd
+            return time_norm(x.float(), norm.weight, norm.bias, norm.eps)  # in fp32
         return x
 
     def conv_on_accelerator(self, x: torch.Tensor) -> torch.Tensor:
         """The same with the device's own convolution and GroupNorm (cuDNN's), channels first."""
         y = self.conv(x.transpose(1, 2))  # (B, C_out, L')
         return (self.layer_norm(y) if isinstance(self.layer_norm, nn.GroupNorm) else y).transpose(1, 2)
+
+
+PIECE_FRAMES = 128
+"""Output frames that ConvFrontend.frames_in_pieces computes at a time (BASE: 2.56 s, its first layer's
+output 16 MB in fp32)."""
 
 
 def normalize_waveform(wav: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -143,12 +168,66 @@ class ConvFrontend(nn.Module):
             lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
         return lengths.clamp(min=0)
 
+    def frames(self, samples: int) -> int:
+        """Frames produced from ``samples`` samples (may be <= 0)."""
+        for k, s in zip(self.cfg.conv_kernel, self.cfg.conv_stride):
+            samples = (samples - k) // s + 1
+        return samples
+
+    def frames_in_pieces(self, wav: torch.Tensor) -> torch.Tensor:
+        """The frames of wav (B, S) without autograd on the CPU: each utterance
+        PIECE_FRAMES output frames at a time, from the samples they read, so that only a piece's activations
+        are held (a whole batch's first layer is 840 MB in fp32 at BASE's 16 x 8 s). A GroupNorm over time
+        takes the utterance's statistics from a first pass over the first layer. (B, T, C)"""
+        hop, field, first = self.cfg.hop, self.cfg.receptive_field, self.conv_layers[0]
+        frames, out = self.frames(wav.shape[1]), None
+        for i in range(wav.shape[0]):
+            mean = rstd = None
+            if isinstance(first.layer_norm, nn.GroupNorm):
+                mean, rstd = self._first_layer_statistics(wav[i])
+            for start in range(0, frames, PIECE_FRAMES):
+                stop = min(frames, start + PIECE_FRAMES)
+                x = wav[i: i + 1, start * hop: (stop - 1) * hop + field, None]  # (1, L, 1)
+                for n, layer in enumerate(self.conv_layers):
+                    x = layer.piece(x, mean if n == 0 else None, rstd if n == 0 else None)
+                if out is None:
+                    out = torch.empty(wav.shape[0], frames, x.shape[2], dtype=x.dtype)
+                out[i, start:stop] = x[0]
+        return out
+
+    def _first_layer_statistics(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean and 1 / std (1, 1, C) over time of one utterance's (S,) first-layer outputs, in fp32,
+        from pieces of PIECE_FRAMES x (hop / stride) frames merged as Chan et al. merge variances."""
+        layer = self.conv_layers[0]
+        k, s = self.cfg.conv_kernel[0], self.cfg.conv_stride[0]
+        total = (wav.shape[0] - k) // s + 1
+        per_piece = PIECE_FRAMES * self.cfg.hop // s
+        n = 0
+        mean = m2 = None
+        for start in range(0, total, per_piece):
+            stop = min(total, start + per_piece)
+            x = strided_conv(wav[None, start * s: (stop - 1) * s + k, None], layer.conv.weight, layer.conv.bias, s)
+            var_b, mean_b = torch.var_mean(x.float(), 1, correction=0, keepdim=True)  # (1, 1, C)
+            n_b = stop - start
+            if mean is None:
+                mean, m2 = mean_b, var_b * n_b
+            else:
+                delta = mean_b - mean
+                mean = mean + delta * n_b / (n + n_b)
+                m2 = m2 + var_b * n_b + delta.square() * n * n_b / (n + n_b)
+            n += n_b
+        return mean, (m2 / n + layer.layer_norm.eps).rsqrt()
+
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
         if self.cfg.normalize_waveform:
             wav = normalize_waveform(wav, lengths)
-        x = wav[:, :, None]  # (B, S, 1)
-        for layer in self.conv_layers:
-            x = layer(x)  # (B, T, C)
+        if wav.device.type == "cpu" and not torch.is_grad_enabled() and not torch.compiler.is_compiling() \
+                and self.frames(wav.shape[1]) > 0:  # eager inference, validation; traced graphs take the layers
+            x = self.frames_in_pieces(wav)
+        else:
+            x = wav[:, :, None]  # (B, S, 1)
+            for layer in self.conv_layers:
+                x = layer(x)  # (B, T, C)
         if self.training and self.cfg.grad_mult != 1.0:
             x = _GradMultiply.apply(x, self.cfg.grad_mult)
         if lengths is None:

@@ -116,24 +116,7 @@ class _TimeNorm(torch.autograd.Function):
         return gx, g_xhat.sum((0, 1)), g_sum.sum((0, 1)), None
 
 
-BLOCK = 64
-"""Channels that time_norm normalises at a time in fp32 when x is narrower (bf16)."""
-
-
 def time_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
     """GroupNorm(C groups, C channels) of channels-last x (B, T, C): each (utterance, channel)
-    normalised over time in fp32 (or x's wider dtype); the same as F.group_norm on (B, C, T). Without
-    autograd (inference, validation; not while traced, where it would fix the batch size) x is overwritten,
-    in its own dtype (bf16 under autocast), normalised in fp32 BLOCK channels at a time: at BASE's first
-    layer a batch of 16 x 8 s is 840 MB a copy in fp32. With autograd the output is fp32 or wider."""
-    wide = torch.promote_types(x.dtype, torch.float32)
-    if not torch.is_grad_enabled() and not torch.compiler.is_compiling():
-        block = x.shape[2] if x.dtype == wide else BLOCK
-        for c in range(0, x.shape[2], block):
-            part = x[..., c: c + block]
-            y = part.to(wide)  # x's block itself when x is wide already
-            var, mean = torch.var_mean(y, 1, correction=0, keepdim=True)  # (B, 1, block)
-            scale = weight[c: c + block] * (var + eps).rsqrt()
-            part.copy_(y.mul_(scale).add_(bias[c: c + block] - mean * scale))
-        return x
-    return _TimeNorm.apply(x.to(wide).contiguous(), weight, bias, eps)
+    normalised over time; the same as F.group_norm on (B, C, T)."""
+    return _TimeNorm.apply(x.contiguous(), weight, bias, eps)

@@ -29,43 +29,27 @@ def test_time_norm_matches_group_norm_and_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: time_norm(*a, 1e-5), (x, w, b))
 
 
-def test_time_norm_without_autograd_normalises_its_input_in_place():
-    """Inference holds one (B, T, C) buffer of the first layer, not three (at BASE, 840 MB each at 16 x 8 s)."""
-    torch.manual_seed(0)
-    x = torch.randn(3, 40, 6) * 3 + 1
-    w, b = torch.randn(6), torch.randn(6)
-    want = F.group_norm(x.transpose(1, 2), 6, w, b, 1e-5).transpose(1, 2)
-    with torch.inference_mode():
-        got = time_norm(x, w, b, 1e-5)
-    assert got.data_ptr() == x.data_ptr()
-    torch.testing.assert_close(got, want)
-
-
-def test_time_norm_without_autograd_keeps_bf16_in_place_normalised_in_fp32():
-    """Under autocast the first layer's output is bf16: normalised in place, in fp32 a block of channels at a
-    time, not through an fp32 copy of all of it (840 MB at BASE's 16 x 8 s)."""
-    torch.manual_seed(0)
-    x = (torch.randn(2, 300, 130) * 2 + 4).bfloat16()  # 130 channels: three blocks of statistics, one partial
-    w, b = torch.randn(130), torch.randn(130)
-    want = F.group_norm(x.float().transpose(1, 2), 130, w, b, 1e-5).transpose(1, 2)
-    with torch.inference_mode():
-        got = time_norm(x, w, b, 1e-5)
-    assert got.data_ptr() == x.data_ptr() and got.dtype == torch.bfloat16
-    torch.testing.assert_close(got.float(), want, atol=0.05, rtol=0.01)  # bf16's rounding of the output alone
-
-
 @pytest.mark.parametrize("norm", ["group", "layer"])
-def test_conv_frontend_without_autograd_gives_what_it_gives_with_it(norm):
-    from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+def test_conv_frontend_without_autograd_in_pieces_gives_what_it_gives_with_it(norm):
+    """Eager inference computes each utterance PIECE_FRAMES output frames at a time from the samples they read
+    (a GroupNorm with the whole utterance's statistics): the frames of the whole batch at once, in fp32 and
+    under bf16 autocast, for utterances of several pieces and of one frame."""
+    from speechxl.nn.conv_frontend import PIECE_FRAMES, ConvFrontend, ConvFrontendConfig
 
     torch.manual_seed(0)
     frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8, 8], conv_kernel=[10, 3, 2], conv_stride=[5, 2, 2],
                                                norm=norm, conv_bias=norm == "layer"))
-    wav = torch.randn(2, 800)
-    want, _ = frontend(wav, None)
-    with torch.inference_mode():
-        got, _ = frontend(wav, None)
-    torch.testing.assert_close(got, want.detach())
+    assert frontend.cfg.hop == 20 and frontend.cfg.receptive_field == 30
+    for samples in (PIECE_FRAMES * 20 * 3 + 57, 30):  # 3 pieces and a part; the receptive field: one frame
+        wav = torch.randn(2, samples) + 0.5
+        for bf16 in (False, True):
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                want, _ = frontend(wav, None)
+                with torch.inference_mode():
+                    got, _ = frontend(wav, None)
+            assert got.shape == want.shape == (2, frontend.frames(samples), 8) and got.dtype == want.dtype
+            torch.testing.assert_close(got.float(), want.detach().float(), **({"rtol": 0.02, "atol": 0.05} if bf16
+                                                                              else {}))
 
 
 def test_strided_conv_under_autocast_computes_in_bf16_as_conv1d_would():
