@@ -192,7 +192,8 @@ class ConvFrontend(nn.Module):
                 mean, rstd = self._first_layer_statistics(wav[i])
             for start in range(0, frames, PIECE_FRAMES):
                 stop = min(frames, start + PIECE_FRAMES)
-                x = wav[i: i + 1, start * hop: (stop - 1) * hop + field, None]  # (1, L, 1)
+                # (1, L, 1); the last piece to the utterance's end, whose first-layer frames the statistics see
+                x = wav[i: i + 1, start * hop: (stop - 1) * hop + field if stop < frames else None, None]
                 for n, layer in enumerate(self.conv_layers):
                     x = layer.piece(x, mean if n == 0 else None, rstd if n == 0 else None)
                 if out is None:

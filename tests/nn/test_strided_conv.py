@@ -33,14 +33,15 @@ def test_time_norm_matches_group_norm_and_passes_gradcheck():
 def test_conv_frontend_without_autograd_in_pieces_gives_what_it_gives_with_it(norm):
     """Eager inference computes each utterance PIECE_FRAMES output frames at a time from the samples they read
     (a GroupNorm with the whole utterance's statistics): the frames of the whole batch at once, in fp32 and
-    under bf16 autocast, for utterances of several pieces and of one frame."""
+    under bf16 autocast, for utterances of several pieces and of one piece."""
     from speechxl.nn.conv_frontend import PIECE_FRAMES, ConvFrontend, ConvFrontendConfig
 
     torch.manual_seed(0)
     frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8, 8], conv_kernel=[10, 3, 2], conv_stride=[5, 2, 2],
                                                norm=norm, conv_bias=norm == "layer"))
     assert frontend.cfg.hop == 20 and frontend.cfg.receptive_field == 30
-    for samples in (PIECE_FRAMES * 20 * 3 + 57, 30):  # 3 pieces and a part; the receptive field: one frame
+    # 3 pieces and a part; one frame and samples after it (which the GroupNorm's statistics see); one frame
+    for samples in (PIECE_FRAMES * 20 * 3 + 57, 47, 30):
         wav = torch.randn(2, samples) + 0.5
         for bf16 in (False, True):
             with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
