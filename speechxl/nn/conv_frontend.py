@@ -173,19 +173,13 @@ class ConvFrontend(nn.Module):
             lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
         return lengths.clamp(min=0)
 
-    def frames(self, samples: int) -> int:
-        """Frames produced from ``samples`` samples (may be <= 0)."""
-        for k, s in zip(self.cfg.conv_kernel, self.cfg.conv_stride):
-            samples = (samples - k) // s + 1
-        return samples
-
     def frames_in_pieces(self, wav: torch.Tensor) -> torch.Tensor:
         """The frames of wav (B, S) without autograd on the CPU: one utterance at a time, and a long one
         PIECE_FRAMES output frames at a time, from the samples they read, so that only a piece's activations
         are held (a whole batch's first layer is 840 MB in fp32 at BASE's 16 x 8 s). A GroupNorm over time
         takes a long utterance's statistics from a first pass over the first layer. (B, T, C)"""
         hop, field, first = self.cfg.hop, self.cfg.receptive_field, self.conv_layers[0]
-        frames, out = self.frames(wav.shape[1]), None
+        frames, out = int(self.output_lengths(torch.tensor(wav.shape[1]))), None
         for i in range(wav.shape[0]):
             mean = rstd = None
             if isinstance(first.layer_norm, nn.GroupNorm) and frames > PIECE_FRAMES:
@@ -228,8 +222,8 @@ class ConvFrontend(nn.Module):
         if self.cfg.normalize_waveform:
             wav = normalize_waveform(wav, lengths)
         if wav.device.type == "cpu" and not torch.is_grad_enabled() and not torch.compiler.is_compiling() \
-                and self.frames(wav.shape[1]) > 0:  # eager inference, validation; traced graphs take the layers
-            x = self.frames_in_pieces(wav)
+                and self.output_lengths(torch.tensor(wav.shape[1])) > 0:  # eager inference, validation; traced
+            x = self.frames_in_pieces(wav)  # graphs take the layers
         else:
             x = wav[:, :, None]  # (B, S, 1)
             for layer in self.conv_layers:
