@@ -42,12 +42,13 @@ def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig) -> torch.Ten
     u = torch.rand(b, device=device)
     n = (cfg.prob * lengths / cfg.length + u).long().clamp(min=cfg.min_masks)
     n = torch.minimum(n, starts_avail)  # (B,)
-    if int(n.max()) == 0:
-        return torch.zeros(b, size, dtype=torch.bool, device=device)
+    # spans per row at most, from the sizes alone (lengths <= size, u < 1; one more for the device's float32
+    # rounding): reading n's maximum would wait for the device
+    most = min(size - cfg.length + 1, max(cfg.min_masks, int(cfg.prob * size / cfg.length) + 2))
     scores = torch.rand(b, size, device=device)  # random order of starts
     scores = scores.masked_fill(torch.arange(size, device=device)[None] >= starts_avail[:, None], -1.0)
-    starts = scores.topk(int(n.max()), dim=1).indices  # (B, n_max)
-    chosen = torch.arange(starts.shape[1], device=device)[None] < n[:, None]
+    starts = scores.topk(most, dim=1).indices  # (B, most), the row's own starts first
+    chosen = torch.arange(most, device=device)[None] < n[:, None]
     onehot = torch.zeros(b, size, device=device).scatter_(1, starts, chosen.float())
     # a position is masked when a span started within the last `length` positions
     c = onehot.cumsum(1)

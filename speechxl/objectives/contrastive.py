@@ -35,16 +35,16 @@ class ContrastiveConfig:
     feature_penalty_weight: float = 10.0
 
 
-def sample_negatives(counts: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Distractor indices into the N = sum(counts) masked frames, grouped by utterance.
+def sample_negatives(counts: torch.Tensor, n: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distractor indices into the n = sum(counts) masked frames, grouped by utterance.
 
-    counts (B,): masked frames per utterance. Returns indices (N, K), each from the same
-    utterance as its row and never the row itself, and valid (N,): rows whose utterance has
+    counts (B,): masked frames per utterance; n their total, which the caller knows from the frames'
+    shape (counting it here would wait for the device). Returns indices (n, K), each from the same
+    utterance as its row and never the row itself, and valid (n,): rows whose utterance has
     at least two masked frames.
     """
-    n = int(counts.sum())
     device = counts.device
-    utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts)  # (N,)
+    utt = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts, output_size=n)  # (n,)
     offset = (counts.cumsum(0) - counts)[utt]  # (N,)
     size = counts[utt]  # (N,)
     pos = torch.arange(n, device=device) - offset
@@ -69,7 +69,7 @@ class ContrastiveLoss(nn.Module):
         figures as tensors (nothing waits for the device)."""
         c = F.normalize(self.project_hid(context).float(), dim=-1)  # (N, F)
         y = F.normalize(self.project_q(quantized).float(), dim=-1)  # (N, F)
-        neg, valid = sample_negatives(counts, self.cfg.num_negatives)  # (N, K), (N,)
+        neg, valid = sample_negatives(counts, context.shape[0], self.cfg.num_negatives)  # (N, K), (N,)
         # index_select, not y[neg]: its backward (index_add) is deterministic on CPU, and faster
         distractors = y.index_select(0, neg.flatten()).view(*neg.shape, -1)  # (N, K, F)
         cand = torch.cat([y[:, None], distractors], dim=1)  # (N, 1 + K, F)
