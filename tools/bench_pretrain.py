@@ -12,7 +12,7 @@ with glibc's malloc as it comes and with freed memory kept (what speechxl's trai
     python tools/bench_pretrain.py                       # tiny and base presets, CPU, fp32
     python tools/bench_pretrain.py --presets tiny --steps 20 --rounds 3
     python tools/bench_pretrain.py --presets bestrq_tiny conformer_tiny tiny   # BEST-RQ vs wav2vec 2.0
-    python tools/bench_pretrain.py --presets w2v_bert_tiny   # against Wav2Vec2BertModel + speechxl's losses
+    python tools/bench_pretrain.py --presets w2v_bert_tiny w2v_bert_base   # Wav2Vec2BertModel + speechxl's losses
     python tools/bench_pretrain.py --presets tiny base --precisions fp32 bf16 --allocators kept   # both in bf16
     python tools/bench_pretrain.py --device cuda --precisions bf16 --peak_tflops 989  # + MFU
 Prints a table and writes it as JSON (--out).
@@ -32,14 +32,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# preset -> (speechxl config, the transformers class with the same architecture, if any)
+# preset -> (speechxl config, the transformers class with the same architecture, if any, overrides)
 PRESETS = {
-    "tiny": ("recipes/pretrain/wav2vec2_tiny.yaml", "Wav2Vec2ForPreTraining"),
-    "base": ("recipes/pretrain/wav2vec2_base.yaml", "Wav2Vec2ForPreTraining"),
-    "conformer_tiny": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", "Wav2Vec2ConformerForPreTraining"),
-    "w2v_bert_tiny": ("recipes/pretrain/w2v_bert_tiny.yaml", "Wav2Vec2BertModel"),
-    "bestrq_tiny": ("recipes/pretrain/bestrq_conformer_tiny.yaml", None),
-    "bestrq_base": ("recipes/pretrain/bestrq_conformer_base.yaml", None),
+    "tiny": ("recipes/pretrain/wav2vec2_tiny.yaml", "Wav2Vec2ForPreTraining", []),
+    "base": ("recipes/pretrain/wav2vec2_base.yaml", "Wav2Vec2ForPreTraining", []),
+    "conformer_tiny": ("recipes/pretrain/wav2vec2_conformer_tiny.yaml", "Wav2Vec2ConformerForPreTraining", []),
+    "w2v_bert_tiny": ("recipes/pretrain/w2v_bert_tiny.yaml", "Wav2Vec2BertModel", []),
+    # w2v-BERT at the BASE-size Conformer of bestrq_conformer_base (512 x 17), a third of it contrastive
+    "w2v_bert_base": ("recipes/pretrain/w2v_bert_600m.yaml", "Wav2Vec2BertModel",
+                      ["model.encoder.hidden_size=512", "model.encoder.num_layers=17", "model.encoder.num_heads=8",
+                       "model.encoder.intermediate_size=2048", "model.contrastive_layers=6",
+                       "model.objective.final_dim=256"]),
+    "bestrq_tiny": ("recipes/pretrain/bestrq_conformer_tiny.yaml", None, []),
+    "bestrq_base": ("recipes/pretrain/bestrq_conformer_base.yaml", None, []),
 }
 
 
@@ -59,8 +64,8 @@ def _models(args):
     from speechxl.models.registry import FAMILIES
     from speechxl.train.pretrain import load_pretrain_config
 
-    path, peer = PRESETS[args.preset]
-    run = load_pretrain_config(ROOT / path, ["data=x", "out=x", "model.encoder.layerdrop=0.0"])
+    path, peer, overrides = PRESETS[args.preset]
+    run = load_pretrain_config(ROOT / path, ["data=x", "out=x", "model.encoder.layerdrop=0.0", *overrides])
     cfg = run.model
     torch.manual_seed(0)
     ours = FAMILIES[run.family].build(cfg)
