@@ -19,7 +19,6 @@ from torch import nn
 
 from speechxl.data.validate import ctc_min_frames
 from speechxl.models.speech_encoder import SpeechEncoder
-from speechxl.nn.dropout import Dropout
 from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
 
 
@@ -103,7 +102,7 @@ class CTCModel(TunedEncoder):
     def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig, language_head: nn.Module | None = None,
                  language_weight: float = 0.0):
         super().__init__(backbone, cfg)
-        self.dropout = Dropout(cfg.final_dropout)
+        self.dropout = nn.Dropout(cfg.final_dropout)
         self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
         self.language_head, self.language_weight = language_head, language_weight
 

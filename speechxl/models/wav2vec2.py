@@ -23,7 +23,6 @@ from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
-from speechxl.nn.dropout import Dropout
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
 from speechxl.nn.masking import MaskingConfig, SpanMasker
@@ -60,10 +59,10 @@ def copy_architecture(cfg: Wav2Vec2Config, source: Wav2Vec2Config) -> Wav2Vec2Co
     return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"), {"objective": ("final_dim",)})
 
 
-def contrastive_parts(cfg: Wav2Vec2Config, frontend_dim: int) -> tuple[Dropout, GumbelQuantizer, ContrastiveLoss]:
+def contrastive_parts(cfg: Wav2Vec2Config, frontend_dim: int) -> tuple[nn.Dropout, GumbelQuantizer, ContrastiveLoss]:
     """wav2vec 2.0's task on masked frames (w2v-BERT reuses it): the dropout before the
     quantizer, the quantizer of normalised frames (the target), the contrastive objective."""
-    return (Dropout(cfg.quantizer_input_dropout), GumbelQuantizer(cfg.quantizer, frontend_dim),
+    return (nn.Dropout(cfg.quantizer_input_dropout), GumbelQuantizer(cfg.quantizer, frontend_dim),
             ContrastiveLoss(cfg.objective, cfg.encoder.hidden_size, cfg.quantizer.dim,
                             cfg.quantizer.groups * cfg.quantizer.entries))
 
@@ -81,7 +80,7 @@ def contrastive_frame_codes(backbone: SpeechEncoder, target: GumbelQuantizer, wa
 class Wav2Vec2Pretrain(nn.Module):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
-    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: Dropout,
+    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: nn.Dropout,
                  target: GumbelQuantizer, objective: ContrastiveLoss):
         super().__init__()
         self.backbone, self.masker = backbone, masker
