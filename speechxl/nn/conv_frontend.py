@@ -72,13 +72,17 @@ class _ConvLayer(nn.Module):
         self.layer_norm = norm if norm is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out)
-        x = self.conv_on_cpu(x) if x.device.type == "cpu" else self.conv_on_accelerator(x)
+        return self.activate(self.conv_on_cpu(x) if x.device.type == "cpu" else self.conv_on_accelerator(x))
+
+    def activate(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution's output x (after a GroupNorm over time, if any) through the LayerNorm over
+        channels, if any, and the GELU; in place without autograd (x is this layer's own)."""
         norm = self.layer_norm
         if isinstance(norm, nn.LayerNorm):  # over channels
             x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         if torch.is_grad_enabled() or torch.compiler.is_compiling():
             return F.gelu(x)
-        return torch.ops.aten.gelu_(x)  # x is this layer's own
+        return torch.ops.aten.gelu_(x)
 
     def piece(self, x: torch.Tensor, mean: torch.Tensor | None, rstd: torch.Tensor | None) -> torch.Tensor:
         """forward, without autograd on the CPU, on a piece of an utterance's time (1, L, C_in) -> (1, L', C_out):
@@ -93,9 +97,7 @@ class _ConvLayer(nn.Module):
                 rstd = (var + norm.eps).rsqrt()
             scale = norm.weight * rstd
             x = x.mul_(scale).add_(norm.bias - mean * scale)
-        elif isinstance(norm, nn.LayerNorm):
-            x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return torch.ops.aten.gelu_(x)
+        return self.activate(x)
 
     def conv_on_cpu(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution and GroupNorm as GEMMs on channels-last frames (nn/strided_conv.py: CPU kernels)."""
@@ -173,13 +175,13 @@ class ConvFrontend(nn.Module):
             lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
         return lengths.clamp(min=0)
 
-    def frames_in_pieces(self, wav: torch.Tensor) -> torch.Tensor:
-        """The frames of wav (B, S) without autograd on the CPU: one utterance at a time, and a long one
+    def frames_in_pieces(self, wav: torch.Tensor, frames: int) -> torch.Tensor:
+        """The ``frames`` frames of wav (B, S) without autograd on the CPU: one utterance at a time, and a long one
         PIECE_FRAMES output frames at a time, from the samples they read, so that only a piece's activations
         are held (a whole batch's first layer is 840 MB in fp32 at BASE's 16 x 8 s). A GroupNorm over time
         takes a long utterance's statistics from a first pass over the first layer. (B, T, C)"""
         hop, field, first = self.cfg.hop, self.cfg.receptive_field, self.conv_layers[0]
-        frames, out = int(self.output_lengths(torch.tensor(wav.shape[1]))), None
+        out = None
         for i in range(wav.shape[0]):
             mean = rstd = None
             if isinstance(first.layer_norm, nn.GroupNorm) and frames > PIECE_FRAMES:
@@ -221,9 +223,11 @@ class ConvFrontend(nn.Module):
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
         if self.cfg.normalize_waveform:
             wav = normalize_waveform(wav, lengths)
-        if wav.device.type == "cpu" and not torch.is_grad_enabled() and not torch.compiler.is_compiling() \
-                and self.output_lengths(torch.tensor(wav.shape[1])) > 0:  # eager inference, validation; traced
-            x = self.frames_in_pieces(wav)  # graphs take the layers
+        # eager inference and validation on the CPU; traced graphs take the layers
+        eager_cpu = wav.device.type == "cpu" and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        frames = int(self.output_lengths(torch.tensor(wav.shape[1]))) if eager_cpu else 0
+        if frames > 0:
+            x = self.frames_in_pieces(wav, frames)
         else:
             x = wav[:, :, None]  # (B, S, 1)
             for layer in self.conv_layers:
