@@ -17,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from speechxl import checkpoint as ckpt
 from speechxl.data.manifest import Utterance
 from speechxl.models.card import ModelCard
+from speechxl.nn.conv_frontend import ConvFrontend
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
 from speechxl.text.units import WORD, Units
 
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "bf16", "int8")
 """How a loaded model computes: fp32; bf16 (matrix products in bfloat16 under autocast from bfloat16 weights,
 norms, softmax and the log-mel frontend's own fp32 islands kept: AVX-512 BF16 / AMX CPUs, GPUs); int8 (its
-Linear layers quantized dynamically to int8 weights and activations, CPU only)."""
+Linear layers, and on CPUs with VNNI a waveform frontend's convolutions after a LayerNorm, quantized
+dynamically to int8 weights and activations, CPU only)."""
 
 
 @dataclass
@@ -118,7 +120,7 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
     weights in bfloat16 (the operands autocast gives those layers: the same results, half their memory and no
     cast per call; norms and other parameters stay fp32; LoadedModel.log_probs runs it under autocast); int8
     quantizes its Linear layers (torch.ao's dynamic quantization: int8 weights, activations quantized per
-    batch); fp32 leaves it as it is."""
+    batch), with some of a waveform frontend's convolutions (quantize_linears); fp32 leaves it as it is."""
     if precision == "bf16":
         for layer in net.modules():
             if isinstance(layer, (torch.nn.Linear, torch.nn.Conv1d)):
@@ -130,12 +132,15 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 
 def quantize_linears(module: torch.nn.Module) -> None:
-    """``module``'s Linear children (and any below them) quantized to int8 in place, their fp32 weights
-    collected at once. Applied to each module deepest first: torch.ao leaves a swapped Linear in a reference
-    cycle (through its qconfig), so one call on the whole model held every fp32 weight beside every int8 one
-    until the garbage collector ran (BASE peaked 100 MiB higher)."""
-    if not any(isinstance(c, torch.nn.Linear) for c in module.children()):
-        return
+    """``module``'s Linear layers quantized to int8 in place, their fp32 weights collected at once; on a CPU
+    with AVX512-VNNI a waveform frontend's convolutions after a LayerNorm first made Linear layers
+    (ConvFrontend.unfold_convs). Applied to each module deepest first: torch.ao leaves a swapped Linear in a
+    reference cycle (through its qconfig), so one call on the whole model held every fp32 weight beside every
+    int8 one until the garbage collector ran (BASE peaked 100 MiB higher)."""
+    if isinstance(module, ConvFrontend) and torch.cpu._is_vnni_supported():  # else 8-bit activations may saturate
+        module.unfold_convs()
+    if isinstance(module, torch.nn.Linear) or not any(isinstance(m, torch.nn.Linear) for m in module.modules()):
+        return  # a Linear is swapped by its parent's call
     with warnings.catch_warnings():  # torch.ao.quantization's notices that torchao will replace it
         warnings.simplefilter("ignore")
         torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

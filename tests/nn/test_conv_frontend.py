@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from speechxl.config import ConfigError, from_dict, validate
-from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig, UnfoldedConv
 
 TINY = dict(conv_dim=[8, 8, 8], conv_kernel=[10, 3, 3], conv_stride=[5, 2, 2])
 
@@ -65,3 +65,53 @@ def test_off_the_cpu_the_frontend_does_not_use_the_cpu_kernels(monkeypatch):
     frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[8, 8], conv_kernel=[10, 3], conv_stride=[5, 2])).to("meta")
     frames, _ = frontend(torch.randn(2, 4000, device="meta"), torch.tensor([4000, 3000], device="meta"))
     assert frames.device.type == "meta" and frames.shape[:2] == (2, 399)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_unfolded_convolutions_are_the_strided_ones(bias, monkeypatch):
+    """int8 inference quantizes some of the frontend's convolutions as Linear layers over unfolded frames
+    (kernel 3 over stride 2: overlapping rows; 2 over 2), a block of rows at a time; in fp32 they give what the
+    strided GEMMs give, for a batch and utterance by utterance, in several blocks and a part."""
+    monkeypatch.setattr(UnfoldedConv, "BLOCK_ROWS", 64)
+    torch.manual_seed(0)
+    cfg = ConvFrontendConfig(conv_dim=[8, 6, 5], conv_kernel=[10, 3, 2], conv_stride=[5, 2, 2], conv_bias=bias)
+    frontend = ConvFrontend(cfg).eval()
+    wav, lengths = torch.randn(2, 4001), torch.tensor([4001, 3000])
+    with torch.inference_mode():
+        expected, mask = frontend(wav, lengths)  # utterance by utterance (the pieces path)
+        inputs = [frontend.conv_layers[0](wav[:, :, None])]  # (2, 799, 8): a batch, rows of two utterances
+        inputs.append(frontend.conv_layers[1](inputs[0]))
+        strided = [layer.convolve(x) for layer, x in zip(frontend.conv_layers[1:], inputs)]
+        for layer in frontend.conv_layers[1:]:
+            layer.unfold()
+        for layer, x, want in zip(frontend.conv_layers[1:], inputs, strided):
+            assert isinstance(layer.conv, UnfoldedConv)
+            torch.testing.assert_close(layer.convolve(x), want)
+        frames, same_mask = frontend(wav, lengths)
+    torch.testing.assert_close(frames, expected, atol=1e-5, rtol=1e-4)
+    assert torch.equal(mask, same_mask)
+
+
+@pytest.mark.parametrize("vnni", [True, False])
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_int8_quantizes_the_convolutions_whose_input_was_normalised(norm, vnni, monkeypatch):
+    """One scale per utterance fits frames each normalised on its own (a LayerNorm after every layer: XLSR's
+    layout); others follow the loudness (BASE's layout: +5 PER points on the demo). Their 8-bit activations
+    need a CPU with VNNI (exact 32-bit sums); without, the frontend stays fp32."""
+    from speechxl.decode.model import quantize_linears
+
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: vnni)
+    torch.manual_seed(0)
+    frontend = ConvFrontend(ConvFrontendConfig(conv_dim=[32, 32, 32], conv_kernel=[10, 3, 2], conv_stride=[5, 2, 2],
+                                               norm=norm, conv_bias=norm == "layer"))
+    wav = torch.randn(1, 8000)
+    with torch.inference_mode():
+        expected, _ = frontend.eval()(wav)
+        quantize_linears(frontend)
+        frames, _ = frontend(wav)
+    quantized = [isinstance(layer.conv, UnfoldedConv) and isinstance(layer.conv.linear,
+                                                                     torch.ao.nn.quantized.dynamic.Linear)
+                 for layer in frontend.conv_layers]
+    assert quantized == ([False, True, True] if vnni and norm == "layer" else [False] * 3)
+    assert frames.shape == expected.shape
+    assert (frames - expected).abs().max() < 0.05 * expected.abs().max()
