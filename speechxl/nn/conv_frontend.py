@@ -271,7 +271,7 @@ class ConvFrontend(nn.Module):
         s1 = s2 = 0
         for start in range(0, total, per_piece):
             stop = min(total, start + per_piece)
-            x = strided_conv(wav[None, start * s: (stop - 1) * s + k, None], layer.conv.weight, layer.conv.bias, s)
+            x = layer.convolve(wav[None, start * s: (stop - 1) * s + k, None])  # (1, stop - start, C)
             piece_s1, piece_s2 = time_sums(x)
             s1, s2 = s1 + piece_s1, s2 + piece_s2
         return time_statistics(s1, s2, total, layer.layer_norm.eps)
