@@ -251,7 +251,7 @@ def _model_options(p) -> None:
            help="use the mean weights of the experiment's newest N checkpoints (train.keep_last keeps them)")
     option(p, "--precision", default="fp32",
            help="fp32, bf16 or int8; bf16: matrix products in bfloat16 (CPUs with AVX-512 BF16 or AMX, GPUs); "
-                "int8: Linear layers (and XLSR-layout waveform convolutions) dynamically quantized (CPU); "
+                "int8: Linear layers and waveform convolutions dynamically quantized (CPU); "
                 "speed and error rate of each: docs/benchmarks.md")
 
 

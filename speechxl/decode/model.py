@@ -120,7 +120,7 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
     weights in bfloat16 (the operands autocast gives those layers: the same results, half their memory and no
     cast per call; norms and other parameters stay fp32; LoadedModel.log_probs runs it under autocast); int8
     quantizes its Linear layers (torch.ao's dynamic quantization: int8 weights, activations quantized per
-    batch), with some of a waveform frontend's convolutions (quantize_linears); fp32 leaves it as it is."""
+    batch), with a waveform frontend's convolutions after its first (quantize_linears); fp32 leaves it as it is."""
     if precision == "bf16":
         for layer in net.modules():
             if isinstance(layer, (torch.nn.Linear, torch.nn.Conv1d)):
@@ -133,11 +133,10 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 def quantize_linears(module: torch.nn.Module) -> None:
     """``module``'s Linear layers quantized to int8 in place, their fp32 weights collected at once; on a CPU
-    with AVX512-VNNI a waveform frontend's convolutions after a LayerNorm first made Linear layers
-    (ConvFrontend.unfold_convs). Applied to each module deepest first: torch.ao leaves a swapped Linear in a
+    with AVX512-VNNI a waveform frontend's convolutions too (ConvFrontend.unfold_convs). Applied to each module deepest first: torch.ao leaves a swapped Linear in a
     reference cycle (through its qconfig), so one call on the whole model held every fp32 weight beside every
     int8 one until the garbage collector ran (BASE peaked 100 MiB higher)."""
-    if isinstance(module, ConvFrontend) and torch.cpu._is_vnni_supported():  # else 8-bit activations may saturate
+    if isinstance(module, ConvFrontend) and torch.cpu._is_vnni_supported():  # else int8 pairs' sums may saturate
         module.unfold_convs()
     if isinstance(module, torch.nn.Linear) or not any(isinstance(m, torch.nn.Linear) for m in module.modules()):
         return  # a Linear is swapped by its parent's call

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechxl.config import ConfigError
+from speechxl.nn.int8_rows import int8_product, quantize_rows
 from speechxl.nn.strided_conv import strided_conv, time_norm, time_statistics, time_sums
 
 
@@ -66,11 +67,10 @@ class ConvFrontendConfig:
 
 
 class UnfoldedConv(nn.Module):
-    """A convolution as a Linear layer over unfolded channels-last frames, for int8 inference: torch.ao's dynamic
-    quantization then quantizes it as it does the encoder's Linear layers (the waveform frontend's GEMMs were
-    most of an int8 BASE model's time). Row t of the unfolded frames is input frames t * stride ... t * stride
-    + k - 1 side by side, consecutive in memory: a view, copied (k > stride) BLOCK_ROWS rows at a time, each
-    block quantized with its own scale (a whole 8 s utterance's copy was 78 MB at BASE's second layer)."""
+    """A convolution in int8 for inference on the CPU: unfolded channels-last frames times its int8 weights
+    (nn/int8_rows.py: a scale per frame and per output channel). Row t of the unfolded frames is input frames
+    t * stride ... t * stride + k - 1 side by side, a view (rows overlap when k > stride), quantized BLOCK_ROWS
+    rows at a time (a whole 8 s utterance's copy was 78 MB at BASE's second layer)."""
 
     BLOCK_ROWS = 1024
 
@@ -78,32 +78,24 @@ class UnfoldedConv(nn.Module):
         super().__init__()
         c_out, c_in, k = conv.weight.shape
         self.kernel, self.stride = k, conv.stride[0]
-        self.linear = nn.Linear(k * c_in, c_out, bias=conv.bias is not None, device="meta")
         # columns ordered (tap, input channel), as the unfolded rows
-        self.linear.weight = nn.Parameter(conv.weight.detach().permute(0, 2, 1).reshape(c_out, k * c_in))
-        if conv.bias is not None:
-            self.linear.bias = nn.Parameter(conv.bias.detach())
+        weight, scale = quantize_rows(conv.weight.detach().permute(0, 2, 1).reshape(c_out, k * c_in))
+        self.register_buffer("weight", weight)  # (C_out, k * C_in) int8
+        self.register_buffer("weight_scale", scale[:, 0])  # (C_out,)
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out) fp32
         b, t, c = x.shape
         t_out = (t - self.kernel) // self.stride + 1
         x = x.contiguous()
-        y = x.new_empty(b, t_out, self.linear.out_features)
+        y = x.new_empty(b, t_out, self.weight.shape[0], dtype=torch.float32)
         for i in range(b):
             for start in range(0, t_out, self.BLOCK_ROWS):
                 rows = min(self.BLOCK_ROWS, t_out - start)
                 offset = x.storage_offset() + i * x.stride(0) + start * self.stride * c
-                frames = x.as_strided((rows, self.kernel * c), (self.stride * c, 1), offset).contiguous()
-                y[i, start: start + rows] = self._linear(frames)
+                frames = x.as_strided((rows, self.kernel * c), (self.stride * c, 1), offset)
+                y[i, start: start + rows] = int8_product(frames, self.weight, self.weight_scale, self.bias)
         return y
-
-    def _linear(self, frames: torch.Tensor) -> torch.Tensor:  # (N, k * C_in) -> (N, C_out)
-        if isinstance(self.linear, torch.ao.nn.quantized.dynamic.Linear):  # 8-bit activations, not torch.ao's 7
-            # (made for CPUs without VNNI, which sum pairs in 16 bits): one convolution of the demo's model so
-            # quantized cost 1.2 test PER points in 7 bits, 0.15 in 8 (ConvFrontend.unfold_convs)
-            return torch.ops.quantized.linear_dynamic(frames, self.linear._packed_params._packed_params,
-                                                      reduce_range=False)
-        return self.linear(frames)
 
 
 class _ConvLayer(nn.Module):
@@ -116,14 +108,14 @@ class _ConvLayer(nn.Module):
         return self.activate(self.conv_on_cpu(x) if x.device.type == "cpu" else self.conv_on_accelerator(x))
 
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """The convolution alone on the CPU, channels-last (B, L, C_in) -> (B, L', C_out): strided GEMMs, or the
-        Linear layer over unfolded frames that int8 inference quantizes (UnfoldedConv)."""
+        """The convolution alone on the CPU, channels-last (B, L, C_in) -> (B, L', C_out): strided GEMMs, or int8
+        inference's product of unfolded frames (UnfoldedConv)."""
         if isinstance(self.conv, UnfoldedConv):
             return self.conv(x)
         return strided_conv(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
 
     def unfold(self) -> None:
-        """The convolution replaced by an UnfoldedConv: a Linear layer for int8 inference to quantize."""
+        """The convolution replaced by an UnfoldedConv: int8, for inference on the CPU."""
         self.conv = UnfoldedConv(self.conv)
 
     def activate(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,17 +213,13 @@ class ConvFrontend(nn.Module):
                 nn.init.zeros_(layer.conv.bias)
 
     def unfold_convs(self) -> None:
-        """Each convolution whose input frames were each normalised (a LayerNorm over channels before it: XLSR's
-        layout) a Linear layer over unfolded frames, for int8 inference to quantize (UnfoldedConv). Dynamic
-        quantization gives all of an utterance's frames one scale; frames not normalised one by one follow the
-        speech's loudness, and one scale loses the quiet ones. On the demo's wav2vec 2.0 model (BASE's layout, a
-        GroupNorm over time after the first layer alone): test PER 32.7 in fp32, 37.7 with its six later
-        convolutions quantized (33.3 with a scale per 64 frames; 32.65 with one per frame, simulated: torch has
-        no fast kernel for it on the CPU), 32.85 with the first of them alone, yet with frame posteriors up to
-        0.90 away from fp32's (0.04 with the Linear layers alone): BASE's layout keeps its frontend in fp32."""
-        for before, layer in zip(self.conv_layers, self.conv_layers[1:]):
-            if isinstance(before.layer_norm, nn.LayerNorm):
-                layer.unfold()
+        """Each convolution after the first int8 (UnfoldedConv), for inference on the CPU; the first (one input
+        channel, a kernel of 10 samples) is a sliver of the GEMMs. Each frame gets its own scale: in BASE's layout
+        (a GroupNorm over time after the first layer alone) the frames follow the speech's loudness, and one scale
+        per utterance (torch.ao's) lost the quiet ones: the demo's wav2vec 2.0 model went from test PER 32.7 in
+        fp32 to 37.7 with one scale, 33.3 with one per 64 frames."""
+        for layer in self.conv_layers[1:]:
+            layer.unfold()
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frames produced from ``lengths`` samples (B,)."""
