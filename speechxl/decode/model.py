@@ -132,12 +132,12 @@ def in_precision(net: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 
 def quantize_linears(module: torch.nn.Module) -> None:
-    """``module``'s Linear layers quantized to int8 in place, their fp32 weights collected at once; on a CPU
-    with AVX512-VNNI a waveform frontend's convolutions too (ConvFrontend.unfold_convs). Applied to each module
+    """``module``'s Linear layers quantized to int8 in place, their fp32 weights collected at once; a
+    waveform frontend's convolutions too (ConvFrontend.unfold_convs). Applied to each module
     deepest first: torch.ao leaves a swapped Linear in a reference cycle (through its qconfig), so one call on
     the whole model held every fp32 weight beside every int8 one until the garbage collector ran (BASE peaked
     100 MiB higher)."""
-    if isinstance(module, ConvFrontend) and torch.cpu._is_vnni_supported():  # else int8 pairs' sums may saturate
+    if isinstance(module, ConvFrontend):
         module.unfold_convs()
     if isinstance(module, torch.nn.Linear) or not any(isinstance(m, torch.nn.Linear) for m in module.modules()):
         return  # a Linear is swapped by its parent's call

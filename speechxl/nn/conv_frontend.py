@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechxl.config import ConfigError
-from speechxl.nn.int8_rows import int8_product, quantize_rows
+from speechxl.nn.int8_rows import int8_product, quantize_rows, weight_levels
 from speechxl.nn.strided_conv import strided_conv, time_norm, time_statistics, time_sums
 
 
@@ -79,7 +79,7 @@ class UnfoldedConv(nn.Module):
         c_out, c_in, k = conv.weight.shape
         self.kernel, self.stride = k, conv.stride[0]
         # columns ordered (tap, input channel), as the unfolded rows
-        weight, scale = quantize_rows(conv.weight.detach().permute(0, 2, 1).reshape(c_out, k * c_in))
+        weight, scale = quantize_rows(conv.weight.detach().permute(0, 2, 1).reshape(c_out, k * c_in), weight_levels())
         self.register_buffer("weight", weight)  # (C_out, k * C_in) int8
         self.register_buffer("weight_scale", scale[:, 0])  # (C_out,)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float())

@@ -1,7 +1,8 @@
 """int8 products with a scale per row: symmetric quantization of each row of a matrix (a frame, a weight's
-output channel) and the product of two such matrices on the CPU's int8 GEMM (``torch._int_mm``: oneDNN, exact
-32-bit sums with VNNI). torch.ao's dynamic quantization gives a whole input one scale, which loses the quiet
-frames of features not normalised frame by frame (BASE's waveform convolutions); a scale per frame keeps them."""
+output channel) and the product of two such matrices on the CPU's int8 GEMM (``torch._int_mm``: oneDNN; exact
+sums, with 7-bit weights on CPUs without VNNI). torch.ao's dynamic quantization gives a whole input one scale,
+which loses the quiet frames of features not normalised frame by frame (BASE's waveform convolutions); a scale
+per frame keeps them."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ LEVELS = 127
 """The largest magnitude of a quantized value: symmetric int8."""
 
 
-def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def weight_levels() -> int:
+    """The largest magnitude of a quantized weight on this CPU: LEVELS with VNNI (its int8 products add up in 32
+    bits); 63 without, where oneDNN sums pairs of unsigned x signed products in 16 bits, which saturate past
+    32767 (255 x 127 x 2) but not with 7-bit weights (255 x 63 x 2 = 32130)."""
+    return LEVELS if torch.cpu._is_vnni_supported() else 63
+
+
+def quantize_rows(x: torch.Tensor, levels: int = LEVELS) -> tuple[torch.Tensor, torch.Tensor]:
     """x (N, K) float, any strides (overlapping rows of a view too) -> (int8 (N, K) contiguous, scale (N, 1)):
-    x ~ q * scale, each row's largest magnitude LEVELS (an all-zero row: zeros)."""
+    x ~ q * scale, each row's largest magnitude ``levels`` (an all-zero row: zeros)."""
     largest = torch.maximum(x.amax(1, keepdim=True), x.amin(1, keepdim=True).neg_())  # no |x| copy
-    scale = largest.float().div_(LEVELS).clamp_(min=torch.finfo(torch.float32).tiny)
+    scale = largest.float().div_(levels).clamp_(min=torch.finfo(torch.float32).tiny)
     return torch.div(x, scale).round_().to(torch.int8), scale
 
 

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import torch
 
 from speechxl.nn.int8_rows import LEVELS, int8_product, quantize_rows
@@ -31,3 +35,23 @@ def test_the_int8_product_is_the_exact_product_of_the_quantized_operands():
     torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=1e-5)
     assert (got - (x @ w.T + bias)).abs().max() < 0.05 * (x @ w.T).abs().max()
     torch.testing.assert_close(int8_product(x, wq, w_scale[:, 0], None), got - bias)
+
+
+def test_without_vnni_7_bit_weights_keep_the_sums_exact():
+    """oneDNN without VNNI (limited to AVX2 here, as on most laptops) sums pairs of unsigned x signed products
+    in 16 bits: the largest products with 8-bit weights saturate; weight_levels()' 7 bits for such CPUs cannot."""
+    script = """
+import torch
+torch.cpu._is_vnni_supported = lambda: False
+from speechxl.nn.int8_rows import LEVELS, int8_product, quantize_rows, weight_levels
+x, w = torch.ones(8, 256), torch.ones(4, 256)  # every quantized activation 127, every weight the top level
+for levels in (LEVELS, weight_levels()):
+    wq, scale = quantize_rows(w, levels)
+    print(levels, int8_product(x, wq, scale[:, 0], None).max().item())
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    (eight, saturated), (seven, exact) = [line.split() for line in run.stdout.split("\n") if line]
+    assert (int(eight), int(seven)) == (127, 63)
+    assert abs(float(exact) - 256) < 1e-3, f"7-bit weights gave {exact}, not 256"
+    assert float(saturated) < 256 - 1, "8-bit weights did not saturate: the 7-bit rule may be checked again"
