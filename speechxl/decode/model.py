@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "bf16", "int8")
 """How a loaded model computes: fp32; bf16 (matrix products in bfloat16 under autocast from bfloat16 weights,
 norms, softmax and the log-mel frontend's own fp32 islands kept: AVX-512 BF16 / AMX CPUs, GPUs); int8 (its
-Linear layers, and on CPUs with VNNI a waveform frontend's convolutions after a LayerNorm, quantized
-dynamically to int8 weights and activations, CPU only)."""
+Linear layers, and a waveform frontend's convolutions after its first, quantized dynamically to int8 weights
+and activations, CPU only)."""
 
 
 @dataclass
