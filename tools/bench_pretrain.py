@@ -127,7 +127,8 @@ def worker(args) -> dict:
     device = torch.device(args.device)
     cfg, model = _models(args)
     model.to(device).train()
-    wav, lengths = (t.to(device) for t in _batch(args))
+    wav, host_lengths = _batch(args)
+    wav, lengths = wav.to(device), host_lengths.to(device)
     if args.impl == "speechxl":  # what speechxl's trainer uses
         from speechxl.train.trainer import OptimConfig, make_optimizer
 
@@ -137,8 +138,10 @@ def worker(args) -> dict:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
     if args.impl == "speechxl":
-        def loss():
-            return model({"wav": wav, "lengths": lengths})[0]
+        from speechxl.train.trainer import to_device
+
+        def loss():  # as the trainer sends a batch: its masks drawn on the host, then sent
+            return model(to_device({"wav": wav, "lengths": host_lengths}, model, device))[0]
     else:  # masks (and distractors) from transformers' own helpers, counted in its step
         from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from speechxl.config import ConfigError
-from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
@@ -53,7 +53,7 @@ def copy_architecture(cfg: BestRQConfig, source: BestRQConfig) -> BestRQConfig:
     return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"))
 
 
-class BestRQPretrain(nn.Module):
+class BestRQPretrain(MaskedPretraining):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
     def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, target: RandomProjectionQuantizer,
@@ -62,10 +62,11 @@ class BestRQPretrain(nn.Module):
         self.backbone, self.masker, self.target, self.objective = backbone, masker, target, objective
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        out = self.backbone(batch["wav"], batch["lengths"], self.masker)
-        targets = self.target(out.features[out.mask])  # (N, K), from the frames before masking
-        loss, logs = self.objective(out.hidden[out.mask], targets, out.mask.nonzero()[:, 0], out.mask.shape[0])
-        return loss, out.mask.sum(), logs
+        masked = self.drawn(batch)["masked"]
+        out = self.backbone(batch["wav"], batch["lengths"], self.masker, masked)
+        targets = self.target(masked.select(out.features))  # (N, K), from the frames before masking
+        loss, logs = self.objective(masked.select(out.hidden), targets, masked.utterance, masked.mask.shape[0])
+        return loss, masked.counts.sum(), logs
 
     def frame_codes(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
         """(codes (B, T, K), valid (B, T), codewords per codebook): the targets' codes of each frame."""

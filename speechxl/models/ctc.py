@@ -19,7 +19,7 @@ from torch import nn
 
 from speechxl.data.validate import ctc_min_frames
 from speechxl.models.speech_encoder import SpeechEncoder
-from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
+from speechxl.nn.masking import MaskingConfig, span_mask
 
 
 @dataclass(kw_only=True)
@@ -68,7 +68,6 @@ class TunedEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = backbone
-        self.masker = SpanMasker(cfg.mask_time)
         self.encoder_frozen = cfg.freeze_encoder_steps > 0
         if cfg.freeze_frontend:
             self.backbone.frontend.requires_grad_(False)
@@ -77,13 +76,14 @@ class TunedEncoder(nn.Module):
         """Called by the trainer before each update: thaws the encoder after its frozen steps."""
         self.encoder_frozen = step < self.cfg.freeze_encoder_steps
 
-    def encoded(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(encoder output (B, T, D), frames per utterance (B,))."""
+    def encoded(self, wav: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(encoder output (B, T, D), frames per utterance (B,)); no lengths: no padding."""
         frozen = not self.training or self.cfg.freeze_frontend or self.encoder_frozen
         with torch.no_grad() if frozen and self.training else contextlib.nullcontext():
             features, valid = self.backbone.frontend(wav, lengths)  # (B, T, C)
-        frames = valid.sum(1) if valid is not None else torch.full_like(lengths, features.shape[1])
-        time_mask = self.masker(features, valid)[1] if self.training else None  # (B, T)
+        frames = valid.sum(1) if valid is not None else torch.full(features.shape[:1], features.shape[1],
+                                                                   device=wav.device)
+        time_mask = span_mask(frames, features.shape[1], self.cfg.mask_time) if self.training else None  # (B, T)
         with torch.no_grad() if self.encoder_frozen and self.training else contextlib.nullcontext():
             out = self.backbone.encode(features, valid, time_mask, self._channel_mask(features))
         return out.hidden, frames

@@ -26,12 +26,12 @@ from torch import nn
 
 from speechxl.config import ConfigError
 from speechxl.data.batching import IGNORE
-from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
-from speechxl.nn.masking import MaskingConfig, SpanMasker
+from speechxl.nn.masking import MaskedFrames, MaskingConfig, SpanMasker
 from speechxl.nn.transformer import TransformerConfig
 from speechxl.nn.utterance_mixing import MixingConfig, UtteranceMixer
 from speechxl.objectives.masked_prediction import CosineHead, MaskedPrediction
@@ -83,7 +83,7 @@ def frame_targets(labels: torch.Tensor, frames: int, stride: int = 1) -> torch.T
     return torch.nn.functional.pad(labels, (0, frames - labels.shape[1]), value=IGNORE)
 
 
-class HubertPretrain(nn.Module):
+class HubertPretrain(MaskedPretraining):
     """batch {wav (B, S), lengths (B,), frame_labels (B, L)} -> (loss summed over masked labelled
     frames, their count, logs)."""
 
@@ -93,15 +93,24 @@ class HubertPretrain(nn.Module):
         self.backbone, self.masker, self.objective, self.mixer = backbone, masker, objective, mixer
         self.label_stride = label_stride
 
+    def draw(self, batch: dict) -> dict:
+        """The batch with its ``masked`` frames and those of them that have a label (``scored``), drawn where
+        its lengths and labels are (the trainer: on the host)."""
+        frames, size = self.backbone.frame_lengths(batch["wav"], batch.get("lengths"))
+        masked = self.masker.draw(frames, size)
+        labelled = frame_targets(batch["frame_labels"].to(masked.mask.device), size, self.label_stride) != IGNORE
+        return {**batch, "masked": masked, "scored": MaskedFrames.of(masked.mask & labelled)}
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
+        batch = self.drawn(batch)
         wav = batch["wav"] if self.mixer is None else self.mixer(batch["wav"], batch["lengths"])  # (B, S)
-        out = self.backbone(wav, batch["lengths"], self.masker)
+        out = self.backbone(wav, batch["lengths"], self.masker, batch["masked"])
         targets = frame_targets(batch["frame_labels"].to(out.hidden.device), out.hidden.shape[1],
                                 self.label_stride)  # (B, T)
-        scored = out.mask & (targets != IGNORE)  # (B, T)
-        loss, logs = self.objective(out.hidden[scored], targets[scored][:, None], scored.nonzero()[:, 0],
-                                    scored.shape[0])
-        return loss, scored.sum(), logs
+        scored = batch["scored"]
+        loss, logs = self.objective(scored.select(out.hidden), scored.select(targets)[:, None], scored.utterance,
+                                    scored.mask.shape[0])
+        return loss, scored.counts.sum(), logs
 
 
 def build(cfg: HubertConfig) -> HubertPretrain:

@@ -40,7 +40,7 @@ from speechxl.models import w2v_bert, wav2vec2
 from speechxl.models.ctc import ctc_loss
 from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
 from speechxl.models.text_encoder import SentenceTeacher
-from speechxl.nn.masking import MaskingConfig, SpanMasker, span_mask
+from speechxl.nn.masking import MaskedFrames, MaskingConfig, SpanMasker, span_mask
 from speechxl.nn.text_embedding import UnitEmbedding
 from speechxl.objectives.masked_prediction import MaskedPrediction
 
@@ -101,21 +101,30 @@ class MslamPretrain(w2v_bert.W2vBertPretrain):
             raise ConfigError(f"model.distill_dim is not the text encoder's width {teacher.dim}")
         self.__dict__["teacher"] = teacher
 
+    def draw(self, batch: dict) -> dict:
+        """A text batch with its masked units (``masked``, MaskedFrames over (B, L)); a speech batch with
+        w2v-BERT's masked frames; a paired one as it is (it masks nothing). Drawn where the batch is (the
+        trainer: on the host)."""
+        if "text" in batch:
+            valid = batch["text"] != PAD  # (B, L)
+            masked = span_mask(valid.sum(1), valid.shape[1], self.text_masking) & valid
+            return {**batch, "masked": MaskedFrames.of(masked)}
+        return batch if "labels" in batch else super().draw(batch)
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         if "text" in batch:
-            return self._text(batch["text"])
+            return self._text(batch["text"], self.drawn(batch)["masked"])
         if "labels" in batch:
             return self._paired(batch)
         return super().forward(batch)
 
-    def _text(self, ids: torch.Tensor) -> tuple[torch.Tensor, int, dict[str, float]]:
-        """ids (B, L) of units, padded with PAD."""
+    def _text(self, ids: torch.Tensor, masked: MaskedFrames) -> tuple[torch.Tensor, int, dict[str, float]]:
+        """ids (B, L) of units, padded with PAD; the masked units."""
         valid = ids != PAD
-        masked = span_mask(valid.sum(1), ids.shape[1], self.text_masking) & valid  # (B, L)
-        x = self.text_embed(ids.masked_fill(masked, self.mask_unit))
+        x = self.text_embed(ids.masked_fill(masked.mask, self.mask_unit))
         hidden = self.backbone.encoder(x, valid, first=self.text_layer)  # (B, L, D)
-        logits = self.text_head(hidden[masked]).float()  # (N, V)
-        targets = ids[masked]
+        logits = self.text_head(masked.select(hidden)).float()  # (N, V)
+        targets = masked.select(ids)
         loss = F.cross_entropy(logits, targets, reduction="sum")
         n = targets.numel()
         right = (logits.detach().argmax(-1) == targets).sum()

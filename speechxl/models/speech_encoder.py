@@ -20,7 +20,7 @@ from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
 from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
 from speechxl.nn.lstm import LSTMConfig, LSTMEncoder
-from speechxl.nn.masking import SpanMasker
+from speechxl.nn.masking import MaskedFrames, SpanMasker
 from speechxl.nn.transformer import TransformerConfig, TransformerEncoder
 
 # part configs -> the module they build: a part is swapped by giving another config type
@@ -99,16 +99,23 @@ class SpeechEncoder(nn.Module):
         self.masked_spec_embed = nn.Parameter(torch.empty(hidden_size).uniform_())
         self.encoder = encoder
 
+    def frame_lengths(self, wav: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+        """(real frames of each utterance (B,), frames T) of wav (B, S) with ``lengths`` (B,) in samples, on the
+        lengths' device, from the waveform's shape alone: the trainer asks on the host."""
+        size = int(self.frontend.output_lengths(torch.tensor(wav.shape[1])))
+        return (self.frontend.output_lengths(lengths) if lengths is not None
+                else torch.full((wav.shape[0],), size, device=wav.device)), size
+
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None, masker: SpanMasker | None = None,
-                return_layers: bool = False) -> EncoderOutput:
-        """wav (B, S), lengths (B,) in samples; ``masker`` masks the frames (``features`` of the
-        output stay unmasked: the targets' input)."""
+                masked: MaskedFrames | None = None, return_layers: bool = False) -> EncoderOutput:
+        """wav (B, S), lengths (B,) in samples; ``masker`` masks the ``masked`` frames it drew (``features``
+        of the output stay unmasked: the targets' input)."""
         features, valid = self.frontend(wav, lengths)  # (B, T, C), (B, T)
         if masker is None:
             return self.encode(features, valid, return_layers=return_layers)
-        masked, mask = masker(features, valid)
-        out = self.encode(masked, valid, mask if masker.fills_vector else None, return_layers=return_layers)
-        out.features, out.mask = features, mask
+        out = self.encode(masker(features, masked), valid, masked.mask if masker.fills_vector else None,
+                          return_layers=return_layers)
+        out.features, out.mask = features, masked.mask
         return out
 
     def encode(self, features: torch.Tensor, valid: torch.Tensor | None, mask: torch.Tensor | None = None,
@@ -124,3 +131,16 @@ class SpeechEncoder(nn.Module):
             hidden, layers = self.encoder(x, valid, return_layers=True)
             return EncoderOutput(hidden, valid, features, normed, layers)
         return EncoderOutput(self.encoder(x, valid), valid, features, normed)
+
+
+class MaskedPretraining(nn.Module):
+    """A pretraining model whose ``backbone`` (a SpeechEncoder) encodes the frames its ``masker`` masked."""
+
+    def draw(self, batch: dict) -> dict:
+        """The batch {wav (B, S), lengths (B,)} with its ``masked`` frames (MaskedFrames), drawn where its lengths
+        are: the trainer calls this on the host, before the batch goes to the device."""
+        return {**batch, "masked": self.masker.draw(*self.backbone.frame_lengths(batch["wav"], batch.get("lengths")))}
+
+    def drawn(self, batch: dict) -> dict:
+        """The batch as ``draw`` gives it; drawn now (on its device) if the caller did not."""
+        return batch if "masked" in batch else self.draw(batch)

@@ -26,7 +26,7 @@ from speechxl.config import ConfigError
 from speechxl.models import wav2vec2
 from speechxl.models.ctc import ctc_loss
 from speechxl.models.speech_encoder import build_encoder
-from speechxl.nn.masking import SpanMasker
+from speechxl.nn.masking import MaskedFrames, SpanMasker
 
 
 @dataclass(kw_only=True)
@@ -60,22 +60,31 @@ class UniSpeechPretrain(wav2vec2.Wav2Vec2Pretrain):
         self.quantized_to_hidden, self.ctc_head = quantized_to_hidden, ctc_head
         self.replace_prob, self.ctc_weight, self.contrastive_weight = replace_prob, ctc_weight, contrastive_weight
 
+    def draw(self, batch: dict) -> dict:
+        """wav2vec 2.0's masked frames, and for a paired batch its ``real`` frames (MaskedFrames), which the
+        quantizer reads."""
+        if "labels" not in batch:
+            return super().draw(batch)
+        frames, size = self.backbone.frame_lengths(batch["wav"], batch.get("lengths"))
+        real = MaskedFrames.of(torch.arange(size, device=frames.device)[None] < frames[:, None])  # (B, T)
+        return {**batch, "masked": self.masker.draw(frames, size), "real": real}
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         if "labels" not in batch:
             return super().forward(batch)
-        out = self.backbone(batch["wav"], batch["lengths"], self.masker)
+        batch = self.drawn(batch)
+        masked, real = batch["masked"], batch["real"]
+        out = self.backbone(batch["wav"], batch["lengths"], self.masker, masked)
         penalty = out.features.float().pow(2).mean()
-        valid = out.valid if out.valid is not None else torch.ones_like(out.mask)  # (B, T)
-        q, c, stats = self.target(self.quantizer_input_dropout(out.normed[valid]))  # every real frame: (V, Q), (V, G)
-        quantized = q.new_zeros(*valid.shape, q.shape[-1]).index_put((valid,), q)  # (B, T, Q)
-        codes = c.new_zeros(*valid.shape, c.shape[-1]).index_put((valid,), c)  # (B, T, G)
-        contrastive, n, _ = self.objective(out.hidden[out.mask], quantized[out.mask], codes[out.mask],
-                                           out.mask.sum(1), stats, penalty)
+        # every real frame quantized: (V, Q), (V, G)
+        q, c, stats = self.target(self.quantizer_input_dropout(real.select(out.normed)))
+        quantized, codes = real.place(q), real.place(c)  # (B, T, Q), (B, T, G)
+        contrastive, n, _ = self.objective(masked.select(out.hidden), masked.select(quantized), masked.select(codes),
+                                           masked.counts, stats, penalty)
         as_hidden = self.quantized_to_hidden(self.objective.project_q(quantized))  # (B, T, D)
         replace = torch.rand(out.hidden.shape[:2], device=out.hidden.device) < self.replace_prob  # (B, T)
         mixed = torch.where(replace[..., None], as_hidden.to(out.hidden.dtype), out.hidden)
-        frames = valid.sum(1)
-        ctc, tokens, ctc_logs = ctc_loss(self.ctc_head(mixed).float().log_softmax(-1), frames, batch["labels"])
+        ctc, tokens, ctc_logs = ctc_loss(self.ctc_head(mixed).float().log_softmax(-1), real.counts, batch["labels"])
         # each loss as a mean over its own count, then weighted; the trainer divides by the tokens
         contrastive = contrastive / n.clamp(min=1)
         loss = (self.ctc_weight * ctc / max(tokens, 1) + self.contrastive_weight * contrastive) * tokens

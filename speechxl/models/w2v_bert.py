@@ -20,7 +20,7 @@ from torch import nn
 
 from speechxl.config import ConfigError
 from speechxl.models import wav2vec2
-from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, build_encoder
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
@@ -57,7 +57,7 @@ def copy_architecture(cfg: W2vBertConfig, source: W2vBertConfig) -> W2vBertConfi
     return dataclasses.replace(wav2vec2.copy_architecture(cfg, source), contrastive_layers=source.contrastive_layers)
 
 
-class W2vBertPretrain(nn.Module):
+class W2vBertPretrain(MaskedPretraining):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
     def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: nn.Dropout,
@@ -73,13 +73,13 @@ class W2vBertPretrain(nn.Module):
         self.target.set_step(step)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        out = self.backbone(batch["wav"], batch["lengths"], self.masker, return_layers=True)
-        mask = out.mask  # (B, T)
-        quantized, codes, stats = self.target(self.quantizer_input_dropout(out.normed[mask]))
-        contrastive_in = out.layers[self.contrastive_layers][mask]
-        loss, n, logs = self.objective(contrastive_in, quantized, codes, mask.sum(1), stats,
+        masked = self.drawn(batch)["masked"]
+        out = self.backbone(batch["wav"], batch["lengths"], self.masker, masked, return_layers=True)
+        quantized, codes, stats = self.target(self.quantizer_input_dropout(masked.select(out.normed)))
+        contrastive_in = masked.select(out.layers[self.contrastive_layers])
+        loss, n, logs = self.objective(contrastive_in, quantized, codes, masked.counts, stats,
                                        torch.zeros((), device=out.hidden.device))
-        mlm_loss, mlm_logs = self.mlm(out.hidden[mask], codes, mask.nonzero()[:, 0], mask.shape[0])
+        mlm_loss, mlm_logs = self.mlm(masked.select(out.hidden), codes, masked.utterance, masked.mask.shape[0])
         weight = self.mlm_weight / len(self.mlm.heads)  # the MLM loss is summed over the code groups
         logs.update(mlm_ce=mlm_logs["masked_ce"], mlm_accuracy=mlm_logs["correct"] / max(mlm_logs["count"], 1),
                     temperature=self.target.temperature)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from speechxl.models.speech_encoder import SpeechEncoder, build_encoder
+from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, build_encoder
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
@@ -77,8 +77,9 @@ def contrastive_frame_codes(backbone: SpeechEncoder, target: GumbelQuantizer, wa
     return codes.view(*normed.shape[:2], -1), valid, target.cfg.entries
 
 
-class Wav2Vec2Pretrain(nn.Module):
-    """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
+class Wav2Vec2Pretrain(MaskedPretraining):
+    """batch {wav (B, S), lengths (B,), [masked: drawn by ``draw``]} -> (loss summed over masked frames,
+    masked frames, logs)."""
 
     def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: nn.Dropout,
                  target: GumbelQuantizer, objective: ContrastiveLoss):
@@ -91,11 +92,12 @@ class Wav2Vec2Pretrain(nn.Module):
         self.target.set_step(step)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
-        out = self.backbone(batch["wav"], batch["lengths"], self.masker)
+        masked = self.drawn(batch)["masked"]
+        out = self.backbone(batch["wav"], batch["lengths"], self.masker, masked)
         penalty = out.features.float().pow(2).mean()
-        context = out.hidden[out.mask]  # (N, D), utterance by utterance
-        quantized, codes, stats = self.target(self.quantizer_input_dropout(out.normed[out.mask]))
-        loss, n, logs = self.objective(context, quantized, codes, out.mask.sum(1), stats, penalty)
+        context = masked.select(out.hidden)  # (N, D), utterance by utterance
+        quantized, codes, stats = self.target(self.quantizer_input_dropout(masked.select(out.normed)))
+        loss, n, logs = self.objective(context, quantized, codes, masked.counts, stats, penalty)
         logs["temperature"] = self.target.temperature
         return loss, n, logs
 

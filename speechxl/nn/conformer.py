@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from speechxl.config import ConfigError, at_least
+from speechxl.nn.padding import padding_mask
 
 ACTIVATIONS = {"swish": F.silu, "silu": F.silu, "gelu": F.gelu, "relu": F.relu}
 
@@ -268,8 +269,7 @@ class ConformerEncoder(nn.Module):
         """Contextual frames; with ``return_layers`` also [the input to the first layer, then each
         layer's output] (before the final norm). ``first``: the layer ``x`` enters at (a joint model's
         text enters the upper layers)."""
-        if mask is not None and not torch.compiler.is_compiling() and bool(mask.all()):
-            mask = None  # no padding: the faster path (a traced or exported graph keeps the mask)
+        mask = padding_mask(mask)
         if mask is not None:
             x = x.masked_fill(~mask[..., None], 0.0)
         x = self.dropout(x)

@@ -55,15 +55,13 @@ class GumbelQuantizer(nn.Module):
         g, v = self.cfg.groups, self.cfg.entries
         n = x.shape[0]
         logits = self.weight_proj(x).float().view(n, g, v)  # fp32: softmax numerics
-        codes = logits.argmax(-1)  # (N, G)
-        hard = F.one_hot(codes, v).float()  # (N, G, V)
         soft = logits.softmax(-1)
         if self.training:
             probs = F.gumbel_softmax(logits, tau=self.temperature, hard=True, dim=-1)
-            codes = probs.argmax(-1)
-            hard = probs.detach()
-        else:
-            probs = hard
+            codes, hard = probs.argmax(-1), probs.detach()  # (N, G), (N, G, V)
+        else:  # one-hot by scatter: F.one_hot reads the codes' range back from the device
+            codes = logits.argmax(-1)
+            probs = hard = torch.zeros_like(logits).scatter_(-1, codes[..., None], 1.0)
         book = self.codevectors.view(g, v, -1).to(probs.dtype)  # (G, V, dim/G)
         q = torch.einsum("ngv,gvd->ngd", probs, book).reshape(n, -1).to(x.dtype)  # (N, dim)
         stats = {

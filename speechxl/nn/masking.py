@@ -1,13 +1,19 @@
-"""Span masking, vectorised in torch (wav2vec 2.0 / SpecAugment style), and the masker part.
+"""Span masking, vectorised in torch (wav2vec 2.0 / SpecAugment style), the masked frames of a batch, and
+the masker part.
 
 Each row of length L gets ``int(prob * L / length + u)`` spans (u ~ U(0, 1): probabilistic
 rounding), at least ``min_masks``, whose starts are drawn without replacement; spans may
 overlap, so ``prob`` is an upper bound on the masked share (0.65 x span 10 masks about 49 %).
+
+A pretraining model draws its masks where the batch's lengths are: the trainer asks for them on the host,
+before the batch goes to the device (``draw(batch)``), so that the device picks the masked frames by
+index, in a count known in advance; picking them with a boolean mask (``hidden[mask]``) would make the
+host wait for the device once per micro-batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -55,23 +61,60 @@ def span_mask(lengths: torch.Tensor, size: int, cfg: MaskingConfig) -> torch.Ten
     return (c - F.pad(c, (cfg.length, 0))[:, :size]) > 0
 
 
+@dataclass
+class MaskedFrames:
+    """Chosen positions of a batch (B, T), with their indices: a device picks them by index."""
+
+    mask: torch.Tensor
+    """(B, T) True = chosen."""
+    index: torch.Tensor
+    """(N,) positions b * T + t of the chosen, utterance by utterance."""
+    utterance: torch.Tensor
+    """(N,) the utterance of each."""
+    counts: torch.Tensor
+    """(B,) chosen per utterance."""
+
+    @classmethod
+    def of(cls, mask: torch.Tensor) -> MaskedFrames:
+        """The positions of ``mask`` (B, T): call it where the mask's values can be read without waiting (the
+        host)."""
+        index = mask.flatten().nonzero()[:, 0]
+        return cls(mask, index, torch.div(index, mask.shape[1], rounding_mode="floor"), mask.sum(1))
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> MaskedFrames:
+        """On ``device``; from the host to a GPU through pinned memory, so that the copy need not wait."""
+        pinned = non_blocking and device.type == "cuda"
+        return MaskedFrames(*(getattr(self, f.name).pin_memory().to(device, non_blocking=True) if pinned
+                              else getattr(self, f.name).to(device) for f in fields(self)))
+
+    def select(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) -> (N, ...): the chosen positions of x."""
+        return x.flatten(0, 1)[self.index]
+
+    def place(self, values: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (B, T, ...): ``values`` at the chosen positions, zeros elsewhere."""
+        out = values.new_zeros(self.mask.numel(), *values.shape[1:])
+        return out.index_copy(0, self.index, values).view(*self.mask.shape, *values.shape[1:])
+
+
 class SpanMasker(nn.Module):
-    """The masker part: frames (B, T, C) + valid (B, T) or None -> (frames, mask (B, T), True = masked).
+    """The masker part: ``draw`` masks a batch's frames (B,) out of T (a MaskedFrames, on the frames'
+    device), ``forward`` takes the frames (B, T, C) and the drawn MaskedFrames to the encoder's input.
 
     With ``noise_std`` the masked frames are replaced here by noise N(0, noise_std^2) (BEST-RQ);
     without it they come back as they were and ``fills_vector`` tells the speech encoder to put
-    its learned mask vector at the masked positions after the projection (wav2vec 2.0, w2v-BERT,
-    CTC's SpecAugment)."""
+    its learned mask vector at the masked positions after the projection (wav2vec 2.0, w2v-BERT)."""
 
     def __init__(self, cfg: MaskingConfig, noise_std: float | None = None):
         super().__init__()
         self.cfg, self.noise_std = cfg, noise_std
         self.fills_vector = noise_std is None
 
-    def forward(self, features: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t = features.shape[:2]
-        frames = valid.sum(1) if valid is not None else torch.full((b,), t, device=features.device)  # (B,)
-        mask = span_mask(frames, t, self.cfg)  # (B, T)
-        if self.noise_std is not None:
-            features = torch.where(mask[..., None], torch.randn_like(features) * self.noise_std, features)
-        return features, mask
+    def draw(self, frames: torch.Tensor, size: int) -> MaskedFrames:
+        """Spans over the ``frames`` (B,) real frames of each utterance, of ``size`` frames in all."""
+        return MaskedFrames.of(span_mask(frames, size, self.cfg))
+
+    def forward(self, features: torch.Tensor, masked: MaskedFrames) -> torch.Tensor:
+        if self.noise_std is None:
+            return features
+        return torch.where(masked.mask[..., None], torch.randn_like(features) * self.noise_std, features)

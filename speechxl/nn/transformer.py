@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from speechxl.config import ConfigError, at_least
+from speechxl.nn.padding import padding_mask
 
 
 @dataclass(kw_only=True)
@@ -151,7 +152,8 @@ class TransformerEncoder(nn.Module):
         ``hidden_states``. ``first``: the layer ``x`` enters at, past the positional embedding (a
         joint model's text enters the upper layers)."""
         attn_mask = None
-        if mask is not None and (torch.compiler.is_compiling() or not bool(mask.all())):  # a traced graph keeps the mask
+        mask = padding_mask(mask)
+        if mask is not None:
             x = x.masked_fill(~mask[..., None], 0.0)
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): True = attend
         if first == 0:

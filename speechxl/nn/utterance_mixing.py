@@ -43,11 +43,11 @@ class UtteranceMixer(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         b = wav.shape[0]
         if not self.training or self.cfg.prob <= 0 or b < 2:
             return wav
-        lengths = lengths.cpu()
+        lengths = lengths.cpu() if lengths is not None else torch.full((b,), wav.shape[1])
         chosen = (torch.rand(b) < self.cfg.prob).nonzero()[:, 0].tolist()
         if not chosen:
             return wav

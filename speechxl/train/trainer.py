@@ -36,6 +36,7 @@ from speechxl.data.batching import BatchPlan
 from speechxl.data.streams import MixedStreams
 from speechxl.data.text_batching import TextBatchPlan
 from speechxl.errors import SpeechxlError
+from speechxl.nn.masking import MaskedFrames
 from speechxl import checkpoint as ckpt
 from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.strategy import STRATEGIES, make_strategy
@@ -106,6 +107,23 @@ def make_optimizer(params: list[nn.Parameter], cfg: OptimConfig) -> torch.optim.
 
 class NonFiniteError(SpeechxlError):
     """Too many non-finite updates in a row."""
+
+
+def settled_on_host(batch: dict, model: nn.Module) -> dict:
+    """The batch with what the host knows settled before it goes to the device, so that the forward pass
+    never waits for the device: a batch without padding goes without lengths (the encoders then need no
+    padding mask), and the model's random masks are drawn (its ``draw``, where it has one: the count of
+    masked frames is known before they are picked)."""
+    lengths = batch.get("lengths")
+    if lengths is not None and bool((lengths == batch["wav"].shape[1]).all()):
+        batch = {**batch, "lengths": None}
+    return model.draw(batch) if hasattr(model, "draw") else batch
+
+
+def to_device(batch: dict, model: nn.Module, device: torch.device) -> dict:
+    """The batch settled on the host for ``model`` (``settled_on_host``), then sent to ``device`` without waiting."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) or isinstance(v, MaskedFrames) else v
+            for k, v in settled_on_host(batch, model).items()}
 
 
 class Trainer:
@@ -196,7 +214,7 @@ class Trainer:
 
     # -- data -------------------------------------------------------------------------------
     def _to_device(self, batch: dict) -> dict:
-        return {k: v.to(self.dist.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        return to_device(batch, self.raw_model, self.dist.device)
 
     def _autocast(self):
         return torch.autocast(self.dist.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")

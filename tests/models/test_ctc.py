@@ -46,3 +46,12 @@ def test_validation_counts_token_errors():
     with torch.no_grad():
         _, _, logs = m({"wav": torch.randn(2, 4000), "lengths": torch.tensor([4000, 4000]), "labels": [[1, 2], [3, 3, 4]]})
     assert logs["ref_tokens"] == 5 and 0 <= logs["errors"]
+
+
+def test_a_batch_without_padding_sent_without_lengths_as_the_trainer_does_gives_the_same_loss():
+    m = model()
+    batch = {"wav": torch.randn(2, 4000), "lengths": torch.tensor([4000, 4000]), "labels": [[1, 2], [3]]}
+    torch.manual_seed(1)  # the same SpecAugment draws
+    with_lengths = m(batch)[0]
+    torch.manual_seed(1)
+    assert torch.equal(m({**batch, "lengths": None})[0], with_lengths)

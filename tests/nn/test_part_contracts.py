@@ -81,17 +81,21 @@ def test_encoder_contract(name):
 
 @pytest.mark.parametrize("noise_std", [None, 0.5], ids=["learned vector", "noise"])
 def test_masker_contract(noise_std):
-    """frames (B, T, C) + valid (B, T) -> (frames, mask (B, T), True = masked): never on padding, at
-    least min_masks spans; a learned-vector masker leaves the frames to the encoder, a noise masker
-    replaces exactly the masked ones."""
+    """draw: real frames (B,) of T -> MaskedFrames (mask (B, T), True = masked; the masked positions' flat
+    indices, utterances and counts): never on padding, at least min_masks spans; forward: a learned-vector
+    masker leaves the frames to the encoder, a noise masker replaces exactly the masked ones."""
     torch.manual_seed(0)
     masker = SpanMasker(MaskingConfig(prob=0.5, length=5, min_masks=1), noise_std=noise_std)
     frames = torch.randn(2, 50, 6)
-    valid = torch.arange(50)[None] < torch.tensor([50, 20])[:, None]
-    out, mask = masker(frames, valid)
-    assert out.shape == frames.shape and mask.shape == (2, 50) and mask.dtype == torch.bool
+    masked = masker.draw(torch.tensor([50, 20]), 50)
+    mask = masked.mask
+    assert mask.shape == (2, 50) and mask.dtype == torch.bool
     assert not mask[1, 20:].any() and mask[0].any() and mask[1].any()
-    assert masker.fills_vector == (noise_std is None)
+    assert torch.equal(masked.select(frames), frames[mask]) and torch.equal(masked.counts, mask.sum(1))
+    assert torch.equal(masked.utterance, mask.nonzero()[:, 0])
+    assert torch.equal(masked.place(masked.select(frames)), frames * mask[..., None])
+    out = masker(frames, masked)
+    assert out.shape == frames.shape and masker.fills_vector == (noise_std is None)
     changed = (out != frames).any(-1)
     assert torch.equal(changed, mask if noise_std else torch.zeros_like(mask))
     assert not list(masker.parameters())  # the learned vector is the encoder's (it is fine-tuned with it)

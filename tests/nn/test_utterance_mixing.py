@@ -30,6 +30,8 @@ def test_no_mixing_at_prob_zero_or_alone_and_the_draws_follow_the_seed():
     a = mixer(wav, lengths)
     torch.manual_seed(3)
     assert torch.equal(mixer(wav, lengths), a) and not torch.equal(a, wav)
+    torch.manual_seed(3)
+    assert torch.equal(mixer(wav, None), a)  # no lengths (the trainer's batch without padding): all full
 
 
 def test_bad_mixing_settings_are_refused():
