@@ -151,22 +151,7 @@ def load_weights(net: torch.nn.Module, ckpt: Path,
     path = Path(ckpt) / "model.safetensors"
     own = net.state_dict()
     with open(path, "rb") as f, torch.no_grad():
-        try:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-            header.pop("__metadata__", None)
-            start = 8 + size
-        except (ValueError, UnicodeDecodeError) as e:
-            raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
-        missing, unexpected = sorted(own.keys() - header.keys()), sorted(header.keys() - own.keys())
-        if missing or unexpected:
-            raise CheckpointError(f"{path}: weights do not fit the model built for them "
-                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        for name, entry in header.items():
-            if (shape := tuple(entry["shape"])) != tuple(own[name].shape):
-                raise CheckpointError(f"{path}: {name} is {shape}, the model's {tuple(own[name].shape)}")
-            if entry["dtype"] not in SAFETENSORS_DTYPES:
-                raise CheckpointError(f"{path}: {name} is {entry['dtype']}, a dtype speechxl does not read")
+        header, start = _fitting_header(f, path, own)
         for prefix in reversed([n for n, _ in net.named_modules()]):  # each module after its submodules; by name,
             module = net.get_submodule(prefix)  # as ``loaded`` may replace those visited (a list would keep them)
             for slots in (module._parameters, module._buffers):
@@ -183,6 +168,40 @@ def load_weights(net: torch.nn.Module, ckpt: Path,
     left = [n for n, t in [*net.named_parameters(), *net.named_buffers()] if t.is_meta]
     if left:
         raise RuntimeError(f"{path}: {left[:3]} are neither saved nor computed on the CPU: still on the meta device")
+
+
+def add_weights(net: torch.nn.Module, ckpt: Path) -> None:
+    """A checkpoint's floating-point weights added to ``net``'s own, one tensor at a time (to average
+    checkpoints holding the model and one tensor); names and shapes checked as load_weights checks them;
+    integer tensors (a BatchNorm's batch count) stay ``net``'s."""
+    path = Path(ckpt) / "model.safetensors"
+    own = net.state_dict()
+    with open(path, "rb") as f, torch.no_grad():
+        header, start = _fitting_header(f, path, own)
+        for name, target in own.items():
+            if target.is_floating_point() and name in header:  # not in it: a buffer computed, not saved
+                target.add_(_read_tensor(f, start, header[name], torch.empty_like(target), f"{path}: {name}"))
+
+
+def _fitting_header(f: BinaryIO, path: Path, own: dict[str, torch.Tensor]) -> tuple[dict, int]:
+    """(name -> dtype, shape and byte offsets; where the data starts) of an open safetensors file whose
+    tensors are exactly ``own``'s names and shapes, in dtypes speechxl reads."""
+    try:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        header.pop("__metadata__", None)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
+    missing, unexpected = sorted(own.keys() - header.keys()), sorted(header.keys() - own.keys())
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit the model built for them "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for name, entry in header.items():
+        if (shape := tuple(entry["shape"])) != tuple(own[name].shape):
+            raise CheckpointError(f"{path}: {name} is {shape}, the model's {tuple(own[name].shape)}")
+        if entry["dtype"] not in SAFETENSORS_DTYPES:
+            raise CheckpointError(f"{path}: {name} is {entry['dtype']}, a dtype speechxl does not read")
+    return header, 8 + size
 
 
 def _read_tensor(f: BinaryIO, start: int, entry: dict, target: torch.Tensor, what: str) -> torch.Tensor:

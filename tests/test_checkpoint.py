@@ -140,7 +140,8 @@ def test_load_weights_makes_a_model_built_on_the_meta_device_real(tmp_path):
     ("shape", r"linear.bias is \(5,\), the model's \(4,\)"),
     ("truncated", "ends inside"),
     ("garbage", "not a safetensors file")])
-def test_load_weights_refuses_a_file_that_does_not_fit_by_name(tmp_path, fault, message):
+@pytest.mark.parametrize("read", [ckpt.load_weights, ckpt.add_weights])
+def test_load_weights_refuses_a_file_that_does_not_fit_by_name(tmp_path, fault, message, read):
     from safetensors.torch import save_file
 
     state = _Net().state_dict()
@@ -155,4 +156,18 @@ def test_load_weights_refuses_a_file_that_does_not_fit_by_name(tmp_path, fault, 
     if fault == "garbage":
         path.write_bytes(b"\x10" + b"\x00" * 7 + b"not json at all!")
     with pytest.raises(ckpt.CheckpointError, match=message):
-        ckpt.load_weights(_Net(), tmp_path)
+        read(_Net(), tmp_path)
+
+
+def test_add_weights_adds_the_floating_point_tensors_and_keeps_the_integer_ones(tmp_path):
+    from safetensors.torch import save_file
+
+    source = _Net().float()
+    source.norm.num_batches_tracked += 7
+    save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
+    net = _Net().float()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    ckpt.add_weights(net, tmp_path)
+    assert torch.equal(net.linear.weight, before["linear.weight"] + source.linear.weight)
+    assert torch.equal(net.norm.running_var, before["norm.running_var"] + source.norm.running_var)
+    assert int(net.norm.num_batches_tracked) == 0
