@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +74,30 @@ RENAMES = [
 
 
 def load_fairseq(path: str | Path) -> dict:
-    """The checkpoint dict, unpickled with weights_only and the allow-list above only."""
+    """The checkpoint dict, unpickled with weights_only and the allow-list above only. torch's zip format
+    (since torch 1.6) is mapped, not read: only the model's weights are ever read, not an optimizer state
+    beside them; the legacy format (earlier fairseq releases) is read whole."""
     path = Path(path)
     allowed = {name for _, name in ALLOWED}
+    zipped = zipfile.is_zipfile(path)
+    if zipped:  # its globals are listed without unpickling: the refusal names every one outside the list
+        try:
+            found = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        except Exception as e:
+            raise CheckpointError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from None
+        if found - allowed:
+            raise CheckpointError(f"{path}: holds {', '.join(sorted(found - allowed))}, which speechxl does not "
+                                  f"unpickle (loading it could run code); it allows {', '.join(sorted(allowed))}")
     try:
-        found = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except Exception as e:  # not a torch file (zip or legacy pickle)
+        with torch.serialization.safe_globals(ALLOWED):
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
+    except pickle.UnpicklingError as e:  # the legacy format: the unpickler itself names the first global refused
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        raise CheckpointError(f"{path}: holds {refused.group(1)}, which speechxl does not unpickle (loading it "
+                              f"could run code); it allows {', '.join(sorted(allowed))}" if refused else
+                              f"{path}: not a torch checkpoint ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # not a pickle stream at all
         raise CheckpointError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from None
-    if found - allowed:
-        raise CheckpointError(f"{path}: holds {', '.join(sorted(found - allowed))}, which speechxl does not "
-                              f"unpickle (loading it could run code); it allows {', '.join(sorted(allowed))}")
-    with torch.serialization.safe_globals(ALLOWED):
-        state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' state dict)")
     return state
@@ -212,9 +226,11 @@ def _ctc_checkpoint(cfg: dict, weights: dict[str, torch.Tensor], symbols: list[s
     model_cfg.frontend.normalize_waveform = cfg["do_normalize"]
     card = ModelCard(family=family, model=model_cfg, ctc=CTCConfig(), vocabulary=len(units), units="chars",
                      provenance={"init": str(source), "imported_from": "fairseq", "lower_cased": lower})
-    net = card.build()
+    with torch.device("meta"):  # the checkpoint's tensors become the model's own (assign): no second copy
+        net = card.build()
     state = {from_hf_name(k): v for k, v in weights.items()}
-    missing, unexpected = net.load_state_dict({k: v for k, v in state.items() if k is not None}, strict=False)
+    missing, unexpected = net.load_state_dict({k: v for k, v in state.items() if k is not None}, strict=False,
+                                              assign=True)
     if missing or unexpected:
         raise CheckpointError(f"{source}: weights do not fit the model its config describes "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

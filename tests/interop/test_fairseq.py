@@ -73,6 +73,8 @@ def fairseq_state(hf, norm: str, ctc: bool) -> dict[str, torch.Tensor]:
 
 
 def save_fairseq(path, hf, norm: str, ctc: bool, hydra: bool = True):
+    """Hydra's configs in torch's zip format (mapped when read); before Hydra, in torch's legacy format, which
+    cannot be mapped (read whole)."""
     model, task = fairseq_model_cfg(norm), {"_name": "audio_pretraining", "normalize": norm == "layer"}
     if ctc:
         model = {"_name": "wav2vec_ctc", "w2v_args": {"model": model, "task": task} if hydra else
@@ -83,7 +85,7 @@ def save_fairseq(path, hf, norm: str, ctc: bool, hydra: bool = True):
         state.update(cfg={"model": model, "task": task}, args=None)
     else:  # before fairseq's Hydra configs: one flat Namespace
         state.update(args=argparse.Namespace(**(model if ctc else {**model, "normalize": task["normalize"]})))
-    torch.save(state, path)
+    torch.save(state, path, _use_new_zipfile_serialization=hydra)
 
 
 @pytest.mark.parametrize("norm,hydra", [("group", False), ("layer", True)])
@@ -133,9 +135,14 @@ def test_refusals_name_what_is_wrong(tmp_path):
         import_fairseq(tmp_path / "ctc.pt", tmp_path / "out", tmp_path / "dict.ltr.txt")
     state = torch.load(tmp_path / "ctc.pt", weights_only=False)
     state["extra_state"]["meter"] = fractions.Fraction(1, 3)  # any class outside the allow-list
-    torch.save(state, tmp_path / "odd.pt")
-    with pytest.raises(CheckpointError, match="holds fractions.Fraction, which speechxl does not unpickle"):
-        import_fairseq(tmp_path / "odd.pt", tmp_path / "out")
+    for legacy in (False, True):  # torch's zip format, then its legacy one (earlier fairseq releases)
+        torch.save(state, tmp_path / "odd.pt", _use_new_zipfile_serialization=not legacy)
+        with pytest.raises(CheckpointError, match="holds fractions.Fraction, which speechxl does not unpickle"):
+            import_fairseq(tmp_path / "odd.pt", tmp_path / "out")
+    for junk in (b"PK\x03\x04 not really a zip", b"neither zip nor pickle"):
+        (tmp_path / "junk.pt").write_bytes(junk)
+        with pytest.raises(CheckpointError, match="junk.pt: not a torch checkpoint"):
+            import_fairseq(tmp_path / "junk.pt", tmp_path / "out")
 
 
 def test_imported_ctc_model_exports_back_to_transformers(tmp_path, run_cli):
