@@ -111,7 +111,8 @@ class FbankFrontend(nn.Module):
             return torch.log(torch.clamp(spec @ self.mel, min=1.192092955078125e-07))
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None):
-        if lengths is None:
+        padded = lengths is not None  # else no valid mask: no padding for the encoder to mask
+        if not padded:
             lengths = torch.full((wav.shape[0],), wav.shape[1], device=wav.device)
         x = self.log_mel(wav)  # (B, T, M)
         n = self.fbank_lengths(lengths)
@@ -132,9 +133,10 @@ class FbankFrontend(nn.Module):
             # slices, as a reshape would make an exported graph hold only for lengths of one remainder
             t, k = x.shape[1] // self.cfg.stack, self.cfg.stack
             x = torch.cat([x[:, i::k][:, :t] for i in range(k)], dim=-1)  # (B, T', stack M)
+        if not padded:
+            return x, None
         out = self.output_lengths(lengths)
-        mask = torch.arange(x.shape[1], device=x.device)[None] < out[:, None]
-        return x, mask
+        return x, torch.arange(x.shape[1], device=x.device)[None] < out[:, None]
 
 
 @torch.no_grad()

@@ -50,6 +50,8 @@ def test_frontend_contract(name):
     assert frames.shape[:2] == valid.shape and frames.shape[0] == 2 and frames.shape[2] == frontend.output_dim
     assert valid.dtype == torch.bool and valid.sum(1).tolist() == frontend.output_lengths(lengths).tolist()
     assert valid[0].all() and not valid[1].all()
+    unpadded, none = frontend(wav)  # no lengths (the trainer's batch without padding): no mask to apply
+    assert none is None and torch.equal(unpadded, frontend(wav, torch.tensor([8000, 8000]))[0])
     if frontend.padding_exact:  # what it says: a padded utterance's real frames are its frames alone
         alone, _ = frontend(wav[1:, :5000], lengths[1:])
         torch.testing.assert_close(frames[1, : alone.shape[1]], alone[0], atol=1e-5, rtol=1e-4)
