@@ -83,9 +83,11 @@ class MaskedFrames:
 
     def to(self, device: torch.device, non_blocking: bool = False) -> MaskedFrames:
         """On ``device``; from the host to a GPU through pinned memory, so that the copy need not wait."""
-        pinned = non_blocking and device.type == "cuda"
-        return MaskedFrames(*(getattr(self, f.name).pin_memory().to(device, non_blocking=True) if pinned
-                              else getattr(self, f.name).to(device) for f in fields(self)))
+        def moved(t: torch.Tensor) -> torch.Tensor:
+            if non_blocking and device.type == "cuda" and t.device.type == "cpu":
+                return t.pin_memory().to(device, non_blocking=True)
+            return t.to(device)
+        return MaskedFrames(*(moved(getattr(self, f.name)) for f in fields(self)))
 
     def select(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, ...) -> (N, ...): the chosen positions of x."""
