@@ -15,6 +15,7 @@ with glibc's malloc as it comes and with freed memory kept (what speechxl's trai
     python tools/bench_pretrain.py --presets w2v_bert_tiny w2v_bert_base   # Wav2Vec2BertModel + speechxl's losses
     python tools/bench_pretrain.py --presets tiny base --precisions fp32 bf16 --allocators kept   # both in bf16
     python tools/bench_pretrain.py --device cuda --precisions bf16 --peak_tflops 989  # + MFU
+    python tools/bench_pretrain.py --device cuda --precisions bf16 --compile      # speechxl compiled
 Prints a table and writes it as JSON (--out).
 """
 
@@ -140,8 +141,10 @@ def worker(args) -> dict:
     if args.impl == "speechxl":
         from speechxl.train.trainer import to_device
 
+        net = torch.compile(model) if args.compile else model  # as train.compile=true trains
+
         def loss():  # as the trainer sends a batch: its masks drawn on the host, then sent
-            return model(to_device({"wav": wav, "lengths": host_lengths}, model, device))[0]
+            return net(to_device({"wav": wav, "lengths": host_lengths}, model, device))[0]
     else:  # masks (and distractors) from transformers' own helpers, counted in its step
         from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 
@@ -207,6 +210,7 @@ def main() -> None:
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
                    help="each implementation in each (bf16: under torch.autocast, as train.precision=bf16)")
     p.add_argument("--peak_tflops", type=float, default=0.0, help="device peak, for model FLOP utilisation")
+    p.add_argument("--compile", action="store_true", help="speechxl's model through torch.compile (train.compile)")
     p.add_argument("--out", default="", help="write the results as JSON here")
     p.add_argument("--allocators", nargs="+", default=["default", "kept"], choices=["default", "kept"],
                    help="glibc malloc as is, and keeping freed memory (what speechxl's trainer does)")
@@ -228,7 +232,7 @@ def main() -> None:
                        "--precision", precision] + [
                     f"--{k}={v}" for k, v in vars(args).items()
                     if k not in ("impl", "preset", "presets", "out", "allocator", "allocators", "precision",
-                                 "precisions")]
+                                 "precisions", "compile")] + ["--compile"] * args.compile
                 r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
                 if r.returncode:
@@ -240,7 +244,7 @@ def main() -> None:
     rows = []
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, device {args.device}, "
           f"{' '.join(args.precisions)}; batch {args.batch} x {args.seconds} s; {args.rounds} rounds x {args.steps} "
-          "steps")
+          "steps" + ("; speechxl compiled (torch.compile), transformers eager" if args.compile else ""))
     print(f"{'preset':14} {'malloc':8} {'prec':5} {'impl':13} {'params':>7} {'step s':>8} {'audio s/s':>10} "
           f"{'peak MiB':>9} {'GFLOP/s':>8}" + ("  MFU" if args.peak_tflops else ""))
     speed = {}

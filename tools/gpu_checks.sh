@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16's GPU checks, prepared to run in one call of the device tool on a lent GPU machine (about 6
+# Issue 16's GPU checks, prepared to run in one call of the device tool on a lent GPU machine (about 8
 # minutes there):
 #   bash tools/gpu_checks.sh fetch    # here, first: wheels of what the GPU image lacks, into .whl/ (git-ignored)
 #   bash tools/gpu_checks.sh          # there: device run with carry [".whl"] and timeout_s 600
@@ -7,8 +7,9 @@
 # tests.log (tests/gpu: no wait for the device in a pretraining micro-batch of four families in fp32 and
 # bf16, the trainer in bf16 compiled and checkpointed, the waveform frontend's device path), and
 # bench_pretrain_gpu.json with bench.log (the BASE step against transformers' in fp32 and bf16, with model
-# FLOP utilisation against the H100's dense bf16 peak, 989 TFLOP/s). One GPU: FSDP falls back to one
-# whole model (train/strategy.py), so it is not measured here.
+# FLOP utilisation against the H100's dense bf16 peak, 989 TFLOP/s), then the same in bf16 with speechxl
+# compiled (bench_pretrain_gpu_compiled.json, bench_compiled.log). One GPU: FSDP falls back to one whole
+# model (train/strategy.py), so it is not measured here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # what speechxl and its tests import beyond the GPU image's packages (the device tool's KINDS.md)
@@ -38,3 +39,7 @@ python3 -m pytest -q -p no:cacheprovider tests/gpu 2>&1 | tee "$out/tests.log" |
 python3 tools/bench_pretrain.py --device cuda --presets base --precisions fp32 bf16 --allocators default \
   --batch 8 --seconds 15 --steps 10 --rounds 2 --peak_tflops 989 --out "$out/bench_pretrain_gpu.json" 2>&1 \
   | tee "$out/bench.log"
+# last, as compiling takes a minute or two: what may not fit in the call's time is this run alone
+python3 tools/bench_pretrain.py --device cuda --presets base --precisions bf16 --allocators default \
+  --batch 8 --seconds 15 --steps 10 --rounds 1 --peak_tflops 989 --compile \
+  --out "$out/bench_pretrain_gpu_compiled.json" 2>&1 | tee "$out/bench_compiled.log"
