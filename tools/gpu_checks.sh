@@ -4,12 +4,12 @@
 #   bash tools/gpu_checks.sh fetch    # here, first: wheels of what the GPU image lacks, into .whl/ (git-ignored)
 #   bash tools/gpu_checks.sh          # there: device run with carry [".whl"] and timeout_s 600
 # Writes under $OUT (./gpu_checks where OUT is unset): gpu.txt (the card, torch and transformers there),
-# tests.log (tests/gpu: no wait for the device in a pretraining micro-batch of four families in fp32 and
-# bf16, the trainer in bf16 compiled and checkpointed, the waveform frontend's device path), and
-# bench_pretrain_gpu.json with bench.log (the BASE step against transformers' in fp32 and bf16, with model
-# FLOP utilisation against the H100's dense bf16 peak, 989 TFLOP/s), then the same in bf16 with speechxl
-# compiled (bench_pretrain_gpu_compiled.json, bench_compiled.log). One GPU: FSDP falls back to one whole
-# model (train/strategy.py), so it is not measured here.
+# tests.log (tests/gpu: no wait for the device in a pretraining micro-batch of four speech families in
+# fp32 and bf16 and of XLM-R's masked LM, the trainer in bf16 compiled and checkpointed, the waveform
+# frontend's device path), bench_pretrain_gpu.json with bench.log (the BASE step against transformers' in
+# fp32 and bf16, with model FLOP utilisation against the H100's dense bf16 peak, 989 TFLOP/s), then the
+# same in bf16 with speechxl compiled (bench_pretrain_gpu_compiled.json, bench_compiled.log). One GPU:
+# FSDP falls back to one whole model (train/strategy.py), so it is not measured here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # what speechxl and its tests import beyond the GPU image's packages (the device tool's KINDS.md)

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechxl.config import ConfigError, at_least
+from speechxl.nn.masking import MaskedFrames
+from speechxl.nn.padding import padding_mask
 from speechxl.nn.text_embedding import TextEmbedding
 from speechxl.nn.transformer import TransformerConfig, TransformerLayer
 from speechxl.text.xlmr_tokenizer import XlmrTokenizer
@@ -105,8 +107,8 @@ class TextEncoder(nn.Module):
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Hidden states (B, L, D); with ``return_layers`` also the embedding's output and each
         layer's (transformers' ``hidden_states``)."""
-        real = ids != self.cfg.pad_id
-        attn_mask = None if bool(real.all()) else real[:, None, None, :]  # (B, 1, 1, L): True = attend
+        real = padding_mask(ids != self.cfg.pad_id)  # (B, L), None: no padding (found on the CPU only)
+        attn_mask = None if real is None else real[:, None, None, :]  # (B, 1, 1, L): True = attend
         x = self.embed(ids)
         outputs = [x]
         for layer in self.layers:
@@ -158,15 +160,22 @@ class TextMLM(nn.Module):
         self.head = LMHead(cfg)
         self.apply(_init_weights)
 
+    def draw(self, batch: dict) -> dict:
+        """The batch {text (B, L)} with its ``masked_text`` (B, L) and the ``chosen`` tokens (MaskedFrames),
+        drawn where the batch is: the trainer calls this on the host, so that picking the chosen tokens
+        never waits for the device."""
+        masked, chosen = mask_tokens(batch["text"], self.cfg.masking, self.cfg.pad_id, self.cfg.mask_id,
+                                     self.SPECIALS, self.cfg.vocab_size)
+        return {**batch, "masked_text": masked, "chosen": MaskedFrames.of(chosen)}
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict]:
-        ids = batch["text"]  # (B, L)
-        masked, chosen = mask_tokens(ids, self.cfg.masking, self.cfg.pad_id, self.cfg.mask_id, self.SPECIALS,
-                                     self.cfg.vocab_size)
-        hidden = self.encoder(masked)[chosen]  # (N, D)
+        batch = batch if "chosen" in batch else self.draw(batch)
+        chosen = batch["chosen"]
+        hidden = chosen.select(self.encoder(batch["masked_text"]))  # (N, D)
         logits = self.head(hidden, self.encoder.embed.words.weight).float()
-        targets = ids[chosen]
+        targets = chosen.select(batch["text"])
         loss = F.cross_entropy(logits, targets, reduction="sum")
-        n = targets.numel()
+        n = targets.shape[0]
         return loss, n, {"mlm_ce": loss.detach() / max(n, 1), "correct": (logits.detach().argmax(-1) == targets).sum(),
                          "count": n}
 

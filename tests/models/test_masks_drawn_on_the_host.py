@@ -67,6 +67,17 @@ def test_an_mslam_text_step_and_a_unispeech_speech_step_read_nothing_from_the_de
     _step_reads_nothing(unispeech.build(uni).train(), SPEECH)
 
 
+def test_a_text_mlm_step_reads_nothing_from_the_device():
+    from speechxl.models.text_encoder import TextMLM, TextMLMConfig
+
+    torch.manual_seed(0)
+    model = TextMLM(TextMLMConfig(vocab_size=30, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
+                                  max_positions=40, mask_id=29)).train()
+    text = torch.randint(4, 29, (3, 20))
+    text[1, 12:] = 1  # <pad>
+    _step_reads_nothing(model, {"text": text})
+
+
 def test_masks_drawn_in_the_step_equal_those_the_trainer_draws_beforehand():
     model = _model("wav2vec2_tiny")
     torch.manual_seed(3)
