@@ -94,21 +94,20 @@ class HubertPretrain(MaskedPretraining):
         self.label_stride = label_stride
 
     def draw(self, batch: dict) -> dict:
-        """The batch with its ``masked`` frames and those of them that have a label (``scored``), drawn where
-        its lengths and labels are (the trainer: on the host)."""
+        """The batch with its ``masked`` frames, those of them that have a label (``scored``) and those labels
+        (``scored_labels`` (N,)), drawn where its lengths and labels are (the trainer: on the host)."""
         frames, size = self.backbone.frame_lengths(batch["wav"], batch.get("lengths"))
         masked = self.masker.draw(frames, size)
-        labelled = frame_targets(batch["frame_labels"].to(masked.mask.device), size, self.label_stride) != IGNORE
-        return {**batch, "masked": masked, "scored": MaskedFrames.of(masked.mask & labelled)}
+        targets = frame_targets(batch["frame_labels"].to(masked.mask.device), size, self.label_stride)  # (B, T)
+        scored = MaskedFrames.of(masked.mask & (targets != IGNORE))
+        return {**batch, "masked": masked, "scored": scored, "scored_labels": scored.select(targets)}
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, int, dict[str, float]]:
         batch = self.drawn(batch)
         wav = batch["wav"] if self.mixer is None else self.mixer(batch["wav"], batch["lengths"])  # (B, S)
         out = self.backbone(wav, batch["lengths"], self.masker, batch["masked"])
-        targets = frame_targets(batch["frame_labels"].to(out.hidden.device), out.hidden.shape[1],
-                                self.label_stride)  # (B, T)
         scored = batch["scored"]
-        loss, logs = self.objective(scored.select(out.hidden), scored.select(targets)[:, None], scored.utterance,
+        loss, logs = self.objective(scored.select(out.hidden), batch["scored_labels"][:, None], scored.utterance,
                                     scored.mask.shape[0])
         return loss, scored.counts.sum(), logs
 
