@@ -19,6 +19,7 @@ from torch import nn
 
 from speechxl.data.validate import ctc_min_frames
 from speechxl.models.speech_encoder import SpeechEncoder
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.masking import MaskingConfig, span_mask
 
 
@@ -102,7 +103,7 @@ class CTCModel(TunedEncoder):
     def __init__(self, backbone: SpeechEncoder, vocab_size: int, cfg: CTCConfig, language_head: nn.Module | None = None,
                  language_weight: float = 0.0):
         super().__init__(backbone, cfg)
-        self.dropout = nn.Dropout(cfg.final_dropout)
+        self.dropout = Dropout(cfg.final_dropout)
         self.head = nn.Linear(backbone.feature_projection.projection.out_features, vocab_size)
         self.language_head, self.language_weight = language_head, language_weight
 

@@ -15,6 +15,7 @@ from torch import nn
 from speechxl.config import ConfigError
 from speechxl.models.ctc import CTCConfig, TunedEncoder
 from speechxl.models.speech_encoder import SpeechEncoder
+from speechxl.nn.dropout import Dropout
 
 
 @dataclass(kw_only=True)
@@ -34,7 +35,7 @@ class LanguageHead(nn.Module):
         super().__init__()
         self.languages = list(languages)
         self.index = {lang: i for i, lang in enumerate(self.languages)}
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.classifier = nn.Linear(hidden_size, len(self.languages))
 
     def forward(self, hidden: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from torch import nn
 from speechxl.nn.causal_conv import CausalConvConfig, CausalConvEncoder
 from speechxl.nn.conformer import ConformerConfig, ConformerEncoder
 from speechxl.nn.conv_frontend import ConvFrontend, ConvFrontendConfig
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.fbank_frontend import FbankFrontend, FbankFrontendConfig
 from speechxl.nn.lstm import LSTMConfig, LSTMEncoder
 from speechxl.nn.masking import MaskedFrames, SpanMasker
@@ -39,7 +40,7 @@ class FeatureProjection(nn.Module):
         super().__init__()
         self.layer_norm = nn.LayerNorm(in_dim, eps=eps)
         self.projection = nn.Linear(in_dim, out_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         normed = self.layer_norm(x)

@@ -22,6 +22,7 @@ from speechxl.config import ConfigError
 from speechxl.models import wav2vec2
 from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, build_encoder
 from speechxl.nn.conformer import ConformerConfig
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
 from speechxl.nn.masking import MaskingConfig, SpanMasker
@@ -60,7 +61,7 @@ def copy_architecture(cfg: W2vBertConfig, source: W2vBertConfig) -> W2vBertConfi
 class W2vBertPretrain(MaskedPretraining):
     """batch {wav (B, S), lengths (B,)} -> (loss summed over masked frames, masked frames, logs)."""
 
-    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: nn.Dropout,
+    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: Dropout,
                  target: GumbelQuantizer, objective: ContrastiveLoss, mlm: MaskedPrediction,
                  contrastive_layers: int, mlm_weight: float):
         super().__init__()

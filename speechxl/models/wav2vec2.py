@@ -23,6 +23,7 @@ from speechxl.models.speech_encoder import MaskedPretraining, SpeechEncoder, bui
 from speechxl.models.speech_encoder import copy_architecture as copy_parts
 from speechxl.nn.conformer import ConformerConfig
 from speechxl.nn.conv_frontend import ConvFrontendConfig
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.fbank_frontend import FbankFrontendConfig
 from speechxl.nn.gumbel_quantizer import GumbelQuantizer, GumbelQuantizerConfig
 from speechxl.nn.masking import MaskingConfig, SpanMasker
@@ -59,10 +60,10 @@ def copy_architecture(cfg: Wav2Vec2Config, source: Wav2Vec2Config) -> Wav2Vec2Co
     return copy_parts(cfg, source, ("frontend", "encoder", "quantizer"), {"objective": ("final_dim",)})
 
 
-def contrastive_parts(cfg: Wav2Vec2Config, frontend_dim: int) -> tuple[nn.Dropout, GumbelQuantizer, ContrastiveLoss]:
+def contrastive_parts(cfg: Wav2Vec2Config, frontend_dim: int) -> tuple[Dropout, GumbelQuantizer, ContrastiveLoss]:
     """wav2vec 2.0's task on masked frames (w2v-BERT reuses it): the dropout before the
     quantizer, the quantizer of normalised frames (the target), the contrastive objective."""
-    return (nn.Dropout(cfg.quantizer_input_dropout), GumbelQuantizer(cfg.quantizer, frontend_dim),
+    return (Dropout(cfg.quantizer_input_dropout), GumbelQuantizer(cfg.quantizer, frontend_dim),
             ContrastiveLoss(cfg.objective, cfg.encoder.hidden_size, cfg.quantizer.dim,
                             cfg.quantizer.groups * cfg.quantizer.entries))
 
@@ -81,7 +82,7 @@ class Wav2Vec2Pretrain(MaskedPretraining):
     """batch {wav (B, S), lengths (B,), [masked: drawn by ``draw``]} -> (loss summed over masked frames,
     masked frames, logs)."""
 
-    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: nn.Dropout,
+    def __init__(self, backbone: SpeechEncoder, masker: SpanMasker, quantizer_input_dropout: Dropout,
                  target: GumbelQuantizer, objective: ContrastiveLoss):
         super().__init__()
         self.backbone, self.masker = backbone, masker

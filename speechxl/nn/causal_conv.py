@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechxl.config import ConfigError
+from speechxl.nn.dropout import Dropout
 
 
 @dataclass(kw_only=True)
@@ -51,7 +52,7 @@ class CausalConvLayer(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(cfg.hidden_size, cfg.hidden_size, kernel)
         self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D)."""

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from speechxl.config import ConfigError, at_least
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.padding import padding_mask
 
 ACTIVATIONS = {"swish": F.silu, "silu": F.silu, "gelu": F.gelu, "relu": F.relu}
@@ -185,7 +186,7 @@ class ConformerConvModule(nn.Module):
             self.batch_norm = nn.BatchNorm1d(d)
         self.activation = ACTIVATIONS[cfg.activation]
         self.pointwise_conv2 = nn.Conv1d(d, d, 1, bias=False)
-        self.dropout = nn.Dropout(cfg.conv_dropout)
+        self.dropout = Dropout(cfg.conv_dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:  # (B, T, D)
         x = self.layer_norm(x)
@@ -207,8 +208,8 @@ class ConformerFeedForward(nn.Module):
         self.intermediate_dense = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
         self.output_dense = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
         self.activation = ACTIVATIONS[cfg.activation]
-        self.activation_dropout = nn.Dropout(cfg.activation_dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.activation_dropout = Dropout(cfg.activation_dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.output_dense(self.activation_dropout(self.activation(self.intermediate_dense(x)))))
@@ -220,7 +221,7 @@ class ConformerLayer(nn.Module):
         d, eps = cfg.hidden_size, cfg.layer_norm_eps
         self.ffn1_layer_norm, self.ffn1 = nn.LayerNorm(d, eps=eps), ConformerFeedForward(cfg)
         self.self_attn_layer_norm, self.self_attn = nn.LayerNorm(d, eps=eps), ConformerAttention(cfg)
-        self.self_attn_dropout = nn.Dropout(cfg.attention_dropout)
+        self.self_attn_dropout = Dropout(cfg.attention_dropout)
         self.conv_module = ConformerConvModule(cfg)
         self.ffn2_layer_norm, self.ffn2 = nn.LayerNorm(d, eps=eps), ConformerFeedForward(cfg)
         self.final_layer_norm = nn.LayerNorm(d, eps=eps)
@@ -257,7 +258,7 @@ class ConformerEncoder(nn.Module):
             self.embed_positions = RelativeSinusoids(cfg.hidden_size, cfg.max_positions)
         elif cfg.position == "rotary":
             self.embed_positions = RotarySinusoids(cfg.hidden_size // cfg.num_heads, cfg.rotary_base)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.layers = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.num_layers))
         self.checkpoint_layers = False
         """Training recomputes each layer's activations in the backward pass (``train.checkpoint_activations``)."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from speechxl.nn.dropout import Dropout
+
 
 @dataclass(kw_only=True)
 class LSTMConfig:
@@ -34,7 +36,7 @@ class LSTMEncoder(nn.Module):
         self.cfg = cfg
         self.layers = nn.ModuleList(nn.LSTM(cfg.hidden_size, cfg.hidden_size, batch_first=True)
                                     for _ in range(cfg.num_layers))
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_layers: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:

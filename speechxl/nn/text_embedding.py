@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from speechxl.nn.dropout import Dropout
+
 
 class TextEmbedding(nn.Module):
     def __init__(self, vocab_size: int, dim: int, max_positions: int, pad_id: int, type_vocab_size: int,
@@ -22,7 +24,7 @@ class TextEmbedding(nn.Module):
         self.positions = nn.Embedding(max_positions, dim, padding_idx=pad_id)
         self.token_types = nn.Embedding(type_vocab_size, dim)
         self.layer_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, L, D)
         real = (ids != self.pad_id).long()
@@ -36,7 +38,7 @@ class UnitEmbedding(nn.Module):
         super().__init__()
         self.units = nn.Embedding(vocab_size, dim)
         self.layer_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, L, D)
         return self.dropout(self.layer_norm(self.units(ids)))

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from speechxl.config import ConfigError, at_least
+from speechxl.nn.dropout import Dropout
 from speechxl.nn.padding import padding_mask
 
 
@@ -105,8 +106,8 @@ class FeedForward(nn.Module):
         super().__init__()
         self.intermediate_dense = nn.Linear(dim, inner)
         self.output_dense = nn.Linear(inner, dim)
-        self.activation_dropout = nn.Dropout(activation_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.activation_dropout = Dropout(activation_dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.output_dense(self.activation_dropout(F.gelu(self.intermediate_dense(x)))))
@@ -118,7 +119,7 @@ class TransformerLayer(nn.Module):
         d = cfg.hidden_size
         self.pre_norm = cfg.pre_norm
         self.attention = SelfAttention(d, cfg.num_heads, cfg.attention_dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.layer_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.feed_forward = FeedForward(d, cfg.intermediate_size, cfg.activation_dropout, cfg.dropout)
         self.final_layer_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
@@ -139,7 +140,7 @@ class TransformerEncoder(nn.Module):
         self.cfg = cfg
         self.pos_conv_embed = ConvPositionalEmbedding(cfg.hidden_size, cfg.pos_conv_kernel, cfg.pos_conv_groups)
         self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.num_layers))
         self.checkpoint_layers = False
         """Training recomputes each layer's activations in the backward pass instead of keeping them
