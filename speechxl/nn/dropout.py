@@ -20,13 +20,12 @@ LEVELS = 1 << 16
 """Values of one 16-bit draw."""
 
 
-def keep_scale(shape: torch.Size, p: float, dtype: torch.dtype) -> torch.Tensor:
-    """A tensor of ``shape``: 0 where an element is dropped (probability about ``p``), 1 / (share kept)
+def keep_scale(shape: torch.Size, cut: int, dtype: torch.dtype) -> torch.Tensor:
+    """A tensor of ``shape``: 0 where an element is dropped (probability ``cut / LEVELS``), 1 / (share kept)
     elsewhere; drawn from torch's CPU generator."""
     n = shape.numel()
     bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(1 << 63), None)  # all 64 bits random
     bits = bits.view(torch.int16)[:n].view(shape)  # uniform over [-32768, 32767]
-    cut = round(p * LEVELS)
     kept = (bits >= cut - LEVELS // 2).to(dtype)
     return kept.mul_(LEVELS / (LEVELS - cut))
 
@@ -35,22 +34,14 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``F.dropout(x, p, training)``, its mask drawn fast on the CPU."""
     if not training or p == 0:
         return x
-    if x.device.type != "cpu" or round(p * LEVELS) == LEVELS or torch.compiler.is_compiling():
+    cut = round(p * LEVELS)
+    if x.device.type != "cpu" or cut == LEVELS or torch.compiler.is_compiling():
         return F.dropout(x, p, True)
-    return x * keep_scale(x.shape, p, x.dtype)
+    return x * keep_scale(x.shape, cut, x.dtype)
 
 
-class Dropout(nn.Module):
-    """``nn.Dropout`` through ``dropout``: what speechxl's layers use."""
-
-    def __init__(self, p: float = 0.5):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (its checks and repr; ``inplace`` unused) through ``dropout``: what speechxl's layers use."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
