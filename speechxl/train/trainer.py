@@ -70,7 +70,8 @@ class TrainConfig:
     """Stop after this much training time (summed over resumes); 0 = no limit."""
     seed: int = 1
     precision: str = "fp32"
-    """fp32, or bf16 (autocast; losses and the quantizer stay in fp32)."""
+    """fp32; bf16 (autocast; losses and the quantizer stay in fp32); or auto: bf16 where the device computes
+    it natively (resolved_precision), else fp32."""
     log_every: int = 50
     valid_every: int = 1000
     save_every: int = 1000
@@ -93,10 +94,23 @@ class TrainConfig:
     def validate(self) -> None:
         at_least(self, 0, "max_steps", "max_minutes", "threads")
         at_least(self, 1, "log_every", "valid_every", "save_every", "keep_last", "nonfinite_patience")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision is fp32 or bf16, not {self.precision!r}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"precision is fp32, bf16 or auto, not {self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy is {' or '.join(STRATEGIES)}, not {self.strategy!r}")
+
+
+def resolved_precision(precision: str, device: torch.device) -> str:
+    """``auto`` is bf16 where the device has bf16 arithmetic (a GPU that supports it, a CPU with AVX-512 BF16 or
+    AMX), else fp32: elsewhere bf16 is emulated, slower than fp32. fp32 and bf16 stay as they are."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        cpu = torch.cpu
+        native = device.type == "cpu" and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    return "bf16" if native else "fp32"
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -137,6 +151,9 @@ class Trainer:
         self.best_metric = best_metric
         self.raw_model = model.to(dist.device)
         self.strategy = make_strategy(train_cfg.strategy, dist)
+        self.precision = resolved_precision(train_cfg.precision, dist.device)
+        if train_cfg.precision == "auto":
+            log.info("precision auto: %s on this %s", self.precision, dist.device.type)
         if train_cfg.checkpoint_activations:
             checkpointed = [m for m in model.modules() if hasattr(m, "checkpoint_layers")]
             if not checkpointed:
@@ -217,7 +234,7 @@ class Trainer:
         return to_device(batch, self.raw_model, self.dist.device)
 
     def _autocast(self):
-        return torch.autocast(self.dist.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        return torch.autocast(self.dist.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     # -- one update -------------------------------------------------------------------------
     def _update(self, batches, meter: Meter) -> float | None:

@@ -14,7 +14,7 @@ import yaml
 from speechxl import checkpoint as ckpt
 from speechxl.config import ConfigError
 from speechxl.train.pretrain import load_pretrain_config, pretrain
-from speechxl.train.trainer import NonFiniteError, Trainer
+from speechxl.train.trainer import NonFiniteError, TrainConfig, Trainer, resolved_precision
 from tests.conftest import TINY_CONFORMER, TINY_CTC, TINY_W2V, TINY_W2V_BERT, write_audio_set
 
 
@@ -437,6 +437,25 @@ def test_activation_checkpointing_of_a_model_without_layers_to_checkpoint_is_ref
         "batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5"])
     with pytest.raises(ConfigError, match="no encoder whose layers can be checkpointed"):
         pretrain(cfg)
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_precision_auto_is_bf16_only_where_the_cpu_computes_it(data, tmp_path, monkeypatch, has_bf16):
+    """train.precision=auto trains exactly as fp32 on a CPU without AVX-512 BF16 or AMX, as bf16 on one with."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: has_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolved_precision("auto", torch.device("cpu")) == ("bf16" if has_bf16 else "fp32")
+    assert resolved_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolved_precision("auto", torch.device("meta")) == "fp32"
+    pretrain(config(data, tmp_path / "auto", "train.max_steps=2", "train.precision=auto"))
+    pretrain(config(data, tmp_path / "named", "train.max_steps=2", f"train.precision={'bf16' if has_bf16 else 'fp32'}"))
+    assert_same_run(tmp_path / "auto", tmp_path / "named")
+    assert f"precision auto: {'bf16' if has_bf16 else 'fp32'} on this cpu" in (tmp_path / "auto/train.log").read_text()
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ConfigError, match="precision is fp32, bf16 or auto, not 'fp16'"):
+        TrainConfig(precision="fp16").validate()
 
 
 @pytest.mark.slow
