@@ -644,18 +644,7 @@ VERBS = {"prepare": (_add_prepare, _run_prepare), "units": (_add_units, _run_uni
          "fieldwork-report": (_add_fieldwork_report, _run_fieldwork_report)}
 
 
-def sleep_when_waiting() -> None:
-    """OpenMP threads that wait for work sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE), unless the
-    environment chooses (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). torch's threads otherwise spin on a core
-    that another busy process needs: beside one, training ran 3.5-4x slower instead of the fair 2x on 2
-    cores (docs/benchmarks.md, "A busy machine"). libgomp reads it when torch loads it, so this runs
-    before anything imports torch."""
-    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-
-
 def main(argv: list[str] | None = None) -> None:
-    sleep_when_waiting()
     parser = argparse.ArgumentParser(prog="speechxl", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -7,7 +7,7 @@ import speechxl
 
 # lowest first; a package may import itself and the packages of lower layers only
 LAYERS = [
-    {"errors", "atomic", "options", "workers", "versions"},
+    {"errors", "atomic", "options", "workers", "versions", "cpu_threads"},
     {"config"},
     {"checkpoint", "data"},
     {"text"},

@@ -6,17 +6,22 @@ Each workload runs once alone and once beside one busy single-threaded process (
 as a laptop's other job), per setting, in alternating rounds (each round visits the settings in
 another order, so that drift in the machine's speed hits them alike); the figures are medians over
 the rounds. Training: ``speechxl pretrain`` for ``--steps`` updates of a preset, the median of its
-logged steps per second after the first log interval. Decoding: ``speechxl decode`` of a model on a
+logged steps per second after the first log interval (``--train``: another training command, say the demo's
+CTC fine-tuning). Decoding: ``speechxl decode`` of a model on a
 data set, greedy, its real-time factor (decode.json). On 2 cores the fair slowdown beside one busy
 process is 2x.
 
     python tools/bench_busy.py --data egs/commonvoice/data/pretrain [--steps 160] [--rounds 3] \\
         [--model exp/ctc_phones --decode_data egs/commonvoice/data/dev] [--out busy.json]
+    python tools/bench_busy.py --data egs/commonvoice/data/pretrain --train "finetune --config \\
+        recipes/finetune/ctc_tiny.yaml architecture=recipes/pretrain/w2v_bert_tiny.yaml units=phones \\
+        lang_dir=egs/commonvoice/data/lang_phone ctc.freeze_encoder_steps=0"
 
-Settings: ``speechxl``'s own (it sets OMP_WAIT_POLICY=PASSIVE when neither it nor GOMP_SPINCOUNT is
-set: waiting OpenMP threads sleep), libgomp's default (GOMP_SPINCOUNT=300000: a waiting thread spins
-about 3 ms, then sleeps; what torch does when nothing is set), OpenMP's active wait policy (spin), and
-one thread (``train.threads=1``; training only).
+Settings: ``speechxl``'s own (cpu_threads.py: waiting threads spin, as libgomp's default has them, and the
+thread count follows the cores other processes leave free); its earlier default (waiting threads sleep:
+OMP_WAIT_POLICY=PASSIVE, a thread per core); torch as it comes (a thread per core, libgomp's default wait: a
+waiting thread spins about 3 ms, then sleeps); OpenMP's active wait policy (spin); one thread. The fixed
+counts are set with OMP_NUM_THREADS, which speechxl leaves alone.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -32,12 +38,16 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = {"speechxl (PASSIVE)": ({}, []), "libgomp default": ({"GOMP_SPINCOUNT": "300000"}, []),
-            "OMP_WAIT_POLICY=ACTIVE": ({"OMP_WAIT_POLICY": "ACTIVE"}, []), "1 thread": ({}, ["train.threads=1"])}
+CORES = str(len(os.sched_getaffinity(0)))
+SETTINGS = {"speechxl (follows the load)": {}, "PASSIVE, a thread per core": {"OMP_WAIT_POLICY": "PASSIVE",
+                                                                                "OMP_NUM_THREADS": CORES},
+            "torch as it comes": {"OMP_NUM_THREADS": CORES}, "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE",
+                                                                                      "OMP_NUM_THREADS": CORES},
+            "1 thread": {"OMP_NUM_THREADS": "1"}}
 
 
 def env_for(setting: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     return {**env, **setting}
 
 
@@ -53,11 +63,10 @@ def beside_busy(cmd: list[str], env: dict, busy: bool) -> None:
 
 def train_speed(setting: str, args, busy: bool) -> float:
     """Training steps per second (higher is faster)."""
-    env, overrides = SETTINGS[setting]
     with tempfile.TemporaryDirectory() as out:
-        beside_busy([sys.executable, "-m", "speechxl", "pretrain", "--config", str(ROOT / args.preset),
-                     f"data={args.data}", f"out={out}", f"train.max_steps={args.steps}", "train.log_every=20",
-                     "train.valid_every=100000", "train.save_every=100000", *overrides], env_for(env), busy)
+        beside_busy([sys.executable, "-m", "speechxl", *shlex.split(args.train), f"data={args.data}", f"out={out}",
+                     f"train.max_steps={args.steps}", "train.log_every=20", "train.valid_every=100000",
+                     "train.save_every=100000"], env_for(SETTINGS[setting]), busy)
         rows = [json.loads(x) for x in (Path(out) / "log.jsonl").read_text().splitlines()]
         rates = [r["steps_per_s"] for r in rows if r.get("split") == "train" and "steps_per_s" in r][1:]
         return statistics.median(rates)
@@ -65,17 +74,18 @@ def train_speed(setting: str, args, busy: bool) -> float:
 
 def decode_speed(setting: str, args, busy: bool) -> float:
     """Audio seconds decoded per second (1 / real-time factor; higher is faster)."""
-    env, _ = SETTINGS[setting]
     with tempfile.TemporaryDirectory() as out:
         beside_busy([sys.executable, "-m", "speechxl", "decode", args.model, args.decode_data, "--out", out],
-                    env_for(env), busy)
-        return 1 / json.loads((Path(out) / "decode.json").read_text())["real_time_factor"]
+                    env_for(SETTINGS[setting]), busy)
+        info = json.loads((Path(out) / "decode.json").read_text())
+        return info["audio_hours"] * 3600 / sum(info["seconds"].values())  # decode.json's RTF has 4 decimals
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="training data (a prepared data set)")
-    p.add_argument("--preset", default="recipes/pretrain/wav2vec2_tiny.yaml")
+    p.add_argument("--train", default="pretrain --config recipes/pretrain/wav2vec2_tiny.yaml",
+                   help="the training command: a speechxl verb and its arguments, less data, out and the intervals")
     p.add_argument("--steps", type=int, default=160)
     p.add_argument("--model", help="a CTC model to decode with (no decoding without it)")
     p.add_argument("--decode_data", help="the data set it decodes")
@@ -91,8 +101,6 @@ def main() -> None:
         order = args.settings[r % len(args.settings):] + args.settings[: r % len(args.settings)]
         for setting in order:
             for workload, speed in workloads.items():
-                if workload == "decode" and SETTINGS[setting][1]:
-                    continue  # a training override
                 run = runs.setdefault((workload, setting), {"alone": [], "busy": []})
                 for busy in ((False, True) if r % 2 == 0 else (True, False)):
                     run["busy" if busy else "alone"].append(speed(setting, args, busy))
@@ -110,7 +118,7 @@ def main() -> None:
               f"{statistics.median(slowdowns):.2f}x  ({' '.join(f'{s:.2f}' for s in slowdowns)})", flush=True)
     if args.out:
         args.out.write_text(json.dumps({
-            "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(), "preset": args.preset,
+            "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(), "train": args.train,
             "steps": args.steps, "model": args.model, "decode_data": args.decode_data, "rounds": args.rounds,
             "units": {"train": "steps per second", "decode": "audio seconds per second"},
             "results": results}, indent=1) + "\n")

@@ -15,6 +15,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from speechxl import checkpoint as ckpt
+from speechxl import cpu_threads
 from speechxl.data.manifest import Utterance
 from speechxl.models.card import ModelCard
 from speechxl.nn.conv_frontend import ConvFrontend
@@ -51,6 +52,8 @@ class LoadedModel:
         """wav (B, S), lengths (B,) on any device -> (log-probabilities (B, T, V) in fp32, frames (B,)),
         on the model's device, in its precision."""
         device = next(self.net.parameters(), torch.empty(0)).device
+        if device.type == "cpu":
+            cpu_threads.follow_load()
         with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
             return self.net.log_probs(wav.to(device), lengths.to(device))
 
@@ -196,6 +199,8 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
         torch.empty(0, device=target)
     except (RuntimeError, AssertionError) as e:
         raise ValueError(f"device {device!r} cannot be used here: {str(e).splitlines()[0]}") from None
+    if target.type == "cpu":
+        cpu_threads.follow_load()  # a first look at the load, so that the first batch already follows it
     found = ckpt.find_checkpoint(path)
     card = ModelCard.load(found)
     if card.task == "lid":

@@ -38,6 +38,7 @@ from speechxl.data.text_batching import TextBatchPlan
 from speechxl.errors import SpeechxlError
 from speechxl.nn.masking import MaskedFrames
 from speechxl import checkpoint as ckpt
+from speechxl import cpu_threads
 from speechxl.train.allocator import keep_freed_memory
 from speechxl.train.strategy import STRATEGIES, make_strategy
 from speechxl.train.distributed import Dist, all_gather, all_reduce_sum
@@ -80,7 +81,8 @@ class TrainConfig:
     nonfinite_patience: int = 10
     """Non-finite updates in a row before the run stops."""
     threads: int = 0
-    """torch CPU threads; 0 = torch's default."""
+    """torch CPU threads; 0 = one per core that other processes leave free, followed as the run goes
+    (cpu_threads.py); a count fixes it (the count changes a run's last bits)."""
     strategy: str = "ddp"
     """Under torchrun: ddp (the whole model on every worker) or fsdp (parameters sharded; train/strategy.py)."""
     checkpoint_activations: bool = False
@@ -329,7 +331,7 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         """Train to max_steps (or max_minutes), validating and saving as configured."""
         if self.cfg.threads:
-            torch.set_num_threads(self.cfg.threads)
+            cpu_threads.fix(self.cfg.threads)
         if self.cfg.keep_freed_memory and self.dist.device.type == "cpu":  # a CPU's activations live in the heap
             keep_freed_memory()
         batches = iter(self.streams)
@@ -339,6 +341,8 @@ class Trainer:
                    disable=not self.dist.main, dynamic_ncols=True, mininterval=2.0)
         budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes > 0 else float("inf")
         while self.step < self.cfg.max_steps and self.trained_seconds < budget:
+            if self.dist.device.type == "cpu":
+                cpu_threads.follow_load()
             t0 = time.time()
             audio = self._update(batches, meter)
             self.trained_seconds += time.time() - t0
