@@ -5,17 +5,16 @@ target 2).
 Each workload runs once alone and once beside one busy single-threaded process (``yes > /dev/null``,
 as a laptop's other job), per setting, in alternating rounds (each round visits the settings in
 another order, so that drift in the machine's speed hits them alike); the figures are medians over
-the rounds. Training: ``speechxl pretrain`` for ``--steps`` updates of a preset, the median of its
-logged steps per second after the first log interval (``--train``: another training command, say the demo's
-CTC fine-tuning). Decoding: ``speechxl decode`` of a model on a
-data set, greedy, its real-time factor (decode.json). On 2 cores the fair slowdown beside one busy
-process is 2x.
+the rounds. Training: ``--steps`` updates of ``--train`` (by default ``speechxl pretrain`` of wav2vec2_tiny;
+the second example: the demo's CTC), the median of its logged steps per second after the first log interval.
+Decoding: ``speechxl decode`` of a model on a data set, greedy, audio seconds per second of its acoustic
+model and search (decode.json). On 2 cores the fair slowdown beside one busy process is 2x.
 
     python tools/bench_busy.py --data egs/commonvoice/data/pretrain [--steps 160] [--rounds 3] \\
         [--model exp/ctc_phones --decode_data egs/commonvoice/data/dev] [--out busy.json]
     python tools/bench_busy.py --data egs/commonvoice/data/pretrain --train "finetune --config \\
         recipes/finetune/ctc_tiny.yaml architecture=recipes/pretrain/w2v_bert_tiny.yaml units=phones \\
-        lang_dir=egs/commonvoice/data/lang_phone ctc.freeze_encoder_steps=0"
+        lang_dir=egs/commonvoice/data/lang_phone valid_data=egs/commonvoice/data/dev ctc.freeze_encoder_steps=0"
 
 Settings: ``speechxl``'s own (cpu_threads.py: waiting threads spin, as libgomp's default has them, and the
 thread count follows the cores other processes leave free); its earlier default (waiting threads sleep:
