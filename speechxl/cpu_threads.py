@@ -43,15 +43,19 @@ def busy_seconds(cpus: set[int]) -> float:
 
 
 def own_seconds(pid: int | str = "self") -> float:
-    """CPU time of process ``pid`` and of its live descendants (a data loader's workers, say)."""
+    """CPU time of process ``pid`` and of its descendants, live (a data loader's workers, say) or ended."""
     proc = Path(f"/proc/{pid}")
     fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-    total = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    total = sum(map(int, fields[11:15])) / TICKS  # utime, stime, and the ended children's: cutime, cstime
     for children in proc.glob("task/*/children"):
-        for child in children.read_text().split():
+        try:
+            pids = children.read_text().split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for child in pids:
             try:
                 total += own_seconds(child)
-            except OSError:  # it ended meanwhile
+            except OSError:  # so did the child
                 pass
     return total
 
@@ -67,7 +71,11 @@ class LoadFollower:
         now = time.monotonic()
         if now - self.last[0] < EVERY:
             return
-        sample = (now, busy_seconds(self.cpus), own_seconds())
+        try:
+            sample = (now, busy_seconds(self.cpus), own_seconds())
+        except (OSError, ValueError) as e:  # a look that fails leaves the count as it is
+            log.debug("load not read: %s", e)
+            return
         (t0, busy0, own0), self.last = self.last, sample
         others = max(0.0, (sample[1] - busy0) - (sample[2] - own0)) / (now - t0)  # cores
         threads = max(1, min(self.most, math.floor(len(self.cpus) - others + 0.5)))
@@ -81,7 +89,7 @@ _fixed = False
 
 
 def fix(threads: int) -> None:
-    """``threads`` from now on, whatever the load."""
+    """``threads`` for the rest of the process, whatever the load."""
     global _fixed
     _fixed = True
     torch.set_num_threads(threads)
@@ -93,13 +101,21 @@ def follow_load() -> None:
     if _fixed:
         return
     if _follower is None:
-        try:
-            if "OMP_NUM_THREADS" in os.environ:
-                raise OSError("OMP_NUM_THREADS fixes the count")
-            _follower = LoadFollower(os.sched_getaffinity(0), torch.get_num_threads())
-            next(Path("/proc/self/task").glob("*/children"))  # else a child's work would look like another's
-        except (OSError, AttributeError, StopIteration, ValueError) as e:
-            log.debug("threads stay at %d: %s", torch.get_num_threads(), e or "no /proc/<pid>/task/*/children")
-            _follower, _fixed = None, True
+        _follower = _started()
+        if _follower is None:
+            _fixed = True
             return
     _follower()
+
+
+def _started() -> LoadFollower | None:
+    """A follower from now, or None where the count stays: the environment fixes it, or there is no /proc
+    that tells this process's children (else their work would look like another process's)."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    try:
+        next(Path("/proc/self/task").glob("*/children"))
+        return LoadFollower(os.sched_getaffinity(0), torch.get_num_threads())
+    except (OSError, AttributeError, StopIteration, ValueError) as e:  # AttributeError: no sched_getaffinity
+        log.debug("the thread count stays at %d: %s", torch.get_num_threads(), e or "no /proc/self/task/*/children")
+        return None

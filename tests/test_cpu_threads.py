@@ -44,6 +44,23 @@ def test_the_count_follows_what_other_processes_leave_free(threads, monkeypatch,
     assert "threads: 3 (other processes used 1.0 of 4 cores)" in caplog.text
 
 
+def test_a_look_at_the_load_that_fails_leaves_the_count(threads, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(cpu_threads.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cpu_threads, "busy_seconds", lambda cpus: 0.0)
+    monkeypatch.setattr(cpu_threads, "own_seconds", lambda: 0.0)
+    follower = cpu_threads.LoadFollower({0, 1}, most=2)
+    torch.set_num_threads(2)
+
+    def unreadable(cpus):
+        raise PermissionError("/proc/stat: permission denied")
+
+    monkeypatch.setattr(cpu_threads, "busy_seconds", unreadable)
+    clock[0] += 1.0
+    follower()
+    assert torch.get_num_threads() == 2
+
+
 def test_a_count_fixed_by_the_caller_or_the_environment_stays(threads, monkeypatch):
     monkeypatch.setattr(cpu_threads, "LoadFollower", lambda *a: pytest.fail("the load was looked at"))
     cpu_threads.fix(1)
@@ -61,14 +78,18 @@ def test_a_busy_process_elsewhere_takes_a_thread_and_a_busy_child_of_ours_does_n
     cores = len(os.sched_getaffinity(0))
     follower = cpu_threads.LoadFollower(os.sched_getaffinity(0), most=cores)
     torch.set_num_threads(cores)
-    child = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)  # ours: a data loader's worker, say
-    try:
-        time.sleep(1.2)
-        follower()
-        assert torch.get_num_threads() == cores
-    finally:
-        child.kill()
-        child.wait()
+    for ends in (False, True):  # ours: a data loader's worker, say, busy till the look or ended before it
+        child = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(1.2)
+            if ends:
+                child.kill()
+                child.wait()
+            follower()
+            assert torch.get_num_threads() == cores
+        finally:
+            child.kill()
+            child.wait()
     # a process outside this one's tree: its shell exits, so it is nobody's child here
     other = int(subprocess.run(["sh", "-c", "yes > /dev/null 2>&1 & echo $!"], capture_output=True, text=True,
                                check=True).stdout)
