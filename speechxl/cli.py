@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 from fractions import Fraction
