@@ -34,7 +34,7 @@ EVERY = 0.5
 def busy_seconds(cpus: set[int]) -> float:
     """CPU time spent on ``cpus`` since boot, by anyone (user, nice, system, irq, softirq; /proc/stat)."""
     total = 0
-    for line in Path("/proc/stat").read_text().splitlines():
+    for line in Path("/proc/stat").read_text(encoding="ascii").splitlines():
         name, *ticks = line.split()
         if name.startswith("cpu") and name != "cpu" and int(name[3:]) in cpus:
             user, nice, system, _idle, _iowait, irq, softirq = map(int, ticks[:7])
@@ -45,11 +45,12 @@ def busy_seconds(cpus: set[int]) -> float:
 def own_seconds(pid: int | str = "self") -> float:
     """CPU time of process ``pid`` and of its descendants, live (a data loader's workers, say) or ended."""
     proc = Path(f"/proc/{pid}")
-    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+    stat = (proc / "stat").read_text(encoding="ascii", errors="replace")  # "pid (name) state ...": any name
+    fields = stat.rsplit(")", 1)[1].split()
     total = sum(map(int, fields[11:15])) / TICKS  # utime, stime, and the ended children's: cutime, cstime
     for children in proc.glob("task/*/children"):
         try:
-            pids = children.read_text().split()
+            pids = children.read_text(encoding="ascii").split()
         except OSError:  # the thread ended meanwhile
             continue
         for child in pids:
