@@ -38,10 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORES = str(len(os.sched_getaffinity(0)))
-SETTINGS = {"speechxl (follows the load)": {}, "PASSIVE, a thread per core": {"OMP_WAIT_POLICY": "PASSIVE",
-                                                                                "OMP_NUM_THREADS": CORES},
-            "torch as it comes": {"OMP_NUM_THREADS": CORES}, "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE",
-                                                                                      "OMP_NUM_THREADS": CORES},
+SETTINGS = {"speechxl (follows the load)": {},
+            "PASSIVE, a thread per core": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": CORES},
+            "torch as it comes": {"OMP_NUM_THREADS": CORES},
+            "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE", "OMP_NUM_THREADS": CORES},
             "1 thread": {"OMP_NUM_THREADS": "1"}}
 
 
@@ -83,7 +83,8 @@ def decode_speed(setting: str, args, busy: bool) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="training data (a prepared data set)")
-    p.add_argument("--train", default="pretrain --config recipes/pretrain/wav2vec2_tiny.yaml",
+    preset = shlex.quote(str(ROOT / "recipes/pretrain/wav2vec2_tiny.yaml"))  # found from any directory
+    p.add_argument("--train", default=f"pretrain --config {preset}",
                    help="the training command: a speechxl verb and its arguments, less data, out and the intervals")
     p.add_argument("--steps", type=int, default=160)
     p.add_argument("--model", help="a CTC model to decode with (no decoding without it)")
