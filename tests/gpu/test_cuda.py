@@ -11,7 +11,7 @@ import torch
 from speechxl.models.registry import FAMILIES
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from speechxl.train.trainer import to_device
-from tests.train.test_pretrain import config, data, losses  # noqa: F401  (data: the fixture)
+from tests.train.runs import config, data, losses  # noqa: F401  (data: the fixture)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "pretrain"

@@ -16,7 +16,7 @@ from speechxl.nn.conformer import ConformerConfig
 from speechxl.text.lang_dir import make_lang_dir
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from tests.conftest import TINY_W2V_BERT, write_audio_set
-from tests.train.test_pretrain import assert_same_run, killed_after_step_3_then_resumed
+from tests.train.runs import assert_same_run, killed_after_step_3_then_resumed
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = ["batch.max_samples=64000", "batch.max_seconds=2.0", "batch.min_seconds=0.5", "batch.num_workers=0",

@@ -16,7 +16,7 @@ from speechxl.objectives.contrastive import ContrastiveConfig
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from tests.conftest import TINY_W2V_BERT
 from tests.models.test_mslam import BATCH, corpus, grads  # noqa: F401  (corpus: the fixture)
-from tests.train.test_pretrain import assert_same_run, killed_after_step_3_then_resumed
+from tests.train.runs import assert_same_run, killed_after_step_3_then_resumed
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from speechxl.errors import SpeechxlError
 from speechxl.train.kmeans import kmeans
 from speechxl.train.pretrain import load_pretrain_config, pretrain
 from tests.conftest import write_audio_set
-from tests.train.test_pretrain import assert_same_run, killed_after_step_3_then_resumed
+from tests.train.runs import assert_same_run, killed_after_step_3_then_resumed
 
 ROOT = Path(__file__).resolve().parents[2]
 # 20 ms frames (hop 5*4*4*4 = 320 samples), as the MFCC labels'

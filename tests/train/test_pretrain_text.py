@@ -9,7 +9,7 @@ import torch
 from speechxl import checkpoint as ckpt
 from speechxl.config import ConfigError
 from speechxl.train.pretrain_text import held_out, load_text_pretrain_config, pretrain_text
-from tests.train.test_pretrain import assert_same_run, killed_after_step_3_then_resumed
+from tests.train.runs import assert_same_run, killed_after_step_3_then_resumed
 
 TINY = ["tokenizer.vocab_size=80", "model.hidden_size=32", "model.num_layers=2", "model.num_heads=4",
         "model.intermediate_size=64", "model.max_positions=34", "batch.max_tokens=512", "batch.max_length=32",
