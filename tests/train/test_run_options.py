@@ -16,15 +16,18 @@ from tests.conftest import TINY_CONFORMER, TINY_CTC, TINY_W2V
 from tests.train.runs import assert_same_run, config, data, final_weights, losses  # noqa: F401  (data: the fixture)
 
 
+def torchrun(verb, args, out, *extra):
+    """``speechxl <verb>`` in two worker processes (torchrun), one thread each."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "speechxl", verb, *args, f"out={out}", *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
 def test_torchrun_two_processes(data, tmp_path):
     train, valid = data
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "speechxl", "pretrain", *TINY_W2V, f"data={train}", f"valid_data={valid}", f"out={out}",
-           "train.max_steps=3"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun("pretrain", [*TINY_W2V, f"data={train}", f"valid_data={valid}"], out, "train.max_steps=3")
     state = ckpt.load_trainer_state(ckpt.resolve(out / "checkpoints", "last"))
     assert state["step"] == 3 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["cpu"], state["rng"][1]["cpu"])  # workers draw different masks
@@ -46,28 +49,18 @@ def test_torchrun_validation_counts_every_workers_share(data, tmp_path):
     write_manifest([Utterance(**{**u.__dict__, "text": "ab ba"}) for u in read_manifest(valid)], labelled)
     make_lang_dir("chars", labelled, tmp_path / "lang_char")
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "speechxl", "finetune", *TINY_CTC, "units=chars", f"lang_dir={tmp_path / 'lang_char'}",
-           f"data={labelled}", f"valid_data={labelled}", f"out={out}", "train.max_steps=1"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun("finetune", [*TINY_CTC, "units=chars", f"lang_dir={tmp_path / 'lang_char'}", f"data={labelled}",
+                          f"valid_data={labelled}"], out, "train.max_steps=1")
     valid_rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"valid"' in x]
     assert valid_rows[-1]["ref_tokens"] == 5 * len(read_manifest(labelled))  # "ab ba": a b | b a
-
-
-def torchrun(args, out, *extra):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "speechxl", "pretrain", *args, f"out={out}", *extra]
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
 
 
 def test_torchrun_fsdp_trains_as_ddp_does_saves_whole_weights_and_resumes(data, tmp_path):
     train, valid = data
     args = [*TINY_W2V, f"data={train}", f"valid_data={valid}", "model.encoder.layerdrop=0.0", "train.save_every=2"]
-    torchrun(args, tmp_path / "ddp", "train.max_steps=3")
-    torchrun(args, tmp_path / "fsdp", "train.max_steps=2", "train.strategy=fsdp")
-    torchrun(args, tmp_path / "fsdp", "train.max_steps=3", "train.strategy=fsdp")  # resumed at step 2
+    torchrun("pretrain", args, tmp_path / "ddp", "train.max_steps=3")
+    torchrun("pretrain", args, tmp_path / "fsdp", "train.max_steps=2", "train.strategy=fsdp")
+    torchrun("pretrain", args, tmp_path / "fsdp", "train.max_steps=3", "train.strategy=fsdp")  # resumed at step 2
     ddp, fsdp = final_weights(tmp_path / "ddp"), final_weights(tmp_path / "fsdp")
     assert ddp.keys() == fsdp.keys() and all(ddp[k].shape == fsdp[k].shape for k in ddp)  # whole, not shards
     assert all(torch.allclose(ddp[k], fsdp[k], atol=1e-5) for k in ddp)
