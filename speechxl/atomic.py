@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -33,12 +34,16 @@ def atomic_path(path: str | Path, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path`` (with
     ``durable``, flushed to the disk first and its directory after).
 
-    The temporary name keeps the suffix, so libraries that pick a format by extension work. A file
-    gets the mode the user's umask gives (writers such as safetensors' create theirs 0600).
+    The temporary name keeps the suffix, so libraries that pick a format by extension work; it is
+    unpredictable and created with O_EXCL (``mkstemp``), so a link planted in a shared folder is
+    never followed, and two processes never share one. A file gets the mode the user's umask gives
+    (writers such as safetensors' create theirs 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.tmp", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         yield tmp
         if tmp.is_file():

@@ -87,7 +87,10 @@ def _add_prepare(sub) -> None:
 
 
 def _run_prepare(args) -> None:
-    CORPORA[args.corpus_type].run(args)
+    from speechxl.dir_lock import lock_dir
+
+    with lock_dir(args.out, "two prepare runs into one folder would remove each other's temporary files"):
+        CORPORA[args.corpus_type].run(args)
 
 
 def _add_units(sub) -> None:
@@ -347,6 +350,10 @@ def _run_transcribe(args) -> None:
         raise SystemExit(f"speechxl: {failed} of {len(args.audio)} files could not be read (see above)")
 
 
+OVERWRITE_HELP = ("write over a file in --out that is an input or that speechxl did not write there (it is kept "
+                  "as <name>.orig); without it such a file stops the run")
+
+
 def _add_transcribe_long(sub) -> None:
     p = sub.add_parser("transcribe-long", help="long recordings -> timed utterances, words and units (.tsv) as "
                                                "tiers of ELAN (.eaf) and Praat (.TextGrid) files")
@@ -364,6 +371,7 @@ def _add_transcribe_long(sub) -> None:
                                                                    "(about what the model was fine-tuned on)")
     option(p, "--tier", default="asr@speechxl", help="name of the new utterance tier (with --segments, its part "
                                                      "before @ and each speaker)")
+    option(p, "--overwrite", action="store_true", help=OVERWRITE_HELP)
     _add_beam_options(p)
     _add_lm_from_option(p)
     option(p, "--lang", help="language of the recordings (its LM, and the units it may output)")
@@ -374,11 +382,12 @@ def _add_transcribe_long(sub) -> None:
 def _run_transcribe_long(args) -> None:
     from speechxl.decode.longform import transcribe_recordings
     from speechxl.decode.recognizer import load
+    from speechxl.decode.timed_text import Outputs
 
     lm, beam = _search(args)
     asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average, precision=args.precision)
     folder = lambda d: Path(d) if d else None  # noqa: E731
-    for eaf in transcribe_recordings(asr, args.audio, Path(args.out), args.lang, folder(args.eaf_dir), args.tier,
+    for eaf in transcribe_recordings(asr, args.audio, Outputs(Path(args.out), args.overwrite), args.lang, folder(args.eaf_dir), args.tier,
                                      folder(args.textgrid_dir), args.segments, args.vad, args.max_region):
         print(eaf)
 
@@ -400,6 +409,7 @@ def _add_align(sub) -> None:
     option(p, "--textgrid", help="AUDIO TRANSCRIPT: the recording's own Praat TextGrid: the tiers go into a copy of it")
     option(p, "--tier", default="align@speechxl", help="name of the utterance tier (its word tier: align-words@...; "
                                                        "with annotation files, the part before @)")
+    option(p, "--overwrite", action="store_true", help=OVERWRITE_HELP)
     _model_options(p)
 
 
@@ -407,6 +417,7 @@ def _run_align(args) -> None:
     from speechxl.corpora.fieldwork import TierChoice
     from speechxl.decode.align import align_annotations, align_recording
     from speechxl.decode.model import load_model
+    from speechxl.decode.timed_text import Outputs
     from speechxl.text.orthography import load_orthography
 
     inputs = [Path(x) for x in args.inputs]
@@ -416,14 +427,15 @@ def _run_align(args) -> None:
     if not annotations and len(inputs) != 2:
         raise SystemExit("speechxl: align: give AUDIO TRANSCRIPT, or ELAN / TextGrid files with --tiers")
     model = load_model(args.model, device=args.device, average=args.average, precision=args.precision)
+    out = Outputs(Path(args.out), args.overwrite)
     if annotations:
         rules = load_orthography(args.rules)
         for path in inputs:
-            for written in align_annotations(model, path, TierChoice(list(args.tiers)), Path(args.out), args.lang,
+            for written in align_annotations(model, path, TierChoice(list(args.tiers)), out, args.lang,
                                              rules, args.tier.split("@")[0]):
                 print(written)
         return
-    for path in align_recording(model, inputs[0], inputs[1], Path(args.out), args.lang,
+    for path in align_recording(model, inputs[0], inputs[1], out, args.lang,
                                 Path(args.eaf) if args.eaf else None, args.tier,
                                 Path(args.textgrid) if args.textgrid else None):
         print(path)

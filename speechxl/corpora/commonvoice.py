@@ -29,6 +29,7 @@ from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limi
 from speechxl.data.validate import Limits
 from speechxl.options import option, words
 from speechxl.text import normalize as norm
+from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def prepare_commonvoice(
         written.append(prepare_set(out_dir / name, sources, checked, limits, info, require_text, strict))
     for loc in train_locales + heldout_locales:
         text = loc.lm_text()
-        atomic_write(out_dir / "lm_text" / f"{loc.lang}.txt", "".join(t + "\n" for t in text))
+        atomic_write(inside(out_dir / "lm_text", f"{loc.lang}.txt"), "".join(t + "\n" for t in text))
         log.info("%s: %d sentences of language-model text", out_dir / "lm_text" / f"{loc.lang}.txt", len(text))
     return written
 

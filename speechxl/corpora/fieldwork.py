@@ -53,6 +53,7 @@ from speechxl.corpora.prepare import (Source, add_limit_arguments, convert, limi
 from speechxl.data.validate import Limits, Reject, write_rejects
 from speechxl.options import option, words
 from speechxl.text.orthography import Orthography, character_table, load_orthography
+from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +401,7 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
     held_out = {u for name in ("dev", "test") for u in (rules.normalize(s.raw_text, lang) for s in sets[name]) if u}
     text = lm_text(extra_text, rules, lang, held_out)
     if texts:
-        atomic_write(out / "lm_text" / f"{lang}.txt", "".join(t + "\n" for t in text))
+        atomic_write(inside(out / "lm_text", f"{lang}.txt"), "".join(t + "\n" for t in text))
         log.info("%s: %d sentences of language-model text", out / "lm_text" / f"{lang}.txt", len(text))
     return summary
 

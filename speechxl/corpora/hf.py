@@ -19,6 +19,7 @@ from pathlib import Path
 
 from speechxl.corpora.prepare import SetSources, Source, add_set_arguments, run_sets, store_for
 from speechxl.options import option
+from speechxl.untrusted import file_name, inside
 
 HELP = "Hugging Face datasets saved with save_to_disk (an Audio column, text[, speaker, language])"
 TEXT_COLUMNS = ("text", "sentence", "transcription", "transcript", "normalized_text")
@@ -62,9 +63,12 @@ def read_hf_dataset(directory: Path, lang: str | None, store: Path, text_column:
         utt_lang = (row[lang_col] if lang_col else None) or lang
         if not utt_lang:
             raise ValueError(f"--datasets {directory}: row {i} has no language: give --lang")
+        utt_lang = str(utt_lang)
         clip = row[audio]
         if clip["bytes"] is not None:  # the usual case: the dataset holds the file itself
-            path = store / STAGING / directory.name / f"{uid}{Path(clip['path'] or '').suffix}"
+            # named by the row's number, never by anything in the data (an id may be a path)
+            suffix = Path(clip["path"] or "").suffix[1:]  # libsndfile tells some formats by it
+            path = inside(store / STAGING, directory.name, f"{i:08d}.{file_name(suffix, 8)}" if suffix else f"{i:08d}")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(clip["bytes"])
         else:

@@ -27,6 +27,7 @@ from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.options import option
 from speechxl.text import normalize as norm
+from speechxl.untrusted import MAX_NAME, file_name, inside, lang_problem, name_problem, shown
 from speechxl.workers import process_map
 from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
                                     summarize, write_rejects)
@@ -109,14 +110,17 @@ def convert(sources: Iterable[Source], limits: Limits, jobs: int = 2, desc: str 
     Returns utterance id -> (duration, problem or None). Uses ``jobs`` processes.
     """
     by_file: dict[str, _Job] = {}
+    results: _Checked = {}
     for s in sources:
+        if bad := bad_name(s):  # before anything is written for it
+            results[s.id] = (0.0, bad)
+            continue
         job = by_file.setdefault(s.path, _Job(s.path, s.store))
         job.segments.append((s.id, s.offset, s.duration, s.stated_duration))
     work = [(job, limits) for job in by_file.values()]
     for store_dir in {Path(job.store).parent for job in by_file.values()}:
         for stale in store_dir.glob(".*.tmp*"):  # left by a killed run
             stale.unlink()
-    results: _Checked = {}
     bar = tqdm(total=len(work), desc=desc, unit="file", dynamic_ncols=True, mininterval=1.0)
     for _, r in process_map(_run_job_star, work, jobs, on_crash=_crashed):
         results.update(r)
@@ -125,11 +129,22 @@ def convert(sources: Iterable[Source], limits: Limits, jobs: int = 2, desc: str 
     return results
 
 
+def bad_name(s: Source) -> tuple[str, str] | None:
+    """("bad_name", which value and why) if a name the corpus gives ``s`` cannot be one, else None."""
+    for what, value in (("utterance id", s.id), ("speaker", s.speaker), ("recording", s.recording)):
+        if value is not None and (problem := name_problem(value)):
+            return "bad_name", f"{what} {shown(value)}: {problem}"
+    if problem := lang_problem(s.lang):
+        return "bad_name", f"language {shown(s.lang)}: {problem}"
+    return None
+
+
 def store_for(store: Path, lang: str, path: Path, name: str) -> str:
     """Where the one 16 kHz FLAC copy of a recording file goes: store/<lang>/<name>-<hash of its
-    path>.flac (the hash keeps files of one name in other folders apart)."""
-    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    return str(store / lang / f"{name}-{key}.flac")
+    path>.flac (the hash keeps files of one name in other folders apart; the names from the corpus
+    made file-name-safe: a language or name that is not one is a reject before anything is written)."""
+    key = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return str(inside(store, file_name(lang, 64), f"{file_name(name)}-{key}.flac"))
 
 
 @dataclass
@@ -246,7 +261,7 @@ def build_set(
     seen: set[str] = set()
     for s in sources:
         if s.id in seen:
-            rejects.append(Reject(s.id, s.path, "duplicate", "utterance id already used"))
+            rejects.append(Reject(shown(s.id, MAX_NAME), shown(s.path, 4096), "duplicate", "utterance id already used"))
             continue
         seen.add(s.id)
         seconds, problem = checked[s.id]
@@ -254,7 +269,7 @@ def build_set(
         if problem is None and require_text:
             problem = check_transcript(text, seconds, limits)
         if problem is not None:
-            rejects.append(Reject(s.id, s.path, *problem))
+            rejects.append(Reject(shown(s.id, MAX_NAME), shown(s.path, 4096), *problem))
             continue
         utts.append(Utterance(
             id=s.id, audio=s.store, duration=round(seconds, 4), lang=s.lang, speaker=s.speaker,

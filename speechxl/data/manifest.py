@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from speechxl.atomic import atomic_write
+from speechxl.untrusted import check_lang, check_name
 
 MANIFEST = "utts.jsonl"
 
@@ -96,7 +97,8 @@ def write_manifest(utts: Iterable[Utterance], data_dir: str | Path) -> None:
 
 
 def read_manifest(data_dir: str | Path) -> list[Utterance]:
-    """Read ``utts.jsonl``; audio paths come back absolute."""
+    """Read ``utts.jsonl``; audio paths come back absolute. A record whose id, speaker, recording or
+    language cannot be a name (a data dir from someone else: ``untrusted.py``) is an error naming its line."""
     data_dir = Path(data_dir)
     path = data_dir / MANIFEST
     if not path.is_file():
@@ -110,6 +112,10 @@ def read_manifest(data_dir: str | Path) -> list[Utterance]:
                 u = Utterance.from_json(line)
             except (json.JSONDecodeError, TypeError) as e:
                 raise ValueError(f"{path}:{n}: not an utterance record: {e}") from None
+            for what, value in (("utterance id", u.id), ("speaker", u.speaker), ("recording", u.recording)):
+                if value is not None:
+                    check_name(value, what, f"{path}:{n}")
+            check_lang(u.lang, f"{path}:{n}")
             u.audio = _resolve(u.audio, data_dir)
             utts.append(u)
     return utts

@@ -31,6 +31,8 @@ REASONS = {
     "too_short_for_transcript": "fewer model frames than CTC needs for the transcript",
     "unknown_units": "the transcript has symbols outside the unit set",
     "duplicate": "the same utterance id appears twice in the source",
+    "bad_name": "an utterance id, speaker, recording or language code that cannot be a name (a path "
+                "separator, whitespace, a control character, too long)",
     "no_times": "an annotation tier without times (a symbolic ELAN tier, a TextGrid point tier)",
     "bad_times": "an annotation that ends before it starts",
     "overlap": "an annotation overlapping another speaker's, left out by the overlap policy",

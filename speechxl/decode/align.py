@@ -44,7 +44,7 @@ from speechxl.data.audio import SAMPLE_RATE, load_audio
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
-from speechxl.decode.timed_text import Aligned, Word, write_eaf, write_textgrid, write_tsv
+from speechxl.decode.timed_text import Aligned, Outputs, Word, write_eaf, write_textgrid, write_tsv
 from speechxl.data.vad import energy_regions
 from speechxl.text.normalize import normalize as normalize_text
 from speechxl.text.orthography import Orthography
@@ -236,22 +236,25 @@ def _within(lp: torch.Tensor, lo: float, hi: float, words: list[str], ids: list[
     return align_log_probs(lp[a:b], [words], [ids], symbols, sep, shift, offset=a * shift)[0]
 
 
-def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path, lang: str,
+def align_recording(model: LoadedModel, audio: Path, transcript: Path, out: Path | Outputs, lang: str,
                     eaf: Path | None = None, tier: str = "align@speechxl",
                     textgrid: Path | None = None) -> tuple[Path, Path, Path]:
     """``<out>/<name>.tsv``, ``.eaf`` and ``.TextGrid`` of ``transcript`` aligned to ``audio``."""
+    out = out if isinstance(out, Outputs) else Outputs(out)
+    paths = out.claim(audio.stem, [audio, transcript, eaf, textgrid])
     samples = load_audio(audio)
     aligned = align(model, samples, read_transcript(transcript), lang, where=str(transcript))
     tiers = {tier: aligned}
-    tsv = write_tsv(out / f"{audio.stem}.tsv", tiers)
-    written = write_eaf(out / f"{audio.stem}.eaf", audio, tiers, model.kind, eaf, time_origin(eaf) if eaf else 0.0)
-    grid = write_textgrid(out / f"{audio.stem}.TextGrid", tiers, model.kind, samples.size / SAMPLE_RATE, textgrid)
+    tsv = write_tsv(paths[0], tiers)
+    written = write_eaf(paths[1], audio, tiers, model.kind, eaf, time_origin(eaf) if eaf else 0.0)
+    grid = write_textgrid(paths[2], tiers, model.kind, samples.size / SAMPLE_RATE, textgrid)
+    out.wrote(paths)
     log.info("%s: %d utterances, %d words aligned -> %s, %s", audio, len(aligned),
              sum(len(u.words) for u in aligned), written, grid)
     return tsv, written, grid
 
 
-def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, out: Path, lang: str,
+def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, out: Path | Outputs, lang: str,
                       rules: Orthography = Orthography(), tier: str = "align") -> tuple[Path, Path, Path]:
     """The annotations of the chosen tiers of an ELAN file or TextGrid aligned inside their own spans, each
     speaker's into a tier ``<tier>@<speaker>`` of a copy of the file (and of a new file of the other kind):
@@ -264,6 +267,8 @@ def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, 
     if not annotations:
         raise ValueError(f"{annotation}: no annotation in a tier matching --tiers {' '.join(choice.names)} "
                          f"(its tiers: {', '.join(names)})")
+    out = out if isinstance(out, Outputs) else Outputs(out)
+    paths = out.claim(media.stem, [annotation, media])
     usable = [a for a in annotations if a.text.strip() and not rules.dropped_by(a.text) and a.end > a.start]
     log.info("%s: %d of %d annotations to align (the others empty or dropped by the rules)", annotation,
              len(usable), len(annotations))
@@ -275,10 +280,10 @@ def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, 
     tiers = {f"{tier}@{speaker}": align(model, lp, rows, lang, where=f"{annotation} {speaker}",
                                         normalize=lambda text: rules.normalize(text, lang))
              for speaker, rows in by_speaker.items()}
-    tsv = write_tsv(out / f"{media.stem}.tsv", tiers)
-    written = write_eaf(out / f"{media.stem}.eaf", media, tiers, model.kind, annotation if eaf else None,
+    tsv = write_tsv(paths[0], tiers)
+    written = write_eaf(paths[1], media, tiers, model.kind, annotation if eaf else None,
                         time_origin(annotation) if eaf else 0.0)
-    grid = write_textgrid(out / f"{media.stem}.TextGrid", tiers, model.kind, samples.size / SAMPLE_RATE,
-                          None if eaf else annotation)
+    grid = write_textgrid(paths[2], tiers, model.kind, samples.size / SAMPLE_RATE, None if eaf else annotation)
+    out.wrote(paths)
     log.info("%s: %d utterances of %d speakers aligned -> %s, %s", annotation, len(usable), len(tiers), written, grid)
     return tsv, written, grid

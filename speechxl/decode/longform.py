@@ -40,7 +40,7 @@ from speechxl.data.audio import SAMPLE_RATE, load_audio
 from speechxl.decode.align import align_log_probs
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.recognizer import Recognizer
-from speechxl.decode.timed_text import Aligned, write_eaf, write_textgrid, write_tsv
+from speechxl.decode.timed_text import Aligned, Outputs, write_eaf, write_textgrid, write_tsv
 from speechxl.data.vad import MAX_REGION, speech_regions
 from speechxl.text.units import UNK, WORD
 
@@ -115,14 +115,16 @@ def user_segments(base: Path, choice: TierChoice, tier: str) -> dict[str, list[t
     return dict(regions)
 
 
-def transcribe_recordings(asr: Recognizer, paths: list[str], out: Path, lang: str | None = None,
+def transcribe_recordings(asr: Recognizer, paths: list[str], out: Path | Outputs, lang: str | None = None,
                           eaf_dir: Path | None = None, tier: str = "asr@speechxl", textgrid_dir: Path | None = None,
                           segments: list[str] | None = None, vad: str = "silero", max_region: float = MAX_REGION
                           ) -> list[Path]:
     """Each recording -> <out>/<name>.tsv, .eaf and .TextGrid; returns the ELAN files written."""
+    out = out if isinstance(out, Outputs) else Outputs(out)
     written = []
     for p in map(Path, paths):
         eaf, grid = own_file(eaf_dir, p, ".eaf"), own_file(textgrid_dir, p, ".TextGrid")
+        files = out.claim(p.stem, [p, eaf, grid])
         samples = load_audio(p)
         if segments:
             base = eaf or grid
@@ -133,9 +135,10 @@ def transcribe_recordings(asr: Recognizer, paths: list[str], out: Path, lang: st
             regions = {tier: speech_regions(samples, vad, max_region=max_region)}
         tiers = transcribe_regions(asr, samples, regions, lang)
         origin = time_origin(eaf) if eaf else 0.0
-        write_tsv(out / f"{p.stem}.tsv", tiers)
-        write_textgrid(out / f"{p.stem}.TextGrid", tiers, asr.model.kind, samples.size / SAMPLE_RATE, grid)
-        written.append(write_eaf(out / f"{p.stem}.eaf", p, tiers, asr.model.kind, eaf, origin))
+        write_tsv(files[0], tiers)
+        write_textgrid(files[2], tiers, asr.model.kind, samples.size / SAMPLE_RATE, grid)
+        written.append(write_eaf(files[1], p, tiers, asr.model.kind, eaf, origin))
+        out.wrote(files)
         log.info("%s: %d utterances in %d tiers transcribed -> %s", p, sum(map(len, tiers.values())), len(tiers),
                  written[-1])
     return written

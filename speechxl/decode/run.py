@@ -44,6 +44,7 @@ from speechxl.eval.metrics import trn_files, views
 from speechxl.models.ctc import greedy_ids
 from speechxl.text.units import BLANK, UNK, WORD, Units
 from speechxl.versions import versions
+from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def phone_maps(model: LoadedModel, langs: list[str], inventory: str | Path, meth
         table = Path(method) / f"phone_map_{lang}.tsv" if Path(method).is_dir() else Path(method)
         maps[lang] = (PhoneMap.load(table, phones) if table.is_file()
                       else PhoneMap.build(model_phones, phones, method, max_distance))
-        maps[lang].save(out / f"phone_map_{lang}.tsv")
+        maps[lang].save(inside(out, f"phone_map_{lang}.tsv"))
         if maps[lang].dropped():
             log.info("%s: %d model phones dropped (no inventory phone in %s, or none near enough): %s", lang,
                      len(maps[lang].dropped()), inv,

@@ -14,14 +14,27 @@
 - ``<name>.TextGrid``: a copy of the user's TextGrid (or a new one) with the same tiers as
   interval tiers (the confidences as intervals of the words' spans); the user's tiers keep their
   entries, and end where the recording does if it is longer than the TextGrid was.
+
+``Outputs`` decides where they go: never onto an input, nor over a file speechxl did not write
+(unless ``--overwrite``, and then the old file is kept beside it as ``<name>.orig``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from speechxl.atomic import atomic_path, atomic_write
+from speechxl.untrusted import inside
+
+log = logging.getLogger(__name__)
+WRITTEN = ".speechxl-written.json"
+"""In an output folder: each file speechxl wrote there, with its SHA-256, so that a re-run replaces
+its own files and never one of the user's (or one the user has since edited)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,58 @@ class Aligned:
     text: str
     confidence: float
     words: tuple[Word, ...]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Outputs:
+    """An output folder of ``align`` or ``transcribe-long``. ``claim(stem, inputs)`` gives the paths of one
+    recording's ``.tsv``, ``.eaf`` and ``.TextGrid``, refusing (ValueError) a path that is one of the
+    ``inputs`` or a file speechxl did not write there, unless ``overwrite``: then the old file is copied to
+    ``<name>.orig`` (``.orig.1``, ...) first. ``wrote(paths)`` records what was written (WRITTEN)."""
+
+    def __init__(self, folder: Path, overwrite: bool = False):
+        self.folder, self.overwrite = Path(folder), overwrite
+        record = self.folder / WRITTEN
+        try:
+            self.written = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        except (ValueError, UnicodeDecodeError):
+            self.written = {}  # unreadable: nothing in the folder counts as speechxl's
+        if not isinstance(self.written, dict):
+            self.written = {}
+
+    def claim(self, stem: str, inputs: list[Path | None]) -> tuple[Path, Path, Path]:
+        paths = tuple(inside(self.folder, f"{stem}{suffix}") for suffix in (".tsv", ".eaf", ".TextGrid"))
+        given = [p.resolve() for p in inputs if p is not None]
+        for path in paths:
+            if not path.exists() and not path.is_symlink():
+                continue
+            if path.resolve() in given:
+                why = "is an input of this run"
+            elif path.is_file() and not path.is_symlink() and self.written.get(path.name) == _sha256(path):
+                continue  # speechxl's own, unchanged since: a re-run replaces it
+            else:
+                why = "exists and is not a file speechxl wrote there (or it was edited since)"
+            if not self.overwrite:
+                raise ValueError(f"{path}: {why}; give another --out, or --overwrite (which keeps the old file "
+                                 "as <name>.orig)")
+            self._keep(path)
+        return paths  # type: ignore[return-value]
+
+    def _keep(self, path: Path) -> None:
+        backup, n = path.with_name(path.name + ".orig"), 0
+        while backup.exists() or backup.is_symlink():
+            n += 1
+            backup = path.with_name(f"{path.name}.orig.{n}")
+        shutil.copyfile(path, backup)
+        path.unlink()  # a link is removed, not written through
+        log.warning("%s: kept the file that was there as %s (--overwrite)", path, backup.name)
+
+    def wrote(self, paths) -> None:
+        self.written.update({p.name: _sha256(p) for p in paths})
+        atomic_write(self.folder / WRITTEN, json.dumps(self.written, indent=1, sort_keys=True) + "\n")
 
 
 def derived_tier(tier: str, what: str) -> str:

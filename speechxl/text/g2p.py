@@ -8,9 +8,11 @@ token is one phone (see ``clean_word``). Results are cached per language in a TS
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import os
+from speechxl.untrusted import inside
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -81,13 +83,27 @@ class G2P:
         self.backend = EspeakBackend(self.voice, preserve_punctuation=False, with_stress=False,
                                      language_switch="remove-flags", words_mismatch="ignore")
         self.cache: dict[str, list[str]] = {}
-        self.cache_file = Path(cache_dir) / f"{lang}.tsv" if cache_dir else None
+        self.cache_file = inside(cache_dir, f"{lang}.tsv") if cache_dir else None
         if self.cache_file and self.cache_file.is_file():
             with open(self.cache_file, encoding="utf-8") as f:
                 for line in f:
                     text, tab, phones = line.rstrip("\n").partition("\t")
                     if tab and line.endswith("\n"):  # a killed run may leave half a line
                         self.cache[text] = phones.split(" ") if phones else []
+
+    def _append(self, new: dict[str, list[str]]) -> None:
+        """Add a batch to the cache file in one write under an exclusive lock (O_APPEND), so that two
+        processes never interleave their lines; a text that could not be read back as one line is
+        not cached."""
+        lines = "".join(f"{t}\t{' '.join(p)}\n" for t, p in new.items() if "\t" not in t and "\n" not in t)
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.cache_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, lines.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # the lock goes with it
 
     def __call__(self, texts: list[str]) -> list[list[str]]:
         """Phones (with "|" between words) for each normalised text."""
@@ -104,9 +120,5 @@ class G2P:
                 new[text] = phones
             self.cache.update(new)
             if self.cache_file:
-                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.cache_file, "a", encoding="utf-8") as f:
-                    f.writelines(f"{t}\t{' '.join(p)}\n" for t, p in new.items())
-                    f.flush()
-                    os.fsync(f.fileno())
+                self._append(new)
         return [self.cache[t] for t in texts]

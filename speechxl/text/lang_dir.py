@@ -31,6 +31,7 @@ from speechxl.data.manifest import Utterance, read_manifest
 from speechxl.text.ngram import train_ngram, write_arpa
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer
 from speechxl.text.units import Units
+from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _write_lms(out_dir: Path, by_lang: dict[str, list[list[str]]], order: int) -
     stats = {}
     for lang, sentences in sorted(by_lang.items()):
         model = train_ngram(sentences, order)
-        write_arpa(model, out_dir / f"{lang}.arpa")
+        write_arpa(model, inside(out_dir, f"{lang}.arpa"))
         stats[lang] = {"sentences": len(sentences), "tokens": sum(map(len, sentences)), "vocab": len(model.vocab)}
     return stats
 
@@ -117,7 +118,7 @@ def _write_inventories(tokenizer: PhoneTokenizer, langs: list[str], lm_text: Pat
         counts = Counter(p for phones in tokenizer.g2p(lang)(lines) for p in phones if p != "|")
         rows = [f"# {lang}: {len(counts)} phones from {len(lines)} sentences of {path} (espeak-ng)"]
         rows += [f"{p}\t# {n}" for p, n in counts.most_common()]
-        atomic_write(out_dir / f"{lang}.txt", "\n".join(rows) + "\n")
+        atomic_write(inside(out_dir, f"{lang}.txt"), "\n".join(rows) + "\n")
 
 
 def make_word_lms(train_dir: str | Path | list, out_dir: str | Path, lm_text: str | Path | None = None,
@@ -190,7 +191,7 @@ def make_lang_dir(kind: str, train_dir: str | Path | list, out_dir: str | Path,
     atomic_write(out_dir / "unit_counts.tsv", "\n".join(rows) + "\n")
     if kind != "bpe":
         for lang in langs:
-            Units.build(counts[lang], word_boundary=True).save(out_dir / f"units_{lang}.txt")
+            Units.build(counts[lang], word_boundary=True).save(inside(out_dir, f"units_{lang}.txt"))
 
     info["units"] = len(units)
     info["languages"] = {lang: sum(c.values()) for lang, c in counts.items()}

@@ -36,7 +36,7 @@ from speechxl.models.ctc import CTCConfig
 from speechxl.models.lid import LIDConfig
 from speechxl.text.lang_dir import UNIT_KINDS
 from speechxl.train.distributed import finish_distributed, init_distributed
-from speechxl.train.exp_lock import lock_experiment
+from speechxl.dir_lock import lock_dir
 from speechxl.train.schedules import ScheduleConfig
 from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
                                   start_afresh, stream_batches)
@@ -84,7 +84,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     """Run (or resume) fine-tuning; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
-    lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
+    lock = lock_dir(out) if dist.main else None  # noqa: F841  (held until the run returns)
     if cfg.restart:
         start_afresh(out, dist)
     if not cfg.init.get("speech") and (cfg.ctc.freeze_frontend or cfg.ctc.freeze_encoder_steps):

@@ -37,7 +37,7 @@ from speechxl.models.speech_encoder import FRONTENDS
 from speechxl.models.registry import FAMILIES
 from speechxl.text.units import BLANK, Units
 from speechxl.train.distributed import finish_distributed, init_distributed
-from speechxl.train.exp_lock import lock_experiment
+from speechxl.dir_lock import lock_dir
 from speechxl.train.labels import label_utterances, read_texts, unit_sentences
 from speechxl.train.setup import RunConfig, build_model, load_run_config, record_start, start_afresh, stream_batches
 from speechxl.train.metrics import train_log
@@ -108,7 +108,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, float]:
     """Run (or resume) pretraining; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
-    lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
+    lock = lock_dir(out) if dist.main else None  # noqa: F841  (held until the run returns)
     if cfg.restart:
         start_afresh(out, dist)
     kinds = _stream_kinds(cfg)

@@ -36,7 +36,7 @@ from speechxl.interop.hf_xlmr import load_text_encoder
 from speechxl.models.text_encoder import TextMLM, TextMLMConfig
 from speechxl.text.xlmr_tokenizer import MODEL_FILE, XlmrTokenizer, train_xlmr_tokenizer
 from speechxl.train.distributed import all_gather, finish_distributed, init_distributed
-from speechxl.train.exp_lock import lock_experiment
+from speechxl.dir_lock import lock_dir
 from speechxl.train.labels import read_texts
 from speechxl.train.metrics import train_log
 from speechxl.train.schedules import ScheduleConfig
@@ -119,7 +119,7 @@ def pretrain_text(cfg: TextPretrainConfig) -> dict[str, float]:
     """Run (or resume) text pretraining; returns the final validation figures."""
     dist = init_distributed()
     out = Path(cfg.out)
-    lock = lock_experiment(out) if dist.main else None  # noqa: F841  (held until the run returns)
+    lock = lock_dir(out) if dist.main else None  # noqa: F841  (held until the run returns)
     if cfg.restart:
         start_afresh(out, dist)
     texts = read_texts(cfg.data)

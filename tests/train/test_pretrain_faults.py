@@ -190,9 +190,9 @@ def test_a_second_trainer_in_one_experiment_dir_is_refused_naming_the_first(data
     import os
 
     from speechxl.errors import SpeechxlError
-    from speechxl.train.exp_lock import lock_experiment
+    from speechxl.dir_lock import lock_dir
 
-    held = lock_experiment(tmp_path / "busy")  # what a running trainer holds
+    held = lock_dir(tmp_path / "busy")  # what a running trainer holds
     with pytest.raises(SpeechxlError, match=rf"busy is in use by pid {os.getpid()} on "):
         pretrain(config(data, tmp_path / "busy", "train.max_steps=1"))
     held.close()  # the first one ends (a kill releases it too)
