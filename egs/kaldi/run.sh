@@ -16,6 +16,7 @@ path_options="train dev test pretrain"
 prepare_data() {  # stage 1: the Kaldi dirs -> $data
   local dirs=("$train" "$dev" "$test") names=(train dev test)
   if [ -n "$pretrain" ]; then dirs+=("$pretrain"); names+=(pretrain); fi
+  if [ -L "$data/pretrain" ]; then rm "$data/pretrain"; fi  # an earlier run's link to train: never written through
   run_stage 1 "import Kaldi dirs" speechxl prepare kaldi --kaldi_dirs "${dirs[@]}" --names "${names[@]}" \
     --lang "$lang" --out "$data" --jobs "$nj"
   if [ -z "$pretrain" ]; then ln -sfn train "$data/pretrain"; fi

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from speechxl import __version__
-from speechxl.data.audio import SAMPLE_RATE, AudioError, load_audio, write_audio
+from speechxl.data.audio import MAX_HOURS, SAMPLE_RATE, AudioError, load_audio, write_audio
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.options import option
@@ -34,6 +34,9 @@ from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, ch
 
 log = logging.getLogger(__name__)
 END_SLACK = 0.05  # seconds a segment may end past its file's end (rounded durations): it ends at the end
+WHOLE_FILE_SLACK = 60.0
+"""Seconds past the longest utterance a whole-file utterance's header may claim before it is rejected
+as too long without being read (a 10-hour file is never decoded only to be rejected)."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,14 @@ _Checked = dict[str, tuple[float, tuple[str, str] | None]]
 def _run_job(job: _Job, limits: Limits) -> _Checked:
     """Decode (or reuse) one source file and check each of its utterances."""
     store = Path(job.store)
+    whole_files = all(offset == 0 and duration is None for _, offset, duration, _ in job.segments)
+    most = limits.max_duration + WHOLE_FILE_SLACK if whole_files else MAX_HOURS * 3600  # told by the header
     try:
-        if store.is_file():
-            audio = load_audio(store)
-        else:
-            audio = load_audio(job.path)
+        audio = load_audio(store if store.is_file() else job.path, max_seconds=most)
     except AudioError as e:
         return {uid: (0.0, (e.reason, e.detail)) for uid, *_ in job.segments}
+    except MemoryError:
+        return {uid: (0.0, ("decoder_crashed", "out of memory while decoding it")) for uid, *_ in job.segments}
     whole = check_audio(audio, SAMPLE_RATE, Limits(min_duration=0.0, max_duration=float("inf")))
     if whole is None and not store.is_file():
         write_audio(store, audio)

@@ -80,8 +80,12 @@ def _relative(path: str, base: Path) -> str:
 
 
 def write_manifest(utts: Iterable[Utterance], data_dir: str | Path) -> None:
-    """Write ``utts.jsonl`` and the Kaldi view, sorted by utterance id, atomically."""
+    """Write ``utts.jsonl`` and the Kaldi view, sorted by utterance id, atomically. A ``data_dir`` that
+    is a symbolic link is refused: the set would be written into the one it points to."""
     data_dir = Path(data_dir)
+    if data_dir.is_symlink():
+        raise ValueError(f"{data_dir}: a symbolic link to {os.readlink(data_dir)}; writing this set there would "
+                         "overwrite that one: remove the link first")
     data_dir.mkdir(parents=True, exist_ok=True)
     utts = sorted(utts, key=lambda u: u.id)
     ids = [u.id for u in utts]

@@ -32,6 +32,9 @@ from speechxl.decode.model import LoadedModel, load_model
 from speechxl.decode.run import Searcher, keep_units, own_units
 
 Audio = Union[str, Path, np.ndarray, torch.Tensor]
+ONE_PASS = 300.0
+"""Seconds of a file ``transcribe`` runs through the model at once (attention's memory grows with the square
+of the length); a longer one is refused with a pointer to ``transcribe-long``."""
 
 
 class Recognizer:
@@ -68,7 +71,13 @@ class Recognizer:
     def _samples(self, x: Audio, sample_rate: int | None) -> np.ndarray:
         """16 kHz mono float32 samples (S,) of a path or an array."""
         if isinstance(x, (str, Path)):
-            samples = load_audio(x)
+            try:
+                samples = load_audio(x, max_seconds=ONE_PASS)
+            except AudioError as e:
+                if e.reason != "too_long":
+                    raise
+                raise AudioError(x, f"{e.detail}: use speechxl transcribe-long, which cuts a recording into "
+                                    "utterances", "too_long") from None
             where = x
         else:
             if sample_rate is None:
