@@ -7,7 +7,8 @@ import speechxl
 
 # lowest first; a package may import itself and the packages of lower layers only
 LAYERS = [
-    {"errors", "atomic", "options", "workers", "versions", "cpu_threads"},
+    {"errors"},
+    {"atomic", "options", "workers", "versions", "cpu_threads", "untrusted", "published", "dir_lock"},
     {"config"},
     {"checkpoint", "data"},
     {"text"},

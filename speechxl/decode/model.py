@@ -185,6 +185,22 @@ def built_with_weights(card: ModelCard, checkpoint: Path, precision: str = "fp32
     return net
 
 
+def _training_lang_dir(card: ModelCard, found: Path) -> Path | None:
+    """The units dir training used (its G2P cache), where it still holds this checkpoint's units: the card
+    may name it relative to a recipe's folder, and read from another folder that name is another model's
+    (a released BPE model decoded beside another recipe's data would take that recipe's BPE model)."""
+    named = card.provenance.get("lang_dir")
+    if not named or not (Path(named) / "units.txt").is_file() or (card.units == "bpe" and (found / "bpe.model").is_file()):
+        return None
+    try:
+        info = json.loads((Path(named) / "info.json").read_text(encoding="utf-8"))
+        same = ((Path(named) / "units.txt").read_bytes() == (found / "units.txt").read_bytes()
+                and info.get("kind") == card.units and info.get("voices") == card.voices)
+    except (OSError, ValueError):
+        return None
+    return Path(named) if same else None
+
+
 def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str = "cpu",
                average: int = 1, precision: str = "fp32") -> LoadedModel:
     """The best (else last) checkpoint of an experiment dir, or a checkpoint dir, in eval mode on
@@ -223,8 +239,10 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     else:
         net = built_with_weights(card, found, precision)
     net = net.eval().to(target)
-    lang_dir = Path(lang_dir or card.provenance.get("lang_dir") or found)
-    if (lang_dir / "info.json").is_file():
+    lang_dir = Path(lang_dir) if lang_dir else _training_lang_dir(card, found) or found
+    if card.units == "bpe" and lang_dir == found and (found / "bpe.model").is_file():
+        tokenizer = BpeTokenizer(found / "bpe.model")  # the checkpoint's own, whatever is in the current directory
+    elif (lang_dir / "info.json").is_file():
         tokenizer = load_tokenizer(lang_dir)
     elif card.units == "bpe":
         tokenizer = BpeTokenizer(found / "bpe.model")

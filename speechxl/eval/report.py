@@ -27,7 +27,8 @@ from speechxl.atomic import atomic_write
 from speechxl.data.audio import AudioError, load_audio
 from speechxl.eval.metrics import Counts, pra, score_rows
 from speechxl.eval.results import write_results
-from speechxl.eval.tables import md_table
+from speechxl.data.manifest import Utterance, read_manifest
+from speechxl.eval.tables import md_cell, md_code, md_table, md_text
 
 log = logging.getLogger(__name__)
 WORST = 10
@@ -128,28 +129,36 @@ def _settings(info: dict) -> list[tuple[str, str]]:
 
 def _markdown(title: str, head, table, scores, worst, info) -> str:
     md = [f"# {title}", "", "![error rates per language](error_rates.png)", "",
-          "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(f"**{c}**" if r is table[-1] else c for c in r) + " |" for r in table]
+          "| " + " | ".join(map(md_cell, head)) + " |", "|" + "---|" * len(head)]
+    md += ["| " + " | ".join(f"**{md_cell(c)}**" if r is table[-1] else md_cell(c) for c in r) + " |" for r in table]
     for m, s in scores.items():
-        md += ["", f"## Most frequent {m} confusions", "", "| reference | hypothesis | count |", "|---|---|---|"]
-        md += [f"| {_shown(c['ref']) or '(inserted)'} | {_shown(c['hyp']) or '(deleted)'} | {c['count']} |"
-               for c in s["confusions"][:15]]
+        md += ["", f"## Most frequent {m} confusions", ""]
+        md += md_table(["reference", "hypothesis", "count"], [
+            [_shown(c["ref"]) or "(inserted)", _shown(c["hyp"]) or "(deleted)", str(c["count"])]
+            for c in s["confusions"][:15]])
     md += ["", f"## Worst {len(worst)} utterances ({worst[0]['metric'] if worst else ''} errors)", ""]
     for w in worst:
-        md += [f"- `{w['id']}` ({w['lang']}, {w['errors']} errors) `{w['audio']}`", f"  - text: {w['ref']}",
-               f"  - ref: {w['ref_units'] if w['metric'] == 'PER' else w['ref']}",
-               f"  - hyp: {w['hyp_units'] if w['metric'] == 'PER' else w['hyp']}"]
-    md += ["", "## Decoding and model", "", "| setting | value |", "|---|---|"]
-    md += [f"| {k} | {val} |" for k, val in _settings(info)] + ["", "Everything else: report.json.", ""]
+        md += [f"- {md_code(w['id'])} ({md_text(w['lang'])}, {w['errors']} errors) {md_code(Path(w['audio'] or '').name)}",
+               f"  - text: {md_text(w['ref'])}",
+               f"  - ref: {md_text(w['ref_units'] if w['metric'] == 'PER' else w['ref'])}",
+               f"  - hyp: {md_text(w['hyp_units'] if w['metric'] == 'PER' else w['hyp'])}"]
+    md += ["", "## Decoding and model", ""]
+    md += md_table(["setting", "value"], [[k, val] for k, val in _settings(info)]) + [
+        "", "Everything else: report.json.", ""]
     return "\n".join(md)
 
 
-def _clip(w: dict) -> str | None:
-    """The utterance's audio as an embedded MP3 (a data URI), or None where it cannot be read."""
+def _clip(w: dict, audio_of: dict[str, Utterance]) -> str | None:
+    """The utterance's audio as an embedded MP3 (a data URI), or None where it cannot be read. The audio is
+    the one the decoded data set's manifest gives the id (``audio_of``), never a path hyp.jsonl names."""
     import soundfile as sf
 
+    u = audio_of.get(w["id"])
+    if u is None:
+        log.warning("report: no player for %s: not an utterance of the decoded data set", w["id"])
+        return None
     try:
-        x = load_audio(w["audio"], w.get("offset") or 0.0, w.get("duration"))
+        x = load_audio(u.audio, u.offset, u.duration)
     except AudioError as e:
         log.warning("report: no player for %s: %s", w["id"], e)
         return None
@@ -179,7 +188,7 @@ STYLE = (
 )
 
 
-def _html(title: str, head, table, scores, worst, info, png: bytes) -> str:
+def _html(title: str, head, table, scores, worst, info, png: bytes, audio_of: dict[str, Utterance]) -> str:
     e = html.escape
     out = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title><style>{STYLE}</style>",
            f"<h1>{e(title)}</h1>", f"<img alt='error rates' src='data:image/png;base64,{base64.b64encode(png).decode()}'>",
@@ -201,7 +210,7 @@ def _html(title: str, head, table, scores, worst, info, png: bytes) -> str:
                    "<span class=I>inserted</span></p><table class='utt'><tr><th>utterance</th><th>errors</th>"
                    "<th>text and alignment</th></tr>")
     for w in worst:
-        clip = _clip(w)
+        clip = _clip(w, audio_of)
         player = f"<br><audio controls preload=none src='{clip}'></audio>" if clip else "<br><small>(audio not found)</small>"
         out.append(f"<tr><td>{e(w['id'])} <small>({e(w['lang'])})</small>{player}<br><small>{e(w['audio'])}</small></td>"
                    f"<td>{w['errors']}</td><td>{e(w['ref'])}{_aligned_html(w['alignment'])}</td></tr>")
@@ -211,6 +220,21 @@ def _html(title: str, head, table, scores, worst, info, png: bytes) -> str:
     out += [f"<tr><td>{e(k)}</td><td>{e(str(val))}</td></tr>" for k, val in _settings(info)]
     out.append("</table><p><small>Everything else: report.json beside this page.</small></p>")
     return "\n".join(out)
+
+
+def _data_set(data: str) -> dict[str, Utterance]:
+    """The utterances of the decoded data set by id (none if it is gone or unreadable): the report plays
+    only their audio."""
+    try:
+        return {u.id: u for u in read_manifest(data)}
+    except (OSError, ValueError) as e:
+        log.warning("report: no audio players: %s", e)
+        return {}
+
+
+def made_by_speechxl(folder: Path) -> bool:
+    """Whether ``folder`` is an experiment or checkpoint dir speechxl made (it writes RESULTS.md only there)."""
+    return any((folder / name).exists() for name in ("versions.json", "checkpoints", "card.json", "release.json"))
 
 
 def score(decode_dir: str | Path) -> dict:
@@ -228,14 +252,16 @@ def score(decode_dir: str | Path) -> dict:
     png = _chart(scores)
     atomic_write(d / "error_rates.png", png)
     atomic_write(d / "report.md", _markdown(title, head, table, scores, worst, info))
-    atomic_write(d / "report.html", _html(title, head, table, scores, worst, info, png))
+    audio_of = _data_set(info["data"])
+    atomic_write(d / "report.html", _html(title, head, table, scores, worst, info, png, audio_of))
     for m, s in scores.items():
         atomic_write(d / f"score_{m.lower()}" / "alignments.pra", pra(rows, s["alignments"]))
     report = {"title": title, "decode": info, "worst": worst,
               "scores": {m: {k: v for k, v in s.items() if k not in ("per_utterance", "alignments")}
                          for m, s in scores.items()}}
     atomic_write(d / "report.json", json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    write_results(d.parent)
+    if made_by_speechxl(d.parent):  # a decode dir copied elsewhere writes no RESULTS.md beside it
+        write_results(d.parent)
     for m, s in scores.items():
         log.info("%s: %s %.2f%% overall; %s", d, m, 100 * s["overall"]["rate"],
                  ", ".join(f"{lang} {100 * c['rate']:.1f}" for lang, c in s["languages"].items()))

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 from speechxl.atomic import atomic_write
+from speechxl.eval.tables import md_cell, md_code
+from speechxl.published import public_command
 
 COLUMNS = "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|"
 
@@ -17,7 +19,7 @@ COLUMNS = "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|"
 def _row(name: str, c: dict) -> str:
     pct = lambda n, d: f"{100 * n / d:.1f}" if d else "0.0"  # noqa: E731
     corr = c["ref"] - c["sub"] - c["dele"]
-    return (f"|{name}|{c['utterances']}|{c['ref']}|{pct(corr, c['ref'])}|{pct(c['sub'], c['ref'])}|"
+    return (f"|{md_cell(name)}|{c['utterances']}|{c['ref']}|{pct(corr, c['ref'])}|{pct(c['sub'], c['ref'])}|"
             f"{pct(c['dele'], c['ref'])}|{pct(c['ins'], c['ref'])}|{pct(c['errors'], c['ref'])}|"
             f"{pct(c['wrong'], c['utterances'])}|")
 
@@ -49,8 +51,8 @@ def write_results(folder: str | Path) -> Path | None:
     for name, r in reports.items():
         d = r["decode"]
         ckpt = Path(d["model"]["checkpoint"])
-        md.append(f"|{name}|{ckpt.parent.parent.name}/{ckpt.parent.name}/{ckpt.name}|{d['search']}|"
-                  f"`{d.get('command') or '(Python API)'}`|")
+        md.append(f"|{md_cell(name)}|{md_cell(f'{ckpt.parent.parent.name}/{ckpt.parent.name}/{ckpt.name}')}|"
+                  f"{md_cell(d['search'])}|{md_code(public_command(d['command'], folder.parent.parent)) if d.get('command') else '(Python API)'}|")
     out = folder / "RESULTS.md"
     atomic_write(out, "\n".join(md) + "\n")
     return out

@@ -10,9 +10,28 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
          "td:first-child,th:first-child{text-align:left}")
 
 
+def md_text(text: object) -> str:
+    """``text`` (an id, a transcript: anything from data) as Markdown shows it, not as Markdown: ``&`` and
+    ``<`` escaped (no tag or entity of the data's reaches a page; ``>`` alone opens none), a backtick or
+    line break made harmless."""
+    shown = str(text).replace("&", "&amp;").replace("<", "&lt;").replace("`", "\\`")
+    return " ".join(shown.splitlines())
+
+
+def md_cell(text: object) -> str:
+    """``md_text`` in a table cell: ``|`` escaped too, so that a table stays a table."""
+    return md_text(text).replace("|", "\\|")
+
+
+def md_code(text: object) -> str:
+    """``text`` as an inline code span (a command, a path) that no backtick or ``|`` of its own breaks."""
+    return "`" + " ".join(str(text).replace("`", "'").replace("|", "\\|").splitlines()) + "`"
+
+
 def md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    """The lines of a Markdown table."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+    """The lines of a Markdown table; every cell escaped (``md_cell``)."""
+    line = lambda cells: "| " + " | ".join(md_cell(c) for c in cells) + " |"  # noqa: E731
+    return [line(head), "|" + "---|" * len(head)] + [line(r) for r in rows]
 
 
 def html_table(head: list[str], rows: list[list[str]]) -> str:

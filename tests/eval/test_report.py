@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 from speechxl.data.audio import write_audio
+from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.eval.report import score
 
 INFO = {"date": "2026-12-04T06:00:00+0000", "command": "speechxl decode exp/m data/test",
@@ -21,10 +22,17 @@ INFO = {"date": "2026-12-04T06:00:00+0000", "command": "speechxl decode exp/m da
 
 
 def decode_dir(tmp_path, rows, info=INFO, name="decode_test"):
+    """A decode dir in an exp dir speechxl made (its versions.json), of a data set of the rows' utterances."""
     d = tmp_path / "exp" / name
     d.mkdir(parents=True)
+    (tmp_path / "exp" / "versions.json").write_text("[]\n")
     (d / "hyp.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    (d / "decode.json").write_text(json.dumps(info))
+    data = tmp_path / "data" / "test"
+    if not (data / "utts.jsonl").exists():
+        write_manifest([Utterance(id=r["id"], audio=r.get("audio") or "x.flac", duration=r.get("duration") or 1.0,
+                                  offset=r.get("offset") or 0.0, lang=r["lang"], speaker="s", text=r["ref"])
+                        for r in rows], data)
+    (d / "decode.json").write_text(json.dumps({**info, "data": str(data)}))
     return d
 
 
