@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -183,12 +184,20 @@ def add_weights(net: torch.nn.Module, ckpt: Path) -> None:
                 target.add_(_read_tensor(f, start, header[name], torch.empty_like(target), f"{path}: {name}"))
 
 
+MAX_HEADER = 100_000_000
+"""Bytes a safetensors header may have (the safetensors library's own limit)."""
+
+
 def _fitting_header(f: BinaryIO, path: Path, own: dict[str, torch.Tensor]) -> tuple[dict, int]:
     """(name -> dtype, shape and byte offsets; where the data starts) of an open safetensors file whose
     tensors are exactly ``own``'s names and shapes, in dtypes speechxl reads."""
+    size = int.from_bytes(f.read(8), "little")
+    if size > min(MAX_HEADER, os.fstat(f.fileno()).st_size - 8):
+        raise CheckpointError(f"{path}: not a safetensors file (its header claims {size} bytes)")
     try:
-        size = int.from_bytes(f.read(8), "little")
         header = json.loads(f.read(size))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
         header.pop("__metadata__", None)
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
@@ -220,9 +229,23 @@ def _read_tensor(f: BinaryIO, start: int, entry: dict, target: torch.Tensor, wha
     return target
 
 
+SAFE_TORCH = (2, 6)
+"""The first torch whose ``torch.load(weights_only=True)`` a crafted file cannot get around (CVE-2025-32434)."""
+
+
+def require_safe_torch(path: str | Path) -> None:
+    """Refuse to read a pickle-based torch file (``path``) with a torch older than SAFE_TORCH."""
+    have = tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2])
+    if have < SAFE_TORCH:
+        raise CheckpointError(f"{path}: torch {torch.__version__} cannot read a .pt/.bin file safely (weights_only is "
+                              f"safe from torch {'.'.join(map(str, SAFE_TORCH))}, CVE-2025-32434): "
+                              f"pip install 'torch>={'.'.join(map(str, SAFE_TORCH))}'")
+
+
 def load_tensors(path: str | Path) -> Any:
     """A torch file of tensors and plain values; one that holds other Python objects is refused
-    (unpickling them could run code from the file)."""
+    (unpickling them could run code from the file), and so is any with a torch too old to refuse them."""
+    require_safe_torch(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

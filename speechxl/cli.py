@@ -460,6 +460,10 @@ def _run_card(args) -> None:
     print(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1))
 
 
+KEEP_PATHS_HELP = ("keep the whole local paths of the checkpoint, its training data and commands in what is written "
+                   "(default: relative to the project folder, or the last part: it is meant to be shared)")
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser("export-hf", help="a fine-tuned model -> transformers Wav2Vec2ForCTC dir with processor and "
                                          "model card; a pretrained one -> Wav2Vec2ForPreTraining (or Wav2Vec2BertModel)")
@@ -469,12 +473,13 @@ def _add_export(sub) -> None:
     option(p, "--lang", help="export a recogniser of this language alone (the CTC head cut to its units, as "
                              "speechxl decodes it), with its LM from a per-language --lm dir")
     option(p, "--license", default="unknown", help="license for the model card's metadata (e.g. cc-by-4.0)")
+    option(p, "--keep_paths", action="store_true", help=KEEP_PATHS_HELP)
 
 
 def _run_export(args) -> None:
     from speechxl.decode.export_hf import export_hf
 
-    print(export_hf(args.model, args.out, args.lm, args.lang, args.license))
+    print(export_hf(args.model, args.out, args.lm, args.lang, args.license, args.keep_paths))
 
 
 def _add_export_torch(sub) -> None:
@@ -482,12 +487,13 @@ def _add_export_torch(sub) -> None:
                                             "export for BEST-RQ and other models transformers has no class for")
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
     p.add_argument("out", help="directory to write (encoder.pt2, or model.pt2 with units.txt)")
+    option(p, "--keep_paths", action="store_true", help=KEEP_PATHS_HELP)
 
 
 def _run_export_torch(args) -> None:
     from speechxl.decode.export_torch import export_torch
 
-    print(export_torch(args.model, args.out))
+    print(export_torch(args.model, args.out, args.keep_paths))
 
 
 def _add_export_data(sub) -> None:
@@ -543,12 +549,13 @@ def _add_release(sub) -> None:
     p.add_argument("model", help="experiment dir (its best checkpoint) or checkpoint dir")
     p.add_argument("out", help="directory for the release (decode, transcribe and export-hf load it)")
     option(p, "--average", type=int, default=1, help="release the mean weights of the experiment's newest N checkpoints")
+    option(p, "--keep_paths", action="store_true", help=KEEP_PATHS_HELP)
 
 
 def _run_release(args) -> None:
     from speechxl.decode.release import release
 
-    print(release(args.model, args.out, args.average))
+    print(release(args.model, args.out, args.average, args.keep_paths))
 
 
 def _add_codebooks(sub) -> None:

@@ -48,9 +48,12 @@ def merge_dicts(base: dict, over: dict) -> dict:
     return out
 
 
-def read_yaml(path: str | Path) -> dict:
-    """A YAML preset with its ``base:`` chain resolved."""
+def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """A YAML preset with its ``base:`` chain resolved (a chain that comes back to a preset is an error)."""
     path = Path(path)
+    if path.resolve() in _chain:
+        raise ConfigError(f"{path}: its base: chain comes back to it ({' -> '.join(p.name for p in _chain)} -> "
+                          f"{path.name})")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
@@ -62,7 +65,9 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: a config is a mapping of keys to values")
     base = d.pop("base", None)
-    return merge_dicts(read_yaml(path.parent / base), d) if base else d
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: base: names one preset file, not {base!r}")
+    return merge_dicts(read_yaml(path.parent / base, _chain + (path.resolve(),)), d) if base else d
 
 
 def apply_overrides(d: dict, overrides: list[str]) -> dict:

@@ -29,6 +29,15 @@ def public_path(path: str | Path, base: str | Path) -> str:
         return p.name
 
 
+def public_values(value, base: str | Path):
+    """A record (a card's provenance: dicts, lists, strings) with every absolute path in it made public."""
+    if isinstance(value, dict):
+        return {k: public_values(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public_values(v, base) for v in value]
+    return public_path(value, base) if isinstance(value, str) and os.path.isabs(value) else value
+
+
 def public_command(command: str, base: str | Path) -> str:
     """A recorded command line with each absolute path in it (a word, or a ``key=`` value) made public."""
     try:

@@ -39,6 +39,7 @@ import dataclasses
 import fnmatch
 import hashlib
 import logging
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -92,6 +93,31 @@ def speaker_of(tier: str, participant: str | None) -> str:
     return participant or (tier.split("@", 1)[1] if "@" in tier else tier)
 
 
+def open_elan(path: Path):
+    """An ELAN file as pympi-ling's Eaf. The XML is parsed by defusedxml first, which refuses entity
+    definitions (a billion-laughs file) and external entities whatever Python's expat would do; a file
+    either parser cannot read is a ValueError naming it."""
+    import defusedxml.ElementTree
+    import pympi
+
+    try:
+        defusedxml.ElementTree.parse(str(path))
+        return pympi.Elan.Eaf(str(path))
+    except Exception as e:  # defusedxml's and pympi's parsers raise what they raise
+        raise ValueError(f"{path}: not an ELAN file pympi-ling can read: {type(e).__name__}: {e}") from None
+
+
+def _origin(value: str | None, path: Path) -> float:
+    """A media descriptor's TIME_ORIGIN (milliseconds) in seconds; one that is not a time is a ValueError."""
+    try:
+        ms = float(value or 0)
+    except ValueError:
+        ms = math.nan
+    if not math.isfinite(ms) or ms < 0:
+        raise ValueError(f"{path}: TIME_ORIGIN {value!r} of its media is not a time in milliseconds")
+    return ms / 1000
+
+
 def _eaf_media(eaf_path: Path, linked: list[dict]) -> tuple[Path | None, float, list[str]]:
     """(the audio file an EAF names, its TIME_ORIGIN in seconds, the paths tried)."""
     tried = []
@@ -103,26 +129,22 @@ def _eaf_media(eaf_path: Path, linked: list[dict]) -> tuple[Path | None, float, 
         for c in candidates:
             tried.append(str(c))
             if c.is_file() and c.suffix.lower() in AUDIO:
-                return c, float(d.get("TIME_ORIGIN") or 0) / 1000, tried
+                return c, _origin(d.get("TIME_ORIGIN"), eaf_path), tried
     return None, 0.0, tried
 
 
 def time_origin(path: Path) -> float:
     """The TIME_ORIGIN (seconds into the audio where the ELAN file's time 0 is) of its media."""
-    import pympi
-
-    return _eaf_media(path, pympi.Elan.Eaf(str(path)).get_linked_files())[1]
+    return _eaf_media(path, open_elan(path).get_linked_files())[1]
 
 
 def read_eaf(path: Path, choice: TierChoice) -> tuple[Path | None, list[Annotation], list[Reject], list[str]]:
     """(media, annotations of the chosen tiers, rejects, every tier name) of an ELAN file."""
-    import pympi
-
+    eaf = open_elan(path)
     try:
-        eaf = pympi.Elan.Eaf(str(path))
-    except Exception as e:  # pympi raises what its XML parser raises
-        raise ValueError(f"{path}: not an ELAN file pympi-ling can read: {e}") from None
-    media, origin, tried = _eaf_media(path, eaf.get_linked_files())
+        media, origin, tried = _eaf_media(path, eaf.get_linked_files())
+    except ValueError as e:  # a TIME_ORIGIN that is not a time: the file's annotations cannot be placed
+        return None, [], [Reject(path.stem, str(path), "bad_times", str(e))], list(eaf.get_tier_names())
     annotations, rejects = [], []
     tiers = list(eaf.get_tier_names())
     for tier in tiers:
@@ -178,9 +200,7 @@ def tier_table(path: Path, choice: TierChoice) -> list[dict]:
     interval / point), participant, parent, count of annotations and whether ``choice`` takes it."""
     rows = []
     if path.suffix.lower() == ".eaf":
-        import pympi
-
-        eaf = pympi.Elan.Eaf(str(path))
+        eaf = open_elan(path)
         for tier, (aligned, referring, params, _) in eaf.tiers.items():
             kind, participant = params.get("LINGUISTIC_TYPE_REF", ""), params.get("PARTICIPANT") or ""
             rows.append({"file": str(path), "tier": tier, "type": kind, "participant": participant,

@@ -170,7 +170,7 @@ class SetSources:
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, record) of a JSON-lines file, gzipped or not; a bad line is an error naming it."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as f:  # a bad byte: a bad name, below
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue

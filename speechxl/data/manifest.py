@@ -159,13 +159,15 @@ def read_table(path: Path, required: bool = True) -> dict[str, str]:
             raise FileNotFoundError(f"{path}: missing Kaldi file")
         return {}
     table = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            key, _, rest = line.partition(" ")
-            if key in table:
-                raise ValueError(f"{path}:{n}: duplicate key {key!r}")
-            table[key] = rest
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}): convert it first (iconv -t utf-8)") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        key, _, rest = line.partition(" ")
+        if key in table:
+            raise ValueError(f"{path}:{n}: duplicate key {key!r}")
+        table[key] = rest
     return table

@@ -34,7 +34,7 @@ REASONS = {
     "bad_name": "an utterance id, speaker, recording or language code that cannot be a name (a path "
                 "separator, whitespace, a control character, too long)",
     "no_times": "an annotation tier without times (a symbolic ELAN tier, a TextGrid point tier)",
-    "bad_times": "an annotation that ends before it starts",
+    "bad_times": "an annotation that ends before it starts, or whose file's TIME_ORIGIN is not a time",
     "overlap": "an annotation overlapping another speaker's, left out by the overlap policy",
     "marker": "an annotation holding a marker the corpus's orthography rules drop (e.g. xxx: not made out)",
 }

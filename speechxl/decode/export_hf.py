@@ -188,7 +188,7 @@ def _training_data(found: Path) -> list[str]:
 
 
 def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None = None, lang: str | None = None,
-              license: str = "unknown") -> Path:
+              license: str = "unknown", keep_paths: bool = False) -> Path:
     """A fine-tuned (CTC) or pretrained speechxl model as a transformers dir with its model card."""
     found, out = ckpt.find_checkpoint(model_dir), Path(out_dir)
     exp = found.parent.parent if found.parent.name == "checkpoints" else found
@@ -199,7 +199,7 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
         out = save_xlmr(ckpt.load_model_state(found), cfg, found / MODEL_FILE, out)
         text = json.loads((exp / "text.json").read_text(encoding="utf-8")) if (exp / "text.json").is_file() else {}
         card = text_model_card(name=out.name, checkpoint=found, exp=exp, step=int(ckpt.load_trainer_state(found)["step"]),
-                               text=text, license=license)
+                               text=text, license=license, keep_paths=keep_paths)
     elif not (found / "units.txt").is_file():  # a pretraining checkpoint
         if lm or lang:
             raise ValueError(f"{'--lm' if lm else '--lang'}: a pretrained model has no CTC head to search with an LM "
@@ -207,7 +207,7 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
         out, family = export_pretrained(found, out)
         card = model_card(name=out.name, family=family, fine_tuned=False, checkpoint=found, exp=exp,
                           step=int(ckpt.load_trainer_state(found)["step"]), training_data=_training_data(found),
-                          languages=[], units=None, lm=None, license=license)
+                          languages=[], units=None, lm=None, license=license, keep_paths=keep_paths)
     else:
         m = load_model(found)
         arpa = _lm_file(Path(lm), lang) if lm else None
@@ -218,6 +218,7 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
                           step=m.step, training_data=list(m.card.provenance.get("training_data") or []),
                           languages=[lang] if lang else sorted(m.language_units), units=m.kind,
                           lm=str(arpa) if arpa else None, license=license,
-                          cut_from=sorted(m.language_units) if lang else None, stack_quirk=_stack_quirk(m.card.model))
+                          cut_from=sorted(m.language_units) if lang else None, stack_quirk=_stack_quirk(m.card.model),
+                          keep_paths=keep_paths)
     atomic_write(out / "README.md", card)
     return out

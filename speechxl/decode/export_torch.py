@@ -18,6 +18,7 @@ written.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from speechxl.atomic import atomic_path
 from speechxl.decode.model import load_model
 from speechxl.models.registry import saved_architecture
 from speechxl.models.speech_encoder import build_encoder
+from speechxl.published import public_values
 
 
 class _Encoder(torch.nn.Module):
@@ -78,13 +80,18 @@ def pretrained_encoder(found: Path) -> torch.nn.Module:
     return encoder
 
 
-def export_torch(model_dir: str | Path, out_dir: str | Path) -> Path:
+def export_torch(model_dir: str | Path, out_dir: str | Path, keep_paths: bool = False) -> Path:
     """``out_dir`` with encoder.pt2 (pretrained) or model.pt2 + units (fine-tuned); returns the program's path."""
     found, out = ckpt.find_checkpoint(model_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not (found / "units.txt").is_file():  # a pretraining checkpoint: its speech encoder
         return _export(_Encoder(pretrained_encoder(found)), out / "encoder.pt2")
     m = load_model(found)
-    for f in sorted(found.glob("units*.txt")) + [found / "card.json"]:
+    for f in sorted(found.glob("units*.txt")):
+        if f.is_symlink():
+            raise ValueError(f"{f}: a link; an export copies the checkpoint's own files only")
         shutil.copyfile(f, out / f.name)
+    card = m.card if keep_paths else dataclasses.replace(m.card, provenance=public_values(m.card.provenance,
+                                                                                         m.exp.parent.parent))
+    card.save(out / "card.json")
     return _export(_CTC(m.net), out / "model.pt2")

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from speechxl.data.manifest import MANIFEST, read_manifest
+from speechxl.eval.tables import md_cell, md_code
+from speechxl.published import public_command, public_path
 from speechxl.versions import versions
 
 
@@ -40,11 +42,17 @@ def scored_decodes(exp: Path, checkpoint: Path) -> list[dict]:
 
 def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, exp: Path, step: int,
                training_data: list[str], languages: list[str], units: str | None, lm: str | None,
-               license: str, cut_from: list[str] | None = None, stack_quirk: int | None = None) -> str:
+               license: str, cut_from: list[str] | None = None, stack_quirk: int | None = None,
+               keep_paths: bool = False) -> str:
     """The README.md text. ``cut_from``: the languages of the model a one-language export
     (``languages``, one) was cut from; its figures are that language's. ``stack_quirk``: the frames
-    a log-mel model stacks, where transformers' extractor pads differently (not 2)."""
-    infos = {d: _set_info(d, exp.parent.parent) for d in training_data}
+    a log-mel model stacks, where transformers' extractor pads differently (not 2). Paths (the
+    checkpoint, the training data, the decodes' commands) are relative to the project folder the
+    experiment is in, or their last part, unless ``keep_paths``."""
+    root = exp.parent.parent
+    shown = (lambda p: str(p)) if keep_paths else (lambda p: public_path(p, root))  # noqa: E731
+    command = (lambda c: c) if keep_paths else (lambda c: public_command(c, root))  # noqa: E731
+    infos = {d: _set_info(d, root) for d in training_data}
     if not languages:
         languages = sorted({lang for i in infos.values() for lang in i.get("languages", {})})
     reports = scored_decodes(exp, checkpoint) if fine_tuned else []
@@ -79,7 +87,8 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
     md += ["## Training data", "", "| set | language | hours | speakers |", "|---|---|---|---|"]
     for d, info in infos.items():
         rows = info.get("languages") or {"?": {}}
-        md += [f"| `{d}` | {lang} | {s.get('hours', '?')} | {s.get('speakers', '?')} |" for lang, s in rows.items()]
+        md += [f"| {md_code(shown(d))} | {md_cell(lang)} | {s.get('hours', '?')} | {s.get('speakers', '?')} |"
+               for lang, s in rows.items()]
     if fine_tuned:
         md += ["", "## Results", ""]
         if reports:
@@ -89,10 +98,12 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
             for r in reports:
                 for metric, s in r["scores"].items():
                     cells = {lang or "all": f"{100 * c['rate']:.2f}" for lang, c in rates(s)}
-                    md.append(f"| {r['name']} | {Path(r['decode']['data']).name} | {r['decode']['search']} | {metric} | "
+                    md.append(f"| {md_cell(r['name'])} | {md_cell(Path(r['decode']['data']).name)} | "
+                              f"{md_cell(r['decode']['search'])} | {metric} | "
                               + " | ".join(cells.get(col, "") for col in columns) + " |")
-            md += ["", "Commands:", ""] + [f"- {r['name']}: `{r['decode'].get('command') or '(Python API)'}`"
-                                          for r in reports]
+            md += ["", "Commands:", ""] + [
+                f"- {md_cell(r['name'])}: " + (md_code(command(r['decode']['command'])) if r['decode'].get('command')
+                                               else "(Python API)") for r in reports]
         else:
             md.append("No scored decode of this checkpoint (`speechxl decode` then `speechxl score` adds them).")
         md += ["", "## Use", "", "```python", "from transformers import pipeline", "",
@@ -103,7 +114,7 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
                    f"before stacking {stack_quirk}: some lengths then get one more output frame, part padding, which "
                    "speechxl drops, and the pipeline's output can differ at the end of those utterances. The extractor called with `pad_to_multiple_of=None` gives speechxl's frames.", ""]
         if lm:
-            md += [f"The n-gram LM `{lm}` is included in pyctcdecode's layout (`alphabet.json`, `language_model/`): "
+            md += [f"The n-gram LM {md_code(Path(lm).name)} is included in pyctcdecode's layout (`alphabet.json`, `language_model/`): "
                    "with pyctcdecode and kenlm installed the pipeline decodes with it "
                    "(`Wav2Vec2ProcessorWithLM`); without them it decodes greedily.", ""]
     else:
@@ -112,11 +123,12 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
                f"or continue with speechxl: `speechxl finetune ... init={name}`.", ""]
     v = versions()
     md += ["## Provenance", "", f"- speechxl {v['speechxl']} (git `{v['git_commit']}`), torch {v['torch']}",
-           f"- checkpoint: `{checkpoint.resolve()}`", ""]
+           f"- checkpoint: {md_code(shown(checkpoint.resolve()))}", ""]
     return "\n".join(md)
 
 
-def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: dict, license: str) -> str:
+def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: dict, license: str,
+                    keep_paths: bool = False) -> str:
     """The README.md of an exported text encoder (``pretrain-text``); ``text``: its text.json (sentences
     and tokens per language)."""
     languages = sorted(text.get("train", {}))
@@ -126,11 +138,12 @@ def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: 
           f"An XLM-R text encoder pretrained by masked language modelling on text in {', '.join(languages)}. Made "
           f"with speechxl (`speechxl pretrain-text`) from checkpoint `{checkpoint.name}` (step {step}) of "
           f"`{exp.name}`.", "", "## Training text", "", "| language | sentences | tokens |", "|---|---|---|"]
-    md += [f"| {lang} | {n} | {tokens} |" for lang, (n, tokens) in sorted(text.get("train", {}).items())]
+    md += [f"| {md_cell(lang)} | {n} | {tokens} |" for lang, (n, tokens) in sorted(text.get("train", {}).items())]
     md += ["", f"{text.get('valid', 0)} sentences held out for validation.", "", "## Use", "", "```python",
            "from transformers import pipeline", "", f'fill = pipeline("fill-mask", model="{name}")',
            'print(fill("bon dia a <mask>"))', "```", ""]
     v = versions()
     md += ["## Provenance", "", f"- speechxl {v['speechxl']} (git `{v['git_commit']}`), torch {v['torch']}",
-           f"- checkpoint: `{checkpoint.resolve()}`", ""]
+           f"- checkpoint: {md_code(checkpoint.resolve() if keep_paths else public_path(checkpoint.resolve(), exp.parent.parent))}",
+           ""]
     return "\n".join(md)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speechxl.atomic import atomic_path, atomic_write
+from speechxl.corpora.fieldwork import open_elan
 from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,7 @@ class Outputs:
         while backup.exists() or backup.is_symlink():
             n += 1
             backup = path.with_name(f"{path.name}.orig.{n}")
-        shutil.copyfile(path, backup)
-        path.unlink()  # a link is removed, not written through
+        shutil.copyfile(path, backup)  # the new file then replaces the path by a rename: a link is replaced, not followed
         log.warning("%s: kept the file that was there as %s (--overwrite)", path, backup.name)
 
     def wrote(self, paths) -> None:
@@ -133,10 +133,7 @@ def open_eaf(media: Path, base: Path | None = None):
     import pympi
 
     if base:
-        try:
-            return pympi.Elan.Eaf(str(base))
-        except Exception as e:  # pympi raises what its XML parser raises
-            raise ValueError(f"{base}: not an ELAN file pympi-ling can read: {e}") from None
+        return open_elan(base)
     eaf = pympi.Elan.Eaf(author="speechxl")
     eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
     eaf.remove_tier("default")

@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import save_file
 
 from speechxl.atomic import atomic_path, atomic_write
-from speechxl.checkpoint import CheckpointError, save_release
+from speechxl.checkpoint import CheckpointError, require_safe_torch, save_release
 from speechxl.interop.hf_wav2vec2 import WEIGHT_NORM, config_from_hf, from_hf_name
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig
@@ -78,6 +78,7 @@ def load_fairseq(path: str | Path) -> dict:
     (since torch 1.6) is mapped, not read: only the model's weights are ever read, not an optimizer state
     beside them; the legacy format (earlier fairseq releases) is read whole."""
     path = Path(path)
+    require_safe_torch(path)
     allowed = {name for _, name in ALLOWED}
     zipped = zipfile.is_zipfile(path)
     if zipped:  # its globals are listed without unpickling: the refusal names every one outside the list
@@ -124,18 +125,38 @@ def model_and_task(state: dict) -> tuple[dict, dict, bool]:
     return inner, inner, True
 
 
+MAX_CONV_LAYERS = 64
+"""More convolutions than any wav2vec 2.0 frontend has (7): a config that asks for more is not one."""
+
+
 def _conv_layers(spec: str) -> list[tuple[int, int, int]]:
-    """fairseq's conv_feature_layers, e.g. "[(512, 10, 5)] + [(512, 3, 2)] * 4", read without eval."""
+    """fairseq's conv_feature_layers, e.g. "[(512, 10, 5)] + [(512, 3, 2)] * 4", read without eval; a
+    list that would grow past MAX_CONV_LAYERS (``[(1, 1, 1)] * 10**9``) is refused before it is built."""
+    bad = ValueError(f"conv_feature_layers {spec[:80]!r}: not a list of at most {MAX_CONV_LAYERS} (dim, kernel, stride)")
+
     def value(node):
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
             return node.value
-        if isinstance(node, (ast.List, ast.Tuple)):
+        if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= MAX_CONV_LAYERS:
             return [value(e) for e in node.elts]
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
             a, b = value(node.left), value(node.right)
-            return a + b if isinstance(node.op, ast.Add) else a * b
-        raise ValueError(f"conv_feature_layers {spec!r}: not a list of (dim, kernel, stride)")
-    return [tuple(x) for x in value(ast.parse(spec, mode="eval").body)]
+            if isinstance(node.op, ast.Add) and isinstance(a, list) and isinstance(b, list) \
+                    and len(a) + len(b) <= MAX_CONV_LAYERS:
+                return a + b
+            if isinstance(node.op, ast.Mult) and isinstance(a, list) and isinstance(b, int) \
+                    and 0 <= b and len(a) * b <= MAX_CONV_LAYERS:
+                return a * b
+            if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, int):
+                return a * b if abs(a) < 2**31 and abs(b) < 2**31 else None
+        raise bad
+    try:
+        layers = value(ast.parse(spec, mode="eval").body)
+    except (SyntaxError, RecursionError, MemoryError):
+        raise bad from None
+    if not isinstance(layers, list) or not all(isinstance(x, list) and len(x) == 3 for x in layers):
+        raise bad
+    return [tuple(x) for x in layers]
 
 
 def hf_config(model: dict, task: dict) -> dict:
@@ -225,7 +246,7 @@ def _ctc_checkpoint(cfg: dict, weights: dict[str, torch.Tensor], symbols: list[s
     family, model_cfg = config_from_hf(cfg)
     model_cfg.frontend.normalize_waveform = cfg["do_normalize"]
     card = ModelCard(family=family, model=model_cfg, ctc=CTCConfig(), vocabulary=len(units), units="chars",
-                     provenance={"init": str(source), "imported_from": "fairseq", "lower_cased": lower})
+                     provenance={"init": source.name, "imported_from": "fairseq", "lower_cased": lower})
     with torch.device("meta"):  # the checkpoint's tensors become the model's own (assign): no second copy
         net = card.build()
     state = {from_hf_name(k): v for k, v in weights.items()}
@@ -238,7 +259,7 @@ def _ctc_checkpoint(cfg: dict, weights: dict[str, torch.Tensor], symbols: list[s
     out.mkdir(parents=True, exist_ok=True)
     card.save(out / "card.json")
     units.save(out / "units.txt")
-    save_release(out, net.state_dict(), str(source), step)
+    save_release(out, net.state_dict(), source.name, step)  # its name: where it lies is the user's business
     return out
 
 

@@ -18,7 +18,13 @@ def test_release_decodes_as_the_experiment(trained, tmp_path, run_cli):
     size = lambda d: sum(f.stat().st_size for f in d.iterdir())  # noqa: E731
     assert size(out) < 0.5 * size(best)  # Adam's two moments per weight stay behind
     record = json.loads((out / "release.json").read_text())
-    assert record["checkpoint"] == str(best.resolve()) and record["step"] > 0
+    # what is meant to be shared names the checkpoint relative to the project folder, and no local path
+    assert record["checkpoint"] == str(best.resolve().relative_to(root.parent.resolve())) and record["step"] > 0
+    assert sorted(f.name for f in out.iterdir()) == sorted(
+        ["card.json", "model.safetensors", "release.json", "units.txt"] + [f.name for f in best.glob("units_*.txt")])
+    for f in out.iterdir():
+        if f.suffix in (".json", ".txt"):
+            assert str(tmp_path.resolve()) not in f.read_text() and str(root.resolve()) not in f.read_text(), f
     hyps = lambda d: [json.loads(x)["hyp"] for x in (d / "hyp.jsonl").read_text().splitlines()]  # noqa: E731
     ours = decode(out, data / "test", out_dir=tmp_path / "d_release")
     assert hyps(ours) == hyps(decode(root / "ctc", data / "test", out_dir=tmp_path / "d_exp"))
