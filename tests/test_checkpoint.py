@@ -89,7 +89,8 @@ def test_a_save_reaches_the_disk_before_and_after_its_renames(tmp_path, monkeypa
     assert set(synced_first) == {f"{tmp}/{f}" for f in ("model.safetensors", "trainer.pt", "config.yaml")} | {tmp}
     after = events[events.index(("rename", "step_1")) + 1]
     assert after == ("fsync", ".")
-    assert events[-3:] == [("fsync", ".last.tmp%d" % os.getpid()), ("rename", "last"), ("fsync", ".")]
+    assert events[-2:] == [("rename", "last"), ("fsync", ".")]
+    assert events[-3][0] == "fsync" and events[-3][1].startswith(".last.tmp")  # the pointer's unpredictable temporary
 
 
 class _Net(torch.nn.Module):

@@ -43,7 +43,9 @@ def read_tsv(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[d
     ``required`` columns must be in the header (validated_sentences.tsv: just "sentence").
     """
     csv.field_size_limit(1 << 24)
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: a byte-order mark is not a column name
+    # -sig: a byte-order mark is not a column name; a byte that is not UTF-8 is kept (surrogateescape), and the
+    # utterance whose name or transcript holds it is a bad_name reject (corpora/prepare.py)
+    with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:

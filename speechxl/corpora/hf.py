@@ -73,7 +73,7 @@ def read_hf_dataset(directory: Path, lang: str | None, store: Path, text_column:
             path.write_bytes(clip["bytes"])
         else:
             path = Path(clip["path"])
-        sources.append(Source(id=uid, path=str(path), store=store_for(store, utt_lang, directory / uid, uid),
+        sources.append(Source(id=uid, path=str(path), store=store_for(store, utt_lang, directory / f"row{i}", uid),
                               lang=utt_lang, speaker=str(row[speaker]) if speaker else uid,
                               raw_text=None if text is None or row[text] is None else str(row[text])))
     return SetSources(sources, info={"columns": {"audio": audio, "text": text, "speaker": speaker,

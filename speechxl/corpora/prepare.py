@@ -140,6 +140,8 @@ def bad_name(s: Source) -> tuple[str, str] | None:
             return "bad_name", f"{what} {shown(value)}: {problem}"
     if problem := lang_problem(s.lang):
         return "bad_name", f"language {shown(s.lang)}: {problem}"
+    if s.raw_text is not None and name_problem(s.raw_text.replace("\n", " ")) == "not valid UTF-8":
+        return "bad_name", f"transcript {shown(s.raw_text)}: not valid UTF-8"
     return None
 
 
@@ -147,7 +149,11 @@ def store_for(store: Path, lang: str, path: Path, name: str) -> str:
     """Where the one 16 kHz FLAC copy of a recording file goes: store/<lang>/<name>-<hash of its
     path>.flac (the hash keeps files of one name in other folders apart; the names from the corpus
     made file-name-safe: a language or name that is not one is a reject before anything is written)."""
-    key = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    try:
+        where = str(path.resolve())
+    except (ValueError, OSError):  # a NUL in a path from data: the file cannot be read, and is rejected as such
+        where = str(path)
+    key = hashlib.sha1(where.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     return str(inside(store, file_name(lang, 64), f"{file_name(name)}-{key}.flac"))
 
 
@@ -292,7 +298,7 @@ def prepare_set(out_dir: str | Path, sources: list[Source], checked: _Checked, l
     corpus's own ``info`` (transcribed or not, the limits, each language's normalisation);
     ``rejects``: the corpus's own, found before decoding."""
     utts, bad = build_set(sources, checked, limits, normalize, require_text=require_text)
-    langs = sorted({s.lang for s in sources})
+    langs = sorted({u.lang for u in utts})
     write_set(out_dir, utts, list(rejects) + bad,
               {**info, "transcribed": require_text, "limits": dataclasses.asdict(limits),
                "normalization": {lang: norm.describe(lang) for lang in langs}}, strict=strict)

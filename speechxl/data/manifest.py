@@ -159,10 +159,8 @@ def read_table(path: Path, required: bool = True) -> dict[str, str]:
             raise FileNotFoundError(f"{path}: missing Kaldi file")
         return {}
     table = {}
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}): convert it first (iconv -t utf-8)") from None
+    # a byte that is not UTF-8 is kept (surrogateescape): the utterance that holds it is a bad_name reject
+    lines = path.read_text(encoding="utf-8", errors="surrogateescape").split("\n")
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
