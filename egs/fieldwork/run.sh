@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 corpus=                   # folder of recordings with .eaf / .TextGrid files; empty: the built-in demo corpus
-tiers="tx@*"              # tiers to learn from (globs or re:<regex>)
+tiers="tx@*"              # tiers to learn from: one or more patterns, space-separated ("tx@* SP1 SP2"; globs or re:<regex>)
 lang=ca                   # language code of the recordings
 rules=                    # the corpus's orthography rules (YAML; the demo's: downloads/fieldwork/rules.yaml)
 text=                     # text files in the language, for the language model
@@ -59,7 +59,9 @@ if [ -z "$corpus" ]; then
   if [ -z "$related_data" ]; then related_data=$data/related; prepare_related=true; fi
 fi
 
-prepare=(speechxl prepare fieldwork --corpus "$corpus" --tiers "$tiers" --lang "$lang" --out "$data" --jobs "$nj")
+read -ra tier_patterns <<< "$tiers"  # several patterns, none expanded by the shell
+prepare=(speechxl prepare fieldwork --corpus "$corpus" --tiers "${tier_patterns[@]}" --lang "$lang" --out "$data" \
+  --jobs "$nj")
 if [ -n "$rules" ]; then prepare+=(--rules "$rules"); fi
 # shellcheck disable=SC2206  # text is a list of files
 if [ -n "$text" ]; then prepare+=(--text $text); fi
@@ -142,7 +144,8 @@ run_stage 7 "transcribe" speechxl transcribe-long "$final" "${recordings[@]}" --
 # the annotations' words and characters timed, into copies of their files
 mapfile -t annotations < <(find "$corpus" -type f \( -iname '*.eaf' -o -iname '*.textgrid' \) | sort)
 rules_option=(); if [ -n "$rules" ]; then rules_option=(--rules "$rules"); fi
-run_stage 8 "align the annotations" speechxl align "$final" "${annotations[@]}" --tiers "$tiers" --lang "$lang" \
+run_stage 8 "align the annotations" speechxl align "$final" "${annotations[@]}" --tiers "${tier_patterns[@]}" \
+  --lang "$lang" \
   --out "$exp/aligned" "${rules_option[@]}"
 
 truth=(); if [ -d "$corpus/truth" ]; then truth=(--truth "$corpus/truth"); fi

@@ -118,15 +118,20 @@ def _origin(value: str | None, path: Path) -> float:
     return ms / 1000
 
 
+def media_candidates(folder: Path, descriptor: dict) -> list[Path]:
+    """Where the file of an ELAN media descriptor may be, in the order ELAN looks: its MEDIA_URL, its
+    RELATIVE_MEDIA_URL from ``folder`` (the EAF's), then a file of either's name in ``folder``."""
+    urls = [descriptor.get("MEDIA_URL"), descriptor.get("RELATIVE_MEDIA_URL")]
+    candidates = [Path(unquote(urlparse(u).path)) for u in urls if u]
+    candidates = [c if c.is_absolute() else folder / c for c in candidates]
+    return candidates + [folder / c.name for c in candidates]
+
+
 def _eaf_media(eaf_path: Path, linked: list[dict]) -> tuple[Path | None, float, list[str]]:
     """(the audio file an EAF names, its TIME_ORIGIN in seconds, the paths tried)."""
     tried = []
     for d in linked:  # video descriptors too: their audio may sit beside them under an audio name
-        urls = [d.get("MEDIA_URL"), d.get("RELATIVE_MEDIA_URL")]
-        candidates = [Path(unquote(urlparse(u).path)) for u in urls if u]
-        candidates = [c if c.is_absolute() else eaf_path.parent / c for c in candidates]
-        candidates += [eaf_path.parent / c.name for c in candidates]
-        for c in candidates:
+        for c in media_candidates(eaf_path.parent, d):
             tried.append(str(c))
             if c.is_file() and c.suffix.lower() in AUDIO:
                 return c, _origin(d.get("TIME_ORIGIN"), eaf_path), tried
@@ -282,6 +287,38 @@ def split_recordings(speakers: dict[str, set[str]], share: float) -> tuple[set[s
     return chosen[0], chosen[1], f"{how}: dev {sorted(chosen[0])}, test {sorted(chosen[1])}"
 
 
+HELD_OUT_FLOOR = (20, 120.0)
+"""Utterances or seconds (whichever comes first) that a dev or test set cut by time should hold."""
+
+
+def _enough(sources: list[Source]) -> bool:
+    return len(sources) >= HELD_OUT_FLOOR[0] or sum(s.duration or 0.0 for s in sources) >= HELD_OUT_FLOOR[1]
+
+
+def _minutes(sources: list[Source]) -> str:
+    return f"{sum(s.duration or 0.0 for s in sources) / 60:.1f} min"
+
+
+def split_by_time(recordings: list[list[Source]], share: float) -> dict[str, list[Source]]:
+    """Train, dev and test of a corpus of one or two annotated recordings: test the last stretch of each
+    recording, dev the stretch before it, taken an utterance from each recording in turn until each holds
+    ``share`` of the utterances and HELD_OUT_FLOOR (20 utterances or 2 minutes), as long as each keeps to a
+    quarter of the corpus (train keeps at least half)."""
+    tails = [sorted(ss, key=lambda s: s.offset) for ss in recordings]
+    total = sum(map(len, tails))
+    want, most = max(1, round(share * total)), max(1, total // 4)
+    sets: dict[str, list[Source]] = {}
+    for name in ("test", "dev"):
+        taken: list[Source] = []
+        while len(taken) < most and (len(taken) < want or not _enough(taken)) and any(len(t) > 1 for t in tails):
+            for t in tails:
+                if len(t) > 1 and len(taken) < most:  # each recording keeps an utterance for train
+                    taken.append(t.pop())
+        sets[name] = taken
+    sets["train"] = [s for t in tails for s in t]
+    return {k: sets[k] for k in ("train", "dev", "test")}
+
+
 def _outside(regions: list[tuple[float, float]], taken: list[tuple[float, float]],
              shortest: float) -> list[tuple[float, float]]:
     """The parts of ``regions`` outside every span of ``taken``, none shorter than ``shortest`` seconds."""
@@ -387,16 +424,14 @@ def prepare_fieldwork(corpus: Path, out: Path, lang: str, choice: TierChoice, sh
                 "test": [s for m, ss in sources.items() if m.stem in test for s in ss]}
     else:  # too few recordings to keep the sets apart: each recording's last stretches go to dev and test
         dev, test = set(), set()
-        sets = {"train": [], "dev": [], "test": []}
-        for ss in sources.values():
-            ss = sorted(ss, key=lambda s: s.offset)
-            n = max(1, round(share * len(ss)))
-            sets["train"] += ss[:-2 * n]
-            sets["dev"] += ss[-2 * n:-n]
-            sets["test"] += ss[-n:]
-        how = "by time within each recording (fewer than three annotated recordings)"
-        log.warning("only %d annotated recordings: dev and test are the last segments of each, not other "
-                    "recordings (results will flatter the model)", len(sources))
+        sets = split_by_time(list(sources.values()), share)
+        how = (f"by time within each of the {len(sources)} annotated recordings (fewer than three): test the last "
+               f"{len(sets['test'])} utterances ({_minutes(sets['test'])}), dev the {len(sets['dev'])} before them "
+               f"({_minutes(sets['dev'])}), train the other {len(sets['train'])}")
+        log.warning("%s. dev and test share recordings and speakers with train, so their figures flatter the model%s",
+                    how, "" if all(_enough(sets[k]) for k in ("dev", "test")) else
+                    f"; and they rest on fewer than {HELD_OUT_FLOOR[0]} utterances or {HELD_OUT_FLOOR[1] / 60:.0f} "
+                    "minutes each: read them as a rough guide")
     # pretraining audio: the training annotations' and every stretch of speech no annotation covers, in
     # every recording but dev's and test's (their figures then say what the model does on unheard audio)
     recordings = sorted({p.resolve() for p in corpus.rglob("*") if p.suffix.lower() in AUDIO} | set(kept))

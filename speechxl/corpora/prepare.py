@@ -276,7 +276,9 @@ def build_set(
         seen.add(s.id)
         seconds, problem = checked[s.id]
         text = normalize(s.raw_text, s.lang) if s.raw_text is not None else None
-        if problem is None and require_text:
+        if require_text and not text and (problem is None or problem[0] != "bad_name"):
+            problem = ("empty_transcript", "")  # whatever its audio: an empty annotation is not a short clip
+        elif problem is None and require_text:
             problem = check_transcript(text, seconds, limits)
         if problem is not None:
             rejects.append(Reject(shown(s.id, MAX_NAME), shown(s.path, 4096), *problem))

@@ -36,6 +36,8 @@ REASONS = {
     "no_times": "an annotation tier without times (a symbolic ELAN tier, a TextGrid point tier)",
     "bad_times": "an annotation that ends before it starts, or whose file's TIME_ORIGIN is not a time",
     "overlap": "an annotation overlapping another speaker's, left out by the overlap policy",
+    "not_aligned": "an annotation the model could not align inside its own span (past the end of the recording, "
+                   "or more units than its frames)",
     "marker": "an annotation holding a marker the corpus's orthography rules drop (e.g. xxx: not made out)",
 }
 SILENCE_PEAK = 1e-4  # -80 dBFS

@@ -39,8 +39,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from speechxl.corpora.fieldwork import TierChoice, read_eaf, read_textgrid, time_origin
+from speechxl.corpora.fieldwork import Annotation, TierChoice, read_eaf, read_textgrid, time_origin
 from speechxl.data.audio import SAMPLE_RATE, load_audio
+from speechxl.data.validate import Reject, write_rejects
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
@@ -51,6 +52,8 @@ from speechxl.text.orthography import Orthography
 from speechxl.text.units import WORD
 
 log = logging.getLogger(__name__)
+REJECTS_SUFFIX = ".rejects.tsv"
+"""``<out>/<recording>.rejects.tsv``: the annotations of a recording that could not be aligned, and why."""
 
 
 def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tuple[list[str], list[list[int]]]:
@@ -189,18 +192,25 @@ def recording_log_probs(model: LoadedModel, samples: np.ndarray, lang: str) -> t
 
 def align(model: LoadedModel, samples: np.ndarray | torch.Tensor,
           transcript: list[tuple[float | None, float | None, str]], lang: str, margin: float = 0.5, where: str = "",
-          normalize: Callable[[str], str] | None = None) -> list[Aligned]:
+          normalize: Callable[[str], str] | None = None,
+          unaligned: list[tuple[tuple[float, float, str], str]] | None = None) -> list[Aligned]:
     """Each utterance of ``transcript`` aligned in 16 kHz ``samples`` (S,) (or in their
     ``recording_log_probs``). Its words are those of the text normalised as training text is
-    (``normalize``, default the language's: ``text.normalize``); each utterance keeps its text as given."""
+    (``normalize``, default the language's: ``text.normalize``); each utterance keeps its text as given.
+    A timed utterance that cannot be aligned in its span (past the end of the audio, more units than its
+    frames) is an error, or with ``unaligned`` given, left out and added to it as (its row, why)."""
     shift = model.card.frame_shift_ms / 1000
     lp = samples if isinstance(samples, torch.Tensor) else recording_log_probs(model, samples, lang)
     normalize = normalize or (lambda text: normalize_text(text, lang))
+    if not transcript:
+        return []
     wordless = [row for row in transcript if not normalize(row[2])]
     if wordless:
         log.warning("%s: %d utterances without a word once normalised left out, e.g. %r", where or "transcript",
                     len(wordless), wordless[0][2])
         transcript = [row for row in transcript if normalize(row[2])]
+        if not transcript:
+            return []
     unknown: Counter = Counter()
     units = [word_units(model, normalize(text), lang, unknown) for _, _, text in transcript]
     if unknown:
@@ -210,12 +220,20 @@ def align(model: LoadedModel, samples: np.ndarray | torch.Tensor,
     symbols = model.units.symbols
     end_of_audio = lp.shape[0] * shift
     if transcript[0][0] is not None:
-        out = []
-        for (start, end, _), (words, ids) in zip(transcript, units):
-            if start >= end_of_audio:
-                raise ValueError(f"{where}: the utterance at {start:.2f}-{end:.2f} s is past the end of the audio "
-                                 f"({end_of_audio:.2f} s)")
-            out.append(_within(lp, start - margin, end + margin, words, ids, symbols, sep, shift))
+        out, kept = [], []
+        for row, (words, ids) in zip(transcript, units):
+            start, end, _ = row
+            try:
+                if start >= end_of_audio:
+                    raise ValueError(f"the utterance at {start:.2f}-{end:.2f} s is past the end of the audio "
+                                     f"({end_of_audio:.2f} s)")
+                out.append(_within(lp, start - margin, end + margin, words, ids, symbols, sep, shift))
+                kept.append(row)
+            except ValueError as e:
+                if unaligned is None:
+                    raise ValueError(f"{where}: {e}") from None
+                unaligned.append((row, str(e)))
+        transcript = kept
     else:
         # untimed: found in the whole recording, then each again between its neighbours, so that they keep
         # their order and never overlap
@@ -268,18 +286,28 @@ def align_annotations(model: LoadedModel, annotation: Path, choice: TierChoice, 
         raise ValueError(f"{annotation}: no annotation in a tier matching --tiers {' '.join(choice.names)} "
                          f"(its tiers: {', '.join(names)})")
     out = out if isinstance(out, Outputs) else Outputs(out)
-    paths = out.claim(media.stem, [annotation, media])
+    paths = out.claim(media.stem, [annotation, media], REJECTS_SUFFIX)
     usable = [a for a in annotations if a.text.strip() and not rules.dropped_by(a.text) and a.end > a.start]
     log.info("%s: %d of %d annotations to align (the others empty or dropped by the rules)", annotation,
              len(usable), len(annotations))
     samples = load_audio(media)
     lp = recording_log_probs(model, samples, lang)
-    by_speaker: dict[str, list] = {}
+    by_speaker: dict[str, list[Annotation]] = {}
     for a in sorted(usable, key=lambda a: a.start):
-        by_speaker.setdefault(a.speaker, []).append((a.start, a.end, a.text))
-    tiers = {f"{tier}@{speaker}": align(model, lp, rows, lang, where=f"{annotation} {speaker}",
-                                        normalize=lambda text: rules.normalize(text, lang))
-             for speaker, rows in by_speaker.items()}
+        by_speaker.setdefault(a.speaker, []).append(a)
+    tiers, rejects = {}, []
+    for speaker, anns in by_speaker.items():
+        unaligned: list = []
+        tiers[f"{tier}@{speaker}"] = align(model, lp, [(a.start, a.end, a.text) for a in anns], lang,
+                                           where=f"{annotation} {speaker}", unaligned=unaligned,
+                                           normalize=lambda text: rules.normalize(text, lang))
+        of_row = {(a.start, a.end, a.text): a for a in anns}
+        rejects += [Reject(f"{annotation.stem}:{of_row[row].tier}:{row[0]:.3f}",
+                           f"{annotation} [{of_row[row].tier} {row[0]:.3f}-{row[1]:.3f}]", "not_aligned", why)
+                    for row, why in unaligned]
+    write_rejects(rejects, paths[3])
+    for r in rejects:
+        log.warning("%s: not aligned: %s", annotation, r)
     tsv = write_tsv(paths[0], tiers)
     written = write_eaf(paths[1], media, tiers, model.kind, annotation if eaf else None,
                         time_origin(annotation) if eaf else 0.0)

@@ -24,15 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.request import pathname2url
 
 from speechxl.atomic import atomic_path, atomic_write
-from speechxl.corpora.fieldwork import open_elan
+from speechxl.corpora.fieldwork import media_candidates, open_elan
 from speechxl.untrusted import inside
 
 log = logging.getLogger(__name__)
+MIME_TYPES = {".wav": "audio/x-wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 WRITTEN = ".speechxl-written.json"
 """In an output folder: each file speechxl wrote there, with its SHA-256, so that a re-run replaces
 its own files and never one of the user's (or one the user has since edited)."""
@@ -65,8 +68,8 @@ def _sha256(path: Path) -> str:
 
 
 class Outputs:
-    """An output folder of ``align`` or ``transcribe-long``. ``claim(stem, inputs)`` gives the paths of one
-    recording's ``.tsv``, ``.eaf`` and ``.TextGrid``, refusing (ValueError) a path that is one of the
+    """An output folder of ``align`` or ``transcribe-long``. ``claim(stem, inputs, *more)`` gives the paths of one
+    recording's ``.tsv``, ``.eaf`` and ``.TextGrid`` (and of the ``more`` suffixes), refusing (ValueError) a path that is one of the
     ``inputs`` or a file speechxl did not write there, unless ``overwrite``: then the old file is copied to
     ``<name>.orig`` (``.orig.1``, ...) first. ``wrote(paths)`` records what was written (WRITTEN)."""
 
@@ -80,8 +83,8 @@ class Outputs:
         if not isinstance(self.written, dict):
             self.written = {}
 
-    def claim(self, stem: str, inputs: list[Path | None]) -> tuple[Path, Path, Path]:
-        paths = tuple(inside(self.folder, f"{stem}{suffix}") for suffix in (".tsv", ".eaf", ".TextGrid"))
+    def claim(self, stem: str, inputs: list[Path | None], *more: str) -> tuple[Path, ...]:
+        paths = tuple(inside(self.folder, f"{stem}{suffix}") for suffix in (".tsv", ".eaf", ".TextGrid", *more))
         given = [p.resolve() for p in inputs if p is not None]
         for path in paths:
             if not path.exists() and not path.is_symlink():
@@ -96,7 +99,7 @@ class Outputs:
                 raise ValueError(f"{path}: {why}; give another --out, or --overwrite (which keeps the old file "
                                  "as <name>.orig)")
             self._keep(path)
-        return paths  # type: ignore[return-value]
+        return paths
 
     def _keep(self, path: Path) -> None:
         backup, n = path.with_name(path.name + ".orig"), 0
@@ -128,14 +131,31 @@ def write_tsv(out: Path, tiers: dict[str, list[Aligned]]) -> Path:
     return out
 
 
-def open_eaf(media: Path, base: Path | None = None):
-    """A copy of the ELAN file ``base`` in memory (pympi's Eaf), or a new one linking ``media``."""
+def media_urls(media: Path, folder: Path) -> dict[str, str]:
+    """MEDIA_URL and RELATIVE_MEDIA_URL of ``media`` for an ELAN file in ``folder``, as ELAN writes them: an
+    absolute ``file://`` URL, and a URL relative to the ELAN file's folder (``./rec.wav``, ``../audio/rec.wav``)."""
+    absolute = Path(os.path.abspath(media))
+    relative = pathname2url(os.path.relpath(absolute, os.path.abspath(folder)))
+    return {"MEDIA_URL": absolute.as_uri(),
+            "RELATIVE_MEDIA_URL": relative if relative.startswith("../") else f"./{relative}"}
+
+
+def open_eaf(media: Path, out: Path, base: Path | None = None):
+    """A copy of the ELAN file ``base`` in memory (pympi's Eaf), or a new one linking ``media``, its media
+    linked from where it will be written (``out``): a copy's descriptors still name the files they named."""
     import pympi
 
     if base:
-        return open_elan(base)
+        eaf = open_elan(base)
+        for d in eaf.media_descriptors:
+            found = next((c for c in media_candidates(base.parent, d) if c.is_file()), None)
+            if found is not None:
+                d.update(media_urls(found, out.parent))
+        return eaf
     eaf = pympi.Elan.Eaf(author="speechxl")
-    eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype="audio/x-wav")
+    urls = media_urls(media, out.parent)
+    eaf.add_linked_file(urls["MEDIA_URL"], relpath=urls["RELATIVE_MEDIA_URL"],
+                        mimetype=MIME_TYPES.get(media.suffix.lower(), "audio/*"))
     eaf.remove_tier("default")
     return eaf
 
@@ -150,7 +170,7 @@ def write_eaf(out: Path, media: Path, tiers: dict[str, list[Aligned]], unit_kind
               base: Path | None = None, origin: float = 0.0) -> Path:
     """``tiers`` (utterance tier name -> its utterances) into a copy of ``base`` (or a new ELAN file);
     ``origin``: the file's TIME_ORIGIN, the second of the recording its time 0 is."""
-    eaf = open_eaf(media, base)
+    eaf = open_eaf(media, out, base)
     kinds = {"words": "speechxl-word", unit_kind: "speechxl-unit", "conf": "speechxl-confidence"}
     _refuse_existing(eaf.get_tier_names(), [t for tier in tiers for t in
                                             [tier] + [derived_tier(tier, k) for k in kinds]], base)

@@ -37,6 +37,7 @@ import numpy as np
 
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import read_manifest
+from speechxl.data.validate import read_rejects
 from speechxl.eval.metrics import Counts, align, views
 from speechxl.eval.tables import md_table
 from speechxl.text.orthography import Orthography
@@ -128,7 +129,7 @@ def transcribed_rows(folder: Path, truth: Path | None, rules: Orthography, lang:
 def alignment_accuracy(folder: Path, truth: Path) -> dict:
     """Aligned utterances' boundaries against the true ones of the utterance each overlaps most."""
     errors, per_recording = [], {}
-    for tsv in sorted(folder.glob("*.tsv")):
+    for tsv in sorted(p for p in folder.glob("*.tsv") if not p.name.endswith(".rejects.tsv")):
         true = truth / f"{tsv.stem}.tsv"
         if not true.is_file():
             continue
@@ -165,12 +166,17 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     roles = {u.recording: role for role in sets for u in read_manifest(test.parent / role)}
     done = transcribed_rows(transcribed, truth, rules, lang, roles)
     accuracy = alignment_accuracy(aligned, truth) if aligned and truth else {}
+    unaligned = [r for f in sorted(aligned.glob("*.rejects.tsv")) for r in read_rejects(f)] if aligned else []
+    dev = test.parent / "dev"
+    held_out = {"test": len(utts), "dev": len(read_manifest(dev)) if (dev / "utts.jsonl").is_file() else 0}
     report = {"steps": steps_table, "final": str(final), "speakers": speakers, "recordings": recordings,
-              "transcribed": done, "alignment": accuracy, "split": info.get("split")}
+              "transcribed": done, "alignment": accuracy, "split": info.get("split"), "utterances": held_out,
+              "not_aligned": [{"annotation": r.source, "reason": r.reason, "detail": r.detail} for r in unaligned]}
 
     sections = []
     sections.append(("Each step of the adaptation, on the test set",
-                     "CER and WER in % on " + f"{len(utts)} test utterances ({info.get('split', '')}); each step "
+                     "CER and WER in % on " + f"{len(utts)} test utterances, dev figures on {held_out['dev']} "
+                     f"({info.get('split', '')}); each step "
                      "a model fine-tuned the same way; the LM is tuned on dev, and kept for transcription where it "
                      "lowered the dev WER.",
                      ["step", "CER", "CER + LM", "WER", "WER + LM", "dev WER", "dev WER + LM", "LM kept", "model"],
@@ -196,6 +202,10 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
                          [[str(accuracy["utterances"]), f"{100 * accuracy['within_20ms']:.0f} %",
                            f"{100 * accuracy['within_50ms']:.0f} %", f"{accuracy['mean_ms']:.0f} ms",
                            f"{accuracy['median_ms']:.0f} ms"]]))
+    if unaligned:
+        sections.append(("Annotations not aligned", f"{aligned}: left out of the alignment, every other annotation "
+                         "was aligned (each recording's <name>.rejects.tsv).", ["annotation", "why"],
+                         [[r.source, r.detail] for r in unaligned]))
     title = "Fieldwork recipe report"
     md = [f"# {title}", ""]
     for name, note, head, table in sections:

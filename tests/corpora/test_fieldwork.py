@@ -185,3 +185,18 @@ def test_orthography_rules_lm_text_and_the_untranscribed_speech_of_training_reco
         a, b = (2, 4) if u.recording == "u1" else (8, 10)
         assert a - 0.3 <= u.offset and u.offset + u.duration <= b + 0.3
     assert {u.recording for u in sets["pretrain"]} == train_recordings | {"u1"}
+
+
+def test_a_corpus_of_two_recordings_is_split_by_time_with_a_floor_under_dev_and_test():
+    from speechxl.corpora.fieldwork import split_by_time
+    from speechxl.corpora.prepare import Source
+
+    def recording(name, n):
+        return [Source(id=f"{name}-{i}", path=name, store=name, lang="ca", speaker="A", raw_text="x",
+                       offset=3.0 * i, duration=3.0, recording=name) for i in range(n)]
+    sets = split_by_time([recording("a", 60), recording("b", 60)], share=0.1)
+    assert [len(sets[k]) for k in ("train", "dev", "test")] == [80, 20, 20]  # 20 utterances, not 10 % (12)
+    assert {s.id for s in sets["test"]} == {f"{r}-{i}" for r in "ab" for i in range(50, 60)}  # the last stretch
+    assert max(s.offset for s in sets["dev"]) < min(s.offset for s in sets["test"])
+    small = split_by_time([recording("a", 6), recording("b", 6)], share=0.1)
+    assert [len(small[k]) for k in ("train", "dev", "test")] == [6, 3, 3]  # each at most a quarter: train keeps half
