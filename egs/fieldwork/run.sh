@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 corpus=                   # folder of recordings with .eaf / .TextGrid files; empty: the built-in demo corpus
-tiers="tx@*"              # tiers to learn from: one or more patterns, space-separated ("tx@* SP1 SP2"; globs or re:<regex>)
+tiers="tx@*"              # tiers to learn from: patterns, space-separated ("tx@* SP1 SP2"; globs or re:<regex>)
 lang=ca                   # language code of the recordings
 rules=                    # the corpus's orthography rules (YAML; the demo's: downloads/fieldwork/rules.yaml)
 text=                     # text files in the language, for the language model

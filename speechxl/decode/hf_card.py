@@ -132,6 +132,7 @@ def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: 
     """The README.md of an exported text encoder (``pretrain-text``); ``text``: its text.json (sentences
     and tokens per language)."""
     languages = sorted(text.get("train", {}))
+    shown = checkpoint.resolve() if keep_paths else public_path(checkpoint.resolve(), exp.parent.parent)
     meta = {"language": languages, "license": license, "library_name": "transformers", "pipeline_tag": "fill-mask",
             "tags": ["speechxl", "xlm-roberta", "masked-language-model"]}
     md = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip(), "---", "", f"# {name}", "",
@@ -144,6 +145,5 @@ def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: 
            'print(fill("bon dia a <mask>"))', "```", ""]
     v = versions()
     md += ["## Provenance", "", f"- speechxl {v['speechxl']} (git `{v['git_commit']}`), torch {v['torch']}",
-           f"- checkpoint: {md_code(checkpoint.resolve() if keep_paths else public_path(checkpoint.resolve(), exp.parent.parent))}",
-           ""]
+           f"- checkpoint: {md_code(shown)}", ""]
     return "\n".join(md)

@@ -190,7 +190,8 @@ def _training_lang_dir(card: ModelCard, found: Path) -> Path | None:
     may name it relative to a recipe's folder, and read from another folder that name is another model's
     (a released BPE model decoded beside another recipe's data would take that recipe's BPE model)."""
     named = card.provenance.get("lang_dir")
-    if not named or not (Path(named) / "units.txt").is_file() or (card.units == "bpe" and (found / "bpe.model").is_file()):
+    own_bpe = card.units == "bpe" and (found / "bpe.model").is_file()
+    if not named or not (Path(named) / "units.txt").is_file() or own_bpe:
         return None
     try:
         info = json.loads((Path(named) / "info.json").read_text(encoding="utf-8"))
