@@ -387,7 +387,8 @@ def _run_transcribe_long(args) -> None:
     lm, beam = _search(args)
     asr = load(args.model, lm, args.device, beam, args.all_units, average=args.average, precision=args.precision)
     folder = lambda d: Path(d) if d else None  # noqa: E731
-    for eaf in transcribe_recordings(asr, args.audio, Outputs(Path(args.out), args.overwrite), args.lang, folder(args.eaf_dir), args.tier,
+    out = Outputs(Path(args.out), args.overwrite)
+    for eaf in transcribe_recordings(asr, args.audio, out, args.lang, folder(args.eaf_dir), args.tier,
                                      folder(args.textgrid_dir), args.segments, args.vad, args.max_region):
         print(eaf)
 

@@ -17,6 +17,12 @@ import shlex
 from pathlib import Path
 
 
+def project_folder(exp: str | Path) -> Path:
+    """The folder a recipe runs in, which its experiment dirs lie two below (``exp/<name>``): the base of
+    every path that is published."""
+    return Path(exp).parent.parent
+
+
 def public_path(path: str | Path, base: str | Path) -> str:
     """``path`` as it may be published: relative to ``base`` when below it, a relative path as it is,
     else its last part."""

@@ -55,7 +55,7 @@ def name_problem(value: object) -> str | None:
         return "empty"
     if len(value) > MAX_NAME:
         return f"{len(value)} characters (at most {MAX_NAME})"
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if undecodable(value):
         return "not valid UTF-8"
     if "/" in value or "\\" in value:
         return f"has {'/' if '/' in value else chr(92)!r}"
@@ -66,6 +66,11 @@ def name_problem(value: object) -> str | None:
     if not value.isprintable():
         return "has a control character"
     return None
+
+
+def undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (read with ``surrogateescape``): it cannot be written."""
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 def lang_problem(value: object) -> str | None:

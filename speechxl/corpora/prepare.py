@@ -27,7 +27,7 @@ from speechxl.atomic import atomic_write
 from speechxl.data.manifest import Utterance, write_manifest
 from speechxl.options import option
 from speechxl.text import normalize as norm
-from speechxl.untrusted import MAX_NAME, file_name, inside, lang_problem, name_problem, shown
+from speechxl.untrusted import MAX_NAME, file_name, inside, lang_problem, name_problem, shown, undecodable
 from speechxl.workers import process_map
 from speechxl.data.validate import (Limits, Reject, RejectError, check_audio, check_transcript,
                                     summarize, write_rejects)
@@ -140,7 +140,7 @@ def bad_name(s: Source) -> tuple[str, str] | None:
             return "bad_name", f"{what} {shown(value)}: {problem}"
     if problem := lang_problem(s.lang):
         return "bad_name", f"language {shown(s.lang)}: {problem}"
-    if s.raw_text is not None and name_problem(s.raw_text.replace("\n", " ")) == "not valid UTF-8":
+    if s.raw_text is not None and undecodable(s.raw_text):
         return "bad_name", f"transcript {shown(s.raw_text)}: not valid UTF-8"
     return None
 

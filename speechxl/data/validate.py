@@ -41,6 +41,8 @@ REASONS = {
     "marker": "an annotation holding a marker the corpus's orthography rules drop (e.g. xxx: not made out)",
 }
 SILENCE_PEAK = 1e-4  # -80 dBFS
+REJECTS_SUFFIX = ".rejects.tsv"
+"""``align``'s ``<out>/<recording>.rejects.tsv``: the annotations of a recording it could not align, and why."""
 
 
 class RejectError(SpeechxlError):

@@ -41,7 +41,7 @@ import torch
 
 from speechxl.corpora.fieldwork import Annotation, TierChoice, read_eaf, read_textgrid, time_origin
 from speechxl.data.audio import SAMPLE_RATE, load_audio
-from speechxl.data.validate import Reject, write_rejects
+from speechxl.data.validate import REJECTS_SUFFIX, Reject, write_rejects
 from speechxl.decode.emissions import windowed_log_probs
 from speechxl.decode.model import LoadedModel
 from speechxl.decode.run import keep_units, own_units
@@ -52,8 +52,6 @@ from speechxl.text.orthography import Orthography
 from speechxl.text.units import WORD
 
 log = logging.getLogger(__name__)
-REJECTS_SUFFIX = ".rejects.tsv"
-"""``<out>/<recording>.rejects.tsv``: the annotations of a recording that could not be aligned, and why."""
 
 
 def word_units(model: LoadedModel, text: str, lang: str, unknown: Counter) -> tuple[list[str], list[list[int]]]:
@@ -202,15 +200,13 @@ def align(model: LoadedModel, samples: np.ndarray | torch.Tensor,
     shift = model.card.frame_shift_ms / 1000
     lp = samples if isinstance(samples, torch.Tensor) else recording_log_probs(model, samples, lang)
     normalize = normalize or (lambda text: normalize_text(text, lang))
-    if not transcript:
-        return []
     wordless = [row for row in transcript if not normalize(row[2])]
     if wordless:
         log.warning("%s: %d utterances without a word once normalised left out, e.g. %r", where or "transcript",
                     len(wordless), wordless[0][2])
         transcript = [row for row in transcript if normalize(row[2])]
-        if not transcript:
-            return []
+    if not transcript:
+        return []
     unknown: Counter = Counter()
     units = [word_units(model, normalize(text), lang, unknown) for _, _, text in transcript]
     if unknown:

@@ -18,7 +18,6 @@ written.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from speechxl.atomic import atomic_path
 from speechxl.decode.model import load_model
 from speechxl.models.registry import saved_architecture
 from speechxl.models.speech_encoder import build_encoder
-from speechxl.published import public_values
+from speechxl.published import project_folder
 
 
 class _Encoder(torch.nn.Module):
@@ -91,7 +90,5 @@ def export_torch(model_dir: str | Path, out_dir: str | Path, keep_paths: bool = 
         if f.is_symlink():
             raise ValueError(f"{f}: a link; an export copies the checkpoint's own files only")
         shutil.copyfile(f, out / f.name)
-    card = m.card if keep_paths else dataclasses.replace(m.card, provenance=public_values(m.card.provenance,
-                                                                                         m.exp.parent.parent))
-    card.save(out / "card.json")
+    (m.card if keep_paths else m.card.with_public_paths(project_folder(m.exp))).save(out / "card.json")
     return _export(_CTC(m.net), out / "model.pt2")

@@ -16,7 +16,7 @@ import yaml
 
 from speechxl.data.manifest import MANIFEST, read_manifest
 from speechxl.eval.tables import md_cell, md_code
-from speechxl.published import public_command, public_path
+from speechxl.published import project_folder, public_command, public_path
 from speechxl.versions import versions
 
 
@@ -49,7 +49,7 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
     a log-mel model stacks, where transformers' extractor pads differently (not 2). Paths (the
     checkpoint, the training data, the decodes' commands) are relative to the project folder the
     experiment is in, or their last part, unless ``keep_paths``."""
-    root = exp.parent.parent
+    root = project_folder(exp)
     shown = (lambda p: str(p)) if keep_paths else (lambda p: public_path(p, root))  # noqa: E731
     command = (lambda c: c) if keep_paths else (lambda c: public_command(c, root))  # noqa: E731
     infos = {d: _set_info(d, root) for d in training_data}
@@ -114,7 +114,8 @@ def model_card(*, name: str, family: str, fine_tuned: bool, checkpoint: Path, ex
                    f"before stacking {stack_quirk}: some lengths then get one more output frame, part padding, which "
                    "speechxl drops, and the pipeline's output can differ at the end of those utterances. The extractor called with `pad_to_multiple_of=None` gives speechxl's frames.", ""]
         if lm:
-            md += [f"The n-gram LM {md_code(Path(lm).name)} is included in pyctcdecode's layout (`alphabet.json`, `language_model/`): "
+            md += [f"The n-gram LM {md_code(Path(lm).name)} is included in pyctcdecode's layout "
+                   "(`alphabet.json`, `language_model/`): "
                    "with pyctcdecode and kenlm installed the pipeline decodes with it "
                    "(`Wav2Vec2ProcessorWithLM`); without them it decodes greedily.", ""]
     else:
@@ -132,7 +133,7 @@ def text_model_card(*, name: str, checkpoint: Path, exp: Path, step: int, text: 
     """The README.md of an exported text encoder (``pretrain-text``); ``text``: its text.json (sentences
     and tokens per language)."""
     languages = sorted(text.get("train", {}))
-    shown = checkpoint.resolve() if keep_paths else public_path(checkpoint.resolve(), exp.parent.parent)
+    shown = checkpoint.resolve() if keep_paths else public_path(checkpoint.resolve(), project_folder(exp))
     meta = {"language": languages, "license": license, "library_name": "transformers", "pipeline_tag": "fill-mask",
             "tags": ["speechxl", "xlm-roberta", "masked-language-model"]}
     md = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip(), "---", "", f"# {name}", "",

@@ -15,13 +15,12 @@ to the experiment's project folder, or by their last part (``keep_paths`` keeps 
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
 from speechxl.checkpoint import save_release
 from speechxl.decode.model import load_model
-from speechxl.published import public_path, public_values
+from speechxl.published import project_folder, public_path
 
 RELEASED = ("units.txt", "units_*.txt", "bpe.model")
 """The checkpoint's files a release copies, besides the card it writes (not config.yaml or lang_info.json,
@@ -39,9 +38,8 @@ def release(model_dir: str | Path, out: str | Path, average: int = 1, keep_paths
         if f.is_symlink() or not f.is_file():
             raise ValueError(f"{f}: a link or not a file; a release copies the checkpoint's own files only")
         shutil.copyfile(f, out / f.name)
-    root = m.exp.parent.parent  # the project folder a recipe runs in (exp/<name>)
-    card = m.card if keep_paths else dataclasses.replace(m.card, provenance=public_values(m.card.provenance, root))
-    card.save(out / "card.json")
+    root = project_folder(m.exp)
+    (m.card if keep_paths else m.card.with_public_paths(root)).save(out / "card.json")
     source = str(m.checkpoint.resolve()) if keep_paths else public_path(m.checkpoint.resolve(), root)
     save_release(out, m.net.state_dict(), source, m.step, m.averaged)
     return out

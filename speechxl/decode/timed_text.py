@@ -68,10 +68,10 @@ def _sha256(path: Path) -> str:
 
 
 class Outputs:
-    """An output folder of ``align`` or ``transcribe-long``. ``claim(stem, inputs, *more)`` gives the paths of one
-    recording's ``.tsv``, ``.eaf`` and ``.TextGrid`` (and of the ``more`` suffixes), refusing (ValueError) a path that is one of the
-    ``inputs`` or a file speechxl did not write there, unless ``overwrite``: then the old file is copied to
-    ``<name>.orig`` (``.orig.1``, ...) first. ``wrote(paths)`` records what was written (WRITTEN)."""
+    """An output folder of ``align`` or ``transcribe-long``. ``claim(stem, inputs, *more)`` gives the paths of
+    one recording's ``.tsv``, ``.eaf`` and ``.TextGrid`` (and of the ``more`` suffixes), refusing (ValueError) a
+    path that is one of the ``inputs`` or a file speechxl did not write there, unless ``overwrite``: then the old
+    file is copied to ``<name>.orig`` (``.orig.1``, ...) first. ``wrote(paths)`` records what was written."""
 
     def __init__(self, folder: Path, overwrite: bool = False):
         self.folder, self.overwrite = Path(folder), overwrite
@@ -106,7 +106,7 @@ class Outputs:
         while backup.exists() or backup.is_symlink():
             n += 1
             backup = path.with_name(f"{path.name}.orig.{n}")
-        shutil.copyfile(path, backup)  # the new file then replaces the path by a rename: a link is replaced, not followed
+        shutil.copyfile(path, backup)  # the new file replaces the path by a rename: a link is replaced, not followed
         log.warning("%s: kept the file that was there as %s (--overwrite)", path, backup.name)
 
     def wrote(self, paths) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 
 from speechxl.atomic import atomic_write
 from speechxl.data.manifest import read_manifest
-from speechxl.data.validate import read_rejects
+from speechxl.data.validate import REJECTS_SUFFIX, read_rejects
 from speechxl.eval.metrics import Counts, align, views
 from speechxl.eval.tables import md_table
 from speechxl.text.orthography import Orthography
@@ -129,7 +129,7 @@ def transcribed_rows(folder: Path, truth: Path | None, rules: Orthography, lang:
 def alignment_accuracy(folder: Path, truth: Path) -> dict:
     """Aligned utterances' boundaries against the true ones of the utterance each overlaps most."""
     errors, per_recording = [], {}
-    for tsv in sorted(p for p in folder.glob("*.tsv") if not p.name.endswith(".rejects.tsv")):
+    for tsv in sorted(p for p in folder.glob("*.tsv") if not p.name.endswith(REJECTS_SUFFIX)):
         true = truth / f"{tsv.stem}.tsv"
         if not true.is_file():
             continue
@@ -166,7 +166,7 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     roles = {u.recording: role for role in sets for u in read_manifest(test.parent / role)}
     done = transcribed_rows(transcribed, truth, rules, lang, roles)
     accuracy = alignment_accuracy(aligned, truth) if aligned and truth else {}
-    unaligned = [r for f in sorted(aligned.glob("*.rejects.tsv")) for r in read_rejects(f)] if aligned else []
+    unaligned = [r for f in sorted(aligned.glob(f"*{REJECTS_SUFFIX}")) for r in read_rejects(f)] if aligned else []
     dev = test.parent / "dev"
     held_out = {"test": len(utts), "dev": len(read_manifest(dev)) if (dev / "utts.jsonl").is_file() else 0}
     report = {"steps": steps_table, "final": str(final), "speakers": speakers, "recordings": recordings,

@@ -130,7 +130,8 @@ def _settings(info: dict) -> list[tuple[str, str]]:
 def _markdown(title: str, head, table, scores, worst, info) -> str:
     md = [f"# {title}", "", "![error rates per language](error_rates.png)", "",
           "| " + " | ".join(map(md_cell, head)) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(f"**{md_cell(c)}**" if r is table[-1] else md_cell(c) for c in r) + " |" for r in table]
+    md += ["| " + " | ".join(f"**{md_cell(c)}**" if r is table[-1] else md_cell(c) for c in r) + " |"
+           for r in table]
     for m, s in scores.items():
         md += ["", f"## Most frequent {m} confusions", ""]
         md += md_table(["reference", "hypothesis", "count"], [
@@ -138,7 +139,8 @@ def _markdown(title: str, head, table, scores, worst, info) -> str:
             for c in s["confusions"][:15]])
     md += ["", f"## Worst {len(worst)} utterances ({worst[0]['metric'] if worst else ''} errors)", ""]
     for w in worst:
-        md += [f"- {md_code(w['id'])} ({md_text(w['lang'])}, {w['errors']} errors) {md_code(Path(w['audio'] or '').name)}",
+        audio = md_code(Path(w["audio"] or "").name)
+        md += [f"- {md_code(w['id'])} ({md_text(w['lang'])}, {w['errors']} errors) {audio}",
                f"  - text: {md_text(w['ref'])}",
                f"  - ref: {md_text(w['ref_units'] if w['metric'] == 'PER' else w['ref'])}",
                f"  - hyp: {md_text(w['hyp_units'] if w['metric'] == 'PER' else w['hyp'])}"]

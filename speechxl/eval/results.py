@@ -11,7 +11,7 @@ from pathlib import Path
 
 from speechxl.atomic import atomic_write
 from speechxl.eval.tables import md_cell, md_code
-from speechxl.published import public_command
+from speechxl.published import project_folder, public_command
 
 COLUMNS = "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|"
 
@@ -51,8 +51,9 @@ def write_results(folder: str | Path) -> Path | None:
     for name, r in reports.items():
         d = r["decode"]
         ckpt = Path(d["model"]["checkpoint"])
+        command = md_code(public_command(d["command"], project_folder(folder))) if d.get("command") else "(Python API)"
         md.append(f"|{md_cell(name)}|{md_cell(f'{ckpt.parent.parent.name}/{ckpt.parent.name}/{ckpt.name}')}|"
-                  f"{md_cell(d['search'])}|{md_code(public_command(d['command'], folder.parent.parent)) if d.get('command') else '(Python API)'}|")
+                  f"{md_cell(d['search'])}|{command}|")
     out = folder / "RESULTS.md"
     atomic_write(out, "\n".join(md) + "\n")
     return out

@@ -132,7 +132,8 @@ MAX_CONV_LAYERS = 64
 def _conv_layers(spec: str) -> list[tuple[int, int, int]]:
     """fairseq's conv_feature_layers, e.g. "[(512, 10, 5)] + [(512, 3, 2)] * 4", read without eval; a
     list that would grow past MAX_CONV_LAYERS (``[(1, 1, 1)] * 10**9``) is refused before it is built."""
-    bad = ValueError(f"conv_feature_layers {spec[:80]!r}: not a list of at most {MAX_CONV_LAYERS} (dim, kernel, stride)")
+    bad = ValueError(f"conv_feature_layers {spec[:80]!r}: not a list of at most {MAX_CONV_LAYERS} "
+                     "(dim, kernel, stride)")
 
     def value(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):

@@ -19,7 +19,7 @@ language). Checkpoints written before cards existed are read from their ``config
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from speechxl.config import from_dict, read_yaml, to_dict
 from speechxl.models.ctc import CTCConfig, CTCModel, TunedEncoder
 from speechxl.models.lid import LanguageHead, LIDConfig, LIDModel
 from speechxl.models.registry import model_config
+from speechxl.published import public_values
 from speechxl.models.speech_encoder import FRONTENDS, build_encoder
 from speechxl.text.lang_dir import lang_dir_beside
 
@@ -78,6 +79,10 @@ class ModelCard:
         return {"format": FORMAT, "family": self.family, "model": to_dict(self.model), "head": head,
                 "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
                 "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
+
+    def with_public_paths(self, base: str | Path) -> ModelCard:
+        """A copy to publish: every absolute path of its provenance relative to ``base``, else its last part."""
+        return replace(self, provenance=public_values(self.provenance, base))
 
     def save(self, path: str | Path) -> None:
         atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")

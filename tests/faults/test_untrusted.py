@@ -405,3 +405,16 @@ def test_a_decoded_model_reads_its_own_units_not_the_working_directorys(trained,
     assert _training_lang_dir(card, found) == tmp_path.joinpath("data/lang_char").relative_to(tmp_path)
     (tmp_path / "data" / "lang_char" / "units.txt").write_text("<blank>\n<unk>\nz\n")  # another recipe's units
     assert _training_lang_dir(card, found) is None
+
+
+def test_a_long_transcript_with_bytes_that_are_not_utf8_is_a_reject(tmp_path, run_cli):
+    """However long the transcript, a byte that is not UTF-8 in it rejects the utterance (a manifest could not hold it)."""
+    audio = wav(tmp_path / "in" / "a.wav")
+    line = json.dumps({"audio_filepath": str(audio), "duration": 1.0, "lang": "es", "utt_id": "u1", "text": "TEXT"})
+    good = json.dumps({"audio_filepath": str(audio), "duration": 1.0, "lang": "es", "utt_id": "good", "text": "hola"})
+    (tmp_path / "in" / "train.json").write_bytes(
+        (good + "\n" + line + "\n").encode().replace(b"TEXT", b"hola " * 60 + b"caf\xff"))
+    run_cli("prepare", "nemo", "--manifests", tmp_path / "in" / "train.json", "--out", tmp_path / "data", "--jobs", "1")
+    rejects = (tmp_path / "data" / "train" / "rejects.tsv").read_text(encoding="utf-8")
+    assert "bad_name" in rejects and "transcript" in rejects and "not valid UTF-8" in rejects
+    assert [json.loads(x)["id"] for x in (tmp_path / "data" / "train" / "utts.jsonl").read_text().splitlines()] == ["good"]
