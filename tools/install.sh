@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 torch_spec=${TORCH_SPEC:-}
 # espeak-ng: G2P (phonemizer) and the demo corpus's voices; sctk: sclite, which the tests run on
-# the trn files speechxl writes (it must count what the reports count)
-apt_packages="espeak-ng sctk"
+# the trn files speechxl writes (it must count what the reports count); festival and its voices
+# (speechxl/corpora/festival.py): the demo's other voices, units a human speaker recorded
+apt_packages="espeak-ng sctk festival festvox-hi-nsk festvox-ru festvox-italp16k festvox-itapc16k festvox-mr-nsk
+  festvox-te-nsk festvox-suopuhe-lj festvox-suopuhe-mv festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+  festvox-ca-ona-hts"
 
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -1,6 +1,8 @@
 # The stages every speechxl recipe shares (ESPnet's asr.sh, icefall's prepare.sh): a corpus's
 # run.sh sets its own options, defines prepare_data (stages 0-1: the corpus -> $data/train, dev,
-# test, pretrain [, test_heldout, pretrain_heldout] and $data/lm_text), and sources this file:
+# test, pretrain [, test_heldout, pretrain_heldout, pretrain_voices, test_voices, test_voices_heldout] and
+# $data/lm_text),
+# and sources this file:
 #
 #   set -euo pipefail; cd "$(dirname "$0")"      # run.sh lives in egs/<corpus>/
 #   my_root=        # where the corpus is (each option: name=default, then its help after #)
@@ -20,6 +22,7 @@ bpe_size=500              # BPE vocabulary size
 pretrain_recipe=${pretrain_recipe:-w2v-bert}  # pretraining method (a corpus's run.sh may set its own default): w2v-bert, bestrq, wav2vec2, hubert (iterated k-means labels), wavlablm (hubert + denoising + staged language balance), mslam (joint speech-text; its tiny preset), unispeech (contrastive + phone CTC on the transcribed set), whistle (phone CTC on the pretraining set's transcripts, G2P; w2v-bert's architecture), cpc (causal LSTM, future frames) or wav2vec (causal convolutions, future frames)
 pretrain_config=          # or any pretraining preset (recipes/pretrain/*.yaml), overriding pretrain_recipe
 pretrain_args=            # extra overrides for stage 3, e.g. "train.max_steps=500 optim.lr=5e-4"
+pretrain_sets=            # untranscribed data sets stage 3 pretrains on (default: pretrain and, where stage 1 made it, pretrain_voices: the demo's festival voices); whistle reads pretrain's transcripts alone
 hubert_clusters="100 500" # hubert: clusters of each iteration's labels (the first of MFCCs, each later one of a layer of the previous model)
 hubert_layer=2            # hubert: the layer whose output the next iteration clusters (tiny preset: 4 layers; BASE: 6 of 12)
 pretrain_langs=multi      # multi: one model on every language; mono: also one per language at an equal share of the budget, compared per language (stages 9-12)
@@ -28,6 +31,7 @@ finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe),
 scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
 units_from=phones         # other unit sets start from this unit set's model (empty: all from stage 3's)
 finetune_args=            # extra overrides for stage 4
+train_minutes=            # transcribed minutes per language that stage 4 fine-tunes on, drawn from train (speechxl subset; empty: all of it); its models, decodes and table are named <...>_<n>min
 lm_order=3                # order of the word n-gram LMs
 decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
 data=data                 # prepared data sets
@@ -74,8 +78,26 @@ fi
 
 prepare_data
 
-eval_sets=("$data/dev" "$data/test")
-[ -f "$data/test_heldout/utts.jsonl" ] && eval_sets+=("$data/test_heldout")
+# the test conditions: test, and test_voices where stage 1 made it (the demo: other voices than train's);
+# of held-out languages, test_heldout and test_voices_heldout
+test_sets=(test) heldout_sets=()
+[ -f "$data/test_voices/utts.jsonl" ] && test_sets+=(test_voices)
+for t in test_heldout test_voices_heldout; do [ -f "$data/$t/utts.jsonl" ] && heldout_sets+=("$t"); done
+eval_sets=("$data/dev"); for t in "${test_sets[@]}" "${heldout_sets[@]}"; do eval_sets+=("$data/$t"); done
+if [ -z "$pretrain_sets" ]; then
+  pretrain_sets=pretrain; [ -f "$data/pretrain_voices/utts.jsonl" ] && pretrain_sets+=" pretrain_voices"
+fi
+pretrain_dirs=(); for s in $pretrain_sets; do pretrain_dirs+=("$data/$s"); done
+pretrain_list=$(IFS=,; echo "[${pretrain_dirs[*]}]")  # data=[a,b]: a YAML list
+# the transcribed set of stages 3-4 (UniSpeech's and mSLAM's paired stream, fine-tuning): train, or
+# --train_minutes of each language of it; the models fine-tuned on it are named <...>_<n>min
+train=$data/train minutes_suffix=
+if [ -n "$train_minutes" ]; then
+  train=$data/train_${train_minutes}min minutes_suffix=_${train_minutes}min
+  if [ ! -f "$train/utts.jsonl" ] && [ "$stop_stage" -ge 3 ]; then
+    speechxl subset "$data/train" --minutes "$train_minutes" --out "$train"
+  fi
+fi
 run_stage 2 "units" speechxl units chars phones bpe words --train "$data/train" --eval "${eval_sets[@]}" \
   --out "$data" --bpe_size "$bpe_size" --lm_text "$data/lm_text" --lm_order "$lm_order" --jobs "$nj"
 
@@ -83,12 +105,12 @@ pretrain_exp=$exp/pretrain_$(basename "$pretrain_config" .yaml)
 if [ "$pretrain_recipe" == whistle ]; then pretrain_exp=$exp/pretrain_whistle_$(basename "$pretrain_config" .yaml); fi
 # a joint speech-text preset (family mslam) reads three streams: untranscribed speech, the LM text
 # and the transcribed training set, in characters
-pretrain_data=(data="$data/pretrain")
+pretrain_data=(data="$pretrain_list")
 if [ "$pretrain_family" == mslam ]; then
-  pretrain_data=(units=chars streams.speech.data="$data/pretrain" streams.text.data="$data/lm_text"
-                 streams.paired.data="$data/train")
+  pretrain_data=(units=chars streams.speech.data="$pretrain_list" streams.text.data="$data/lm_text"
+                 streams.paired.data="$train")
 elif [ "$pretrain_family" == unispeech ]; then  # untranscribed speech and the transcribed set, in phones
-  pretrain_data=(units=phones streams.speech.data="$data/pretrain" streams.paired.data="$data/train")
+  pretrain_data=(units=phones streams.speech.data="$pretrain_list" streams.paired.data="$train")
 fi
 # HuBERT's iterations, each with an equal share of the budget: labels from k-means of MFCCs, a model
 # trained to predict them, labels from k-means of that model's layer $hubert_layer, the next model
@@ -99,18 +121,18 @@ hubert_pretrain() {  # hubert_pretrain ARGS CLUSTERS LAYER
   for k in "${clusters[@]}"; do
     local model=$h/it$i; if [ "$i" == "${#clusters[@]}" ]; then model=$pretrain_exp; fi
     if [ ! -f "$h/km_it$i/info.json" ]; then  # made once: a resumed iteration refuses other labels
-      speechxl dump-features "$source" "$data/pretrain" "$data/dev" --layer "$layer" --out "$h/feats_it$i"
+      speechxl dump-features "$source" "${pretrain_dirs[@]}" "$data/dev" --layer "$layer" --out "$h/feats_it$i"
       speechxl kmeans "$h/feats_it$i" --clusters "$k" --out "$h/km_it$i"
       rm -r "$h/feats_it$i"  # the labels are what the run reads
     fi
     # shellcheck disable=SC2086  # ARGS is a list of key=value words
-    speechxl pretrain --config "$pretrain_config" --budget_share "1/${#clusters[@]}" data="$data/pretrain" \
+    speechxl pretrain --config "$pretrain_config" --budget_share "1/${#clusters[@]}" data="$pretrain_list" \
       valid_data="$data/dev" labels="$h/km_it$i" out="$model" "${init[@]}" $args
     source=$model init=(init="$model") i=$((i + 1))
   done
 }
 if [ "$pretrain_family" == hubert ]; then
-  run_stage 3 "pretrain" --reads "pretrain_config data" hubert_pretrain "$pretrain_args" "$hubert_clusters" "$hubert_layer"
+  run_stage 3 "pretrain" --reads "pretrain_config data pretrain_list" hubert_pretrain "$pretrain_args" "$hubert_clusters" "$hubert_layer"
 elif [ "$pretrain_recipe" == whistle ]; then
   # Whistle (Yusuyin et al.): phoneme-supervised pretraining, CTC over the G2P phones of the pretraining
   # set's transcripts (phones outside stage 2's inventory train as <unk>) from random weights of the
@@ -127,9 +149,9 @@ fi
 # one CTC model per unit set; the experiment name says which branch it grew from: ctc_<units>_<pretrained
 # model> from stage 3's model, ctc_<units>_scratch from random weights of the same architecture (each
 # through its units_from model)
-tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')
+tag=$(basename "$pretrain_exp" | sed 's/^pretrain_//')$minutes_suffix
 ctc_dirs=(); for u in $finetune_units; do ctc_dirs+=("$exp/ctc_${u}_$tag"); done
-for u in $scratch_units; do ctc_dirs+=("$exp/ctc_${u}_scratch"); done
+for u in $scratch_units; do ctc_dirs+=("$exp/ctc_${u}_scratch$minutes_suffix"); done
 
 # in_order "UNITS" FIRST: FIRST (when it is one of UNITS), then the other unit sets
 in_order() {
@@ -148,7 +170,7 @@ finetune_branch() {
     local start=("$@")
     if [[ " $units " == *" $from "* && "$u" != "$from" ]]; then start=(init="$exp/ctc_${from}_$name"); fi
     # shellcheck disable=SC2086  # ARGS is a list of key=value words
-    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$data/train" \
+    speechxl finetune --config "$finetune_config" "${start[@]}" units="$u" data="$train" \
       valid_data="$data/dev" out="$exp/ctc_${u}_$name" $args
   done
 }
@@ -157,27 +179,38 @@ finetune_branch() {
 # baselines; all are arguments so that the stage marker records them
 finetune_all() {
   finetune_branch "$1" "$4" "$tag" "$3" init="$pretrain_exp"
-  finetune_branch "$2" "$4" scratch "$3" architecture="$pretrain_config"
+  finetune_branch "$2" "$4" "scratch$minutes_suffix" "$3" architecture="$pretrain_config"
 }
-run_stage 4 "fine-tune" --reads "finetune_config pretrain_config data" \
+run_stage 4 "fine-tune" --reads "finetune_config pretrain_config data train" \
   finetune_all "$finetune_units" "$scratch_units" "$finetune_args" "$units_from"
 
-decode_all() {  # decode_all MODEL...: greedy, then beam search with the LM tuned on dev
+decode_all() {  # decode_all "TESTS" MODEL...: each test set greedily, then by beam search with the LM tuned on dev
+  local tests=$1 t
+  shift
   for m in "$@"; do
     local units lm; units=$(speechxl card "$m" --field units)
     # characters and BPE decode into words with the word LMs; phones with a phone LM
     if [ "$units" == phones ]; then lm=$data/lang_phone/lm; else lm=$data/lang_word; fi
-    # the recipe names its decode dirs (outside it, a dir's name carries the non-default settings)
-    # shellcheck disable=SC2086  # decode_args is a list of options
-    speechxl decode "$m" "$data/test" --out "$m/decode_test" $decode_args
-    # shellcheck disable=SC2086
-    speechxl decode "$m" "$data/test" --lm "$lm" --tune_on "$data/dev" --out "$m/decode_test_lm" $decode_args
+    for t in $tests; do
+      # the recipe names its decode dirs (outside it, a dir's name carries the non-default settings)
+      # shellcheck disable=SC2086  # decode_args is a list of options
+      speechxl decode "$m" "$data/$t" --out "$m/decode_$t" $decode_args
+      # shellcheck disable=SC2086
+      speechxl decode "$m" "$data/$t" --lm "$lm" --tune_on "$data/dev" --out "$m/decode_${t}_lm" $decode_args
+    done
   done
 }
-run_stage 5 "decode" --reads "decode_args data" decode_all "${ctc_dirs[@]}"
+run_stage 5 "decode" --reads "decode_args data" decode_all "${test_sets[*]}" "${ctc_dirs[@]}"
 
-decode_dirs=(); for m in "${ctc_dirs[@]}"; do decode_dirs+=("$m/decode_test" "$m/decode_test_lm"); done
-run_stage 6 "score" speechxl score "${decode_dirs[@]}" --compare "$exp/results_$tag.md"
+# one row per model and search, a column group per test condition
+decode_dirs=() rows=()
+for m in "${ctc_dirs[@]}"; do
+  for search in "greedy:" "LM:_lm"; do
+    rows+=(--row "$(basename "$m") ${search%%:*}")
+    for t in "${test_sets[@]}"; do decode_dirs+=("$m/decode_$t${search#*:}"); rows+=("$m/decode_$t${search#*:}"); done
+  done
+done
+run_stage 6 "score" speechxl score --compare "$exp/results_$tag.md" "${rows[@]}"
 if [ "$stop_stage" -ge 6 ] && [ "$stage" -le 6 ]; then
   echo "== reports:"; for d in "${decode_dirs[@]}"; do echo "   $d/report.md"; done
   echo "== all in one table: $exp/results_$tag.md"
@@ -187,17 +220,23 @@ fi
 # language's inventory (stage 2 wrote data/lang_phone/inventory/<lang>.txt) by exact match and by
 # articulatory features
 phone_model=$exp/ctc_phones_$tag
-if [ -f "$data/test_heldout/utts.jsonl" ]; then
-  zero_shot() {  # zero_shot MODEL: three decodes of the held-out test set
-    speechxl decode "$1" "$data/test_heldout" --out "$1/decode_test_heldout_unrestricted"
-    for m in exact articulatory; do
-      speechxl decode "$1" "$data/test_heldout" --inventory "$data/lang_phone/inventory" --map "$m"
+if [ ${#heldout_sets[@]} -gt 0 ]; then
+  zero_shot() {  # zero_shot MODEL SET...: three decodes of each held-out test set
+    local m=$1 t map
+    shift
+    for t in "$@"; do
+      speechxl decode "$m" "$data/$t" --out "$m/decode_${t}_unrestricted"
+      for map in exact articulatory; do
+        speechxl decode "$m" "$data/$t" --inventory "$data/lang_phone/inventory" --map "$map"
+      done
     done
   }
-  run_stage 7 "zero-shot decode" --reads data zero_shot "$phone_model"
-  zs_dirs=("$phone_model/decode_test_heldout_unrestricted" "$phone_model/decode_test_heldout_exact"
-           "$phone_model/decode_test_heldout_articulatory")
-  run_stage 8 "zero-shot score" speechxl score "${zs_dirs[@]}" --compare "$exp/zero_shot_$tag.md"
+  run_stage 7 "zero-shot decode" --reads data zero_shot "$phone_model" "${heldout_sets[@]}"
+  zs_rows=()  # a row per restriction, a column group per held-out test set
+  for map in unrestricted exact articulatory; do
+    zs_rows+=(--row "$map"); for t in "${heldout_sets[@]}"; do zs_rows+=("$phone_model/decode_${t}_$map"); done
+  done
+  run_stage 8 "zero-shot score" speechxl score --compare "$exp/zero_shot_$tag.md" "${zs_rows[@]}"
   if [ "$stop_stage" -ge 8 ] && [ "$stage" -le 8 ]; then echo "== zero-shot PER: $exp/zero_shot_$tag.md"; fi
 fi
 

@@ -20,15 +20,29 @@ pretrain_recipe=whistle   # stage 3's method (egs/TEMPLATE/asr.sh lists them); t
 path_options="cv_root demo"
 
 prepare_data() {  # stage 0: the demo corpus (without --cv_root); stage 1: the release -> $data
+  local voices=()
   if [ -z "$cv_root" ]; then
     run_stage 0 "demo corpus" speechxl prepare demo --out "$demo" --scale "$demo_scale" --jobs "$nj"
     cv_root=$demo
+    # the demo's other voices (festival): untranscribed speech beside pretrain, and the test condition
+    # test_voices (and test_voices_heldout beside test_heldout)
+    for v in pretrain_voices test_voices test_voices_heldout; do if [ -d "$demo/voices/$v" ]; then voices+=("$demo/voices/$v"); fi; done
   fi
   local prepare=(speechxl prepare commonvoice --cv_root "$cv_root" --out "$data" --jobs "$nj")
   if [ -n "$langs" ]; then prepare+=(--langs "$langs"); fi
   if [ -n "$heldout_langs" ]; then prepare+=(--heldout_langs "$heldout_langs"); fi
   if [ "$strict" == true ]; then prepare+=(--strict); fi
-  run_stage 1 "prepare data" "${prepare[@]}"
+  run_stage 1 "prepare data" prepare_sets "${#voices[@]}" "${voices[@]}" "${prepare[@]}"
+}
+
+prepare_sets() {  # prepare_sets N FOLDER... CMD...: CMD (the release), then each of the N folders of audio as a set
+  local folders=("${@:2:$1}")
+  shift $(($1 + 1))
+  "$@"
+  local strict_option=(); if [ "$strict" == true ]; then strict_option=(--strict); fi
+  if [ ${#folders[@]} -gt 0 ]; then
+    speechxl prepare folder --folders "${folders[@]}" --out "$data" --jobs "$nj" "${strict_option[@]}"
+  fi
 }
 
 . ../TEMPLATE/asr.sh

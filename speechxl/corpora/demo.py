@@ -17,6 +17,17 @@ CommonVoice release (``<locale>/clips/*.mp3``, ``train.tsv``, ``dev.tsv``, ``tes
   untranscribed clips 5-40 dB, and half of them a band-limited channel).
 - Splits are sentence-disjoint. Held-out languages (for zero-shot tests) get a test split and
   unlabelled clips, no train split.
+- Other voices: ``voices/`` holds speech of Debian's festival voices (corpora/festival.py), units a
+  human speaker recorded, as two folders that ``speechxl prepare folder`` reads:
+  ``pretrain_voices/`` untranscribed clips in hi and ru (training languages) and mr, te, fi and en
+  (no transcript covers them), varied as the untranscribed espeak-ng clips are, listed in
+  ``untranscribed.tsv`` (path, speaker, lang: no text is written anywhere); ``test_voices/`` the
+  test sentences of hi and ru, and ``test_voices_heldout/`` those of held-out it, spoken by other
+  festival speakers, each with ``transcripts.tsv``. The transcribed training set stays espeak-ng only: labels from one kind of
+  voice, audio from many (the setting of "Robust wav2vec 2.0", Hsu et al. 2021). A festival speaker
+  is a voice with its own tempo and vocal-tract scale; the test's speakers are other variants of
+  the same recorded voices. Marathi and Telugu sentences are pseudo-words of their scripts
+  (wordfreq has no word list for them).
 - Three clips of every training language's train split are defective on purpose, so that the
   rejects path runs on the demo: an empty file, digital silence, and a clip cut short of its
   sentence. ``demo.json`` lists them.
@@ -41,6 +52,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from speechxl.atomic import atomic_path, atomic_write
+from speechxl.corpora import festival
 from speechxl.errors import SpeechxlError
 from speechxl.options import key_values, option, words
 from speechxl.workers import process_map
@@ -50,6 +62,15 @@ log = logging.getLogger(__name__)
 TRAIN_LANGS = ("es", "ru", "el", "hi", "fa", "tr")
 HELDOUT_LANGS = ("it", "pl")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt2", "klatt3")
+# festival's voices (corpora/festival.py): untranscribed speech in two training languages and four that no
+# transcript covers, and a second test condition in two training languages and a held-out one
+VOICE_UNLABELLED_LANGS = ("hi", "ru", "mr", "te", "fi", "en")
+VOICE_TEST_LANGS = ("hi", "ru", "it")
+VOICE_SPEAKERS = {"pretrain_voices": 6, "test_voices": 3, "test_voices_heldout": 3}
+"""festival speakers per language and set (voice variants: corpora/festival.py's Speaker)."""
+SYLLABLE_BLOCKS = {"mr": 0x0900, "te": 0x0C00}
+"""Unicode blocks (Devanagari, Telugu) of the languages wordfreq has no word list for: their sentences are
+pseudo-words of the script's syllables."""
 # Sentence punctuation per language: (full stop, question mark, comma).
 PUNCTUATION = {"hi": ("।", "?", ","), "el": (".", ";", ","), "fa": (".", "؟", "،"), "ar": (".", "؟", "،")}
 TSV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes",
@@ -70,6 +91,10 @@ class Sizes:
     heldout_unlabelled: int = 200
     text_only: int = 2000
     """Sentences in validated_sentences.tsv that nobody recorded (language-model text)."""
+    voices_unlabelled: int = 250
+    """festival clips per language of VOICE_UNLABELLED_LANGS, untranscribed (voices/pretrain_voices)."""
+    voices_test: int = 60
+    """festival clips per language of VOICE_TEST_LANGS: its test sentences (voices/test_voices)."""
     speakers: tuple[int, int, int] = (8, 2, 3)
     """Speakers for (train + unlabelled, dev, test)."""
     unlabelled_speakers: int = 8
@@ -150,6 +175,20 @@ def _sentences(lang: str, count: int, rng: np.random.Generator) -> list[str]:
     return out
 
 
+def _syllable_sentences(block: int, count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` sentences of 3-8 pseudo-words of 2-4 syllables (a consonant, mostly with a vowel sign)
+    in the Indic script of Unicode ``block``."""
+    def assigned(a: int, b: int) -> list[str]:
+        return [chr(c) for c in range(block + a, block + b + 1) if unicodedata.name(chr(c), "")]
+
+    consonants, vowels = assigned(0x15, 0x39), assigned(0x3E, 0x4C)
+
+    def word() -> str:
+        return "".join(str(rng.choice(consonants)) + (str(rng.choice(vowels)) if rng.random() < 0.7 else "")
+                       for _ in range(int(rng.integers(2, 5))))
+    return [" ".join(word() for _ in range(int(rng.integers(3, 9)))) + "." for _ in range(count)]
+
+
 def _speakers(lang: str, voice: str, n: int, varied: int, rng: np.random.Generator, seed: int) -> list[Speaker]:
     """``n`` speakers, then ``varied`` more with wider pitch and speed ranges."""
     variants = rng.permutation(VARIANTS)
@@ -192,6 +231,8 @@ def _plan_language(lang: str, heldout: bool, sizes: Sizes, seed: int) -> _Langua
     return out
 
 
+VOICES_DIR = "voices"
+VOICE_RATE = 16000
 # Channels of untranscribed clips: (low, high) edge of the pass band in Hz; None passes all.
 CHANNELS = {"full": None, "telephone": (300.0, 3400.0), "muffled": (0.0, 2500.0)}
 
@@ -204,6 +245,18 @@ def _band(x: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
     return np.fft.irfft(spectrum, n=x.size).astype(np.float32)
 
 
+def _degrade(x: np.ndarray, rate: int, rng: np.random.Generator, varied: bool) -> np.ndarray:
+    """``x`` with a random gain and white noise (SNR 20-40 dB); ``varied``: 5-40 dB, and half the time a
+    band-limited channel (the untranscribed clips)."""
+    if varied:
+        band = CHANNELS[str(rng.choice(["full", "full", "telephone", "muffled"]))]
+        x = _band(x, rate, band) if band else x
+    x = x / max(float(np.abs(x).max()), 1e-6) * rng.uniform(0.3, 0.9)
+    snr_db = rng.uniform(5 if varied else 20, 40)
+    noise = rng.standard_normal(x.size).astype(np.float32)
+    return x + noise * float(np.sqrt(np.mean(x ** 2))) * 10 ** (-snr_db / 20)
+
+
 def _synthesise(clip: _Clip) -> np.ndarray:
     """espeak-ng audio of the clip's sentence, with the clip's gain, noise and (untranscribed
     clips) channel; (S,) at 22050 Hz."""
@@ -211,16 +264,7 @@ def _synthesise(clip: _Clip) -> np.ndarray:
            "-s", str(clip.speaker.speed), "--stdin", "--stdout"]
     wav = subprocess.run(cmd, input=clip.sentence.encode(), capture_output=True, check=True).stdout
     x, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    rng = np.random.default_rng(clip.seed)
-    varied = clip.split == "unlabelled"
-    if varied:
-        band = CHANNELS[str(rng.choice(["full", "full", "telephone", "muffled"]))]
-        x = _band(x, rate, band) if band else x
-    x = x / max(float(np.abs(x).max()), 1e-6) * rng.uniform(0.3, 0.9)
-    snr_db = rng.uniform(5 if varied else 20, 40)
-    noise = rng.standard_normal(x.size).astype(np.float32)
-    x = x + noise * float(np.sqrt(np.mean(x ** 2))) * 10 ** (-snr_db / 20)
-    return x
+    return _degrade(x, rate, np.random.default_rng(clip.seed), clip.split == "unlabelled")
 
 
 def _render(args: tuple[_Clip, Path]) -> tuple[str, float]:
@@ -246,6 +290,107 @@ def _render(args: tuple[_Clip, Path]) -> tuple[str, float]:
 
 def _render_crashed(args: tuple[_Clip, Path]) -> tuple[str, float]:
     raise SpeechxlError(f"synthesising {args[1] / args[0].path} killed its process (espeak-ng or out of memory)")
+
+
+@dataclass
+class _VoiceClip:
+    """A festival clip of ``voices/<split>/``."""
+
+    lang: str
+    split: str  # pretrain_voices | test_voices | test_voices_heldout
+    sentence: str
+    speaker: festival.Speaker
+    speaker_id: str
+    path: str  # below voices/<split>/
+    seed: int
+    seconds: float = 0.0
+
+
+def _plan_voices(plans: list[_Language], sizes: Sizes, seed: int) -> list[_VoiceClip]:
+    """The festival clips: untranscribed sentences no espeak-ng clip speaks, and the test sentences of
+    VOICE_TEST_LANGS (those of the corpus) spoken by other speakers (test_voices_heldout: those of
+    held-out languages)."""
+    by_lang = {p.code: p for p in plans}
+    heldout = {p.code for p in plans if not any(c.split == "train" for c in p.clips)}
+    wanted = {"pretrain_voices": [(lang, sizes.voices_unlabelled) for lang in VOICE_UNLABELLED_LANGS],
+              "test_voices": [(lang, sizes.voices_test) for lang in VOICE_TEST_LANGS
+                              if lang in by_lang and lang not in heldout],
+              "test_voices_heldout": [(lang, sizes.voices_test) for lang in VOICE_TEST_LANGS if lang in heldout]}
+    out = []
+    for split, langs in wanted.items():
+        for lang, n in langs:
+            if n <= 0:
+                continue
+            rng = np.random.default_rng([seed, *split.encode(), *lang.encode()])
+            if split != "pretrain_voices":
+                sentences = [c.sentence for c in by_lang[lang].clips if c.split == "test"][:n]
+            else:
+                spoken = {c.sentence for c in by_lang[lang].clips} if lang in by_lang else set()
+                drawn = (_syllable_sentences(SYLLABLE_BLOCKS[lang], 2 * n, rng) if lang in SYLLABLE_BLOCKS
+                         else _sentences(lang, 2 * n, rng))
+                sentences = [x for x in drawn if x not in spoken][:n]
+            speakers = festival.speakers(lang, VOICE_SPEAKERS[split], rng)
+            for i, sentence in enumerate(sentences):
+                k = int(rng.integers(len(speakers)))
+                speaker_id = hashlib.sha512(f"speechxl-demo/{seed}/{lang}/{split}/{k}".encode()).hexdigest()
+                out.append(_VoiceClip(lang, split, sentence, speakers[k], speaker_id,
+                                      f"{lang}/{split}_{lang}_{i:05d}.flac", int(rng.integers(2**31))))
+    return out
+
+
+def _voice_batches(clips: list[_VoiceClip], per_batch: int = 100) -> list[list[_VoiceClip]]:
+    """``clips`` in batches of one voice each (one festival process per batch)."""
+    by_voice: dict[str, list[_VoiceClip]] = {}
+    for c in clips:
+        by_voice.setdefault(c.speaker.voice.name, []).append(c)
+    return [group[i:i + per_batch] for group in by_voice.values() for i in range(0, len(group), per_batch)]
+
+
+def _render_voices(args: tuple[list[_VoiceClip], Path]) -> list[tuple[str, float]]:
+    """Write one batch's FLACs (those already there are kept); returns (split/path, seconds) each."""
+    batch, voices_dir = args
+    todo = [c for c in batch if not (voices_dir / c.split / c.path).exists()]
+    for clip, x in zip(todo, festival.speak([(c.speaker, c.sentence) for c in todo], VOICE_RATE)):
+        x = _degrade(x, VOICE_RATE, np.random.default_rng(clip.seed), clip.split == "pretrain_voices")
+        with atomic_path(voices_dir / clip.split / clip.path) as tmp:
+            sf.write(str(tmp), x, VOICE_RATE, format="FLAC")
+    return [(f"{c.split}/{c.path}", sf.info(str(voices_dir / c.split / c.path)).duration) for c in batch]
+
+
+def _render_voices_crashed(args: tuple[list[_VoiceClip], Path]) -> list[tuple[str, float]]:
+    raise SpeechxlError(f"voicing {args[0][0].split}/{args[0][0].path} and the rest of its batch killed its "
+                        "process (festival or out of memory)")
+
+
+def _make_voices(root: Path, plans: list[_Language], sizes: Sizes, seed: int, jobs: int) -> dict:
+    """``root/voices/``: the festival clips of ``_plan_voices`` and their TSVs (module doc); returns
+    what demo.json says of them."""
+    clips = _plan_voices(plans, sizes, seed)
+    if not clips:
+        return {}
+    festival.require_festival(sorted({c.speaker.voice for c in clips}, key=lambda v: v.name))
+    voices_dir = root / VOICES_DIR
+    batches = _voice_batches(clips)
+    by_path = {f"{c.split}/{c.path}": c for c in clips}
+    bar = tqdm(total=len(clips), desc="festival voices", unit="clip", dynamic_ncols=True, mininterval=1.0)
+    for _, done in process_map(_render_voices, [(b, voices_dir) for b in batches], jobs,
+                               on_crash=_render_voices_crashed):
+        for path, seconds in done:
+            by_path[path].seconds = seconds
+        bar.update(len(done))
+    bar.close()
+    listing = [[c.path, c.speaker_id, c.lang] for c in clips if c.split == "pretrain_voices"]
+    if listing:  # untranscribed: no text column, no transcript anywhere
+        _write_tsv(voices_dir / "pretrain_voices" / "untranscribed.tsv", ["path", "speaker", "lang"], listing)
+    for split in ("test_voices", "test_voices_heldout"):
+        tests = [[c.path, c.sentence, c.speaker_id, c.lang] for c in clips if c.split == split]
+        if tests:
+            _write_tsv(voices_dir / split / "transcripts.tsv", ["path", "text", "speaker", "lang"], tests)
+    return {split: {"hours": round(sum(c.seconds for c in clips if c.split == split) / 3600, 3),
+                    "clips": sum(c.split == split for c in clips),
+                    "speakers": {lang: sorted({c.speaker.describe() for c in clips if c.split == split and c.lang == lang})
+                                 for lang in sorted({c.lang for c in clips if c.split == split})}}
+            for split in VOICE_SPEAKERS if any(c.split == split for c in clips)}
 
 
 def _row(clip: _Clip, sentence_id: str) -> list[str]:
@@ -311,6 +456,7 @@ def make_demo_corpus(
                                      for c in p.clips}) for p in plans},
         "defects": {c.path: c.defect for p in plans for c in p.clips if c.defect},
     }
+    meta["festival"] = _make_voices(root, plans, sizes, seed, jobs)
     atomic_write(root / "demo.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     log.info("demo corpus %s: %d clips, %.2f h, %d languages (%d held out)", root, len(work), hours,
              len(langs) + len(heldout_langs), len(heldout_langs))

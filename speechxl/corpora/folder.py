@@ -7,7 +7,9 @@ Each folder becomes a set named after it. Its audio is every file below it that 
 one, makes the set transcribed: a header naming its columns, ``path`` (relative to the folder) and
 ``text``, and optionally ``speaker`` and ``lang``; an audio file it does not list is a
 ``no_transcript`` reject, a row naming a file that is not there an ``unreadable`` one. Without it the
-set is untranscribed audio (for pretraining). The speaker is the ``speaker`` column, else the first
+set is untranscribed audio (for pretraining); ``untranscribed.tsv`` may then give each file's
+``speaker`` and ``lang`` (columns ``path`` and either or both; a ``text`` column is refused, so that
+no transcript hides in it), a file it does not list taking the defaults below. The speaker is the ``speaker`` column, else the first
 subfolder a file lies in (``recordings/train/spk07/a.wav`` -> ``spk07``), else the file's name; the
 utterance id is the file's path below the folder, less its suffix, with ``_`` for ``/``.
 """
@@ -22,6 +24,7 @@ from speechxl.data.validate import Reject
 
 HELP = "a folder of audio files, with transcripts.tsv (path, text[, speaker, lang]) or untranscribed"
 TRANSCRIPTS = "transcripts.tsv"
+UNTRANSCRIBED = "untranscribed.tsv"
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus"}
 
 
@@ -31,20 +34,27 @@ def read_folder(folder: Path, lang: str | None, store: Path) -> SetSources:
         raise ValueError(f"--folders {folder}: not a folder")
     audio = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                    if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    tsv = folder / TRANSCRIPTS
+    tsv, listing = folder / TRANSCRIPTS, folder / UNTRANSCRIBED
     rows = {Path(r["path"]).as_posix(): r for r in read_tsv(tsv, ("path", "text"))} if tsv.is_file() else None
+    if rows is not None and listing.is_file():
+        raise ValueError(f"--folders {folder}: {TRANSCRIPTS} and {UNTRANSCRIBED}: a set is transcribed or not")
+    listed = {Path(r["path"]).as_posix(): r for r in read_tsv(listing, ("path",))} if listing.is_file() else {}
+    if any("text" in r for r in listed.values()):
+        raise ValueError(f"{listing}: a text column: {UNTRANSCRIBED} lists untranscribed audio "
+                         f"(transcripts go in {TRANSCRIPTS})")
     if not audio and not rows:
         raise ValueError(f"--folders {folder}: no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) below it")
     sources, rejects = [], []
-    for rel in sorted(set(audio) | set(rows or ())):
-        row = (rows or {}).get(rel, {})
+    for rel in sorted(set(audio) | set(rows or ()) | set(listed)):
+        row = (rows or listed).get(rel, {})
         uid = rel.rsplit(".", 1)[0].replace("/", "_")
         if rows is not None and not row:
             rejects.append(Reject(uid, str(folder / rel), "no_transcript", f"not a path in {tsv}"))
             continue
         utt_lang = row.get("lang") or lang
         if not utt_lang:
-            raise ValueError(f"{tsv if row else folder / rel}: no lang for {rel}: give --lang, or a lang column")
+            where = tsv if rows is not None else listing if row else folder / rel
+            raise ValueError(f"{where}: no lang for {rel}: give --lang, or a lang column")
         parts = rel.split("/")
         path = folder / rel
         sources.append(Source(id=uid, path=str(path), store=store_for(store, utt_lang, path, Path(rel).stem),

@@ -232,8 +232,16 @@ def limits_of(args) -> Limits:
 
 def report_overlaps(out_dir: str | Path, sets: dict[str, list[Source]]) -> dict[str, dict[str, list[str]]]:
     """Clips and speakers that two labelled sets share (leakage: a test set that shares them with
-    train overstates accuracy): each pair is logged, and all are written to out_dir/overlaps.json."""
-    found = {}
+    train overstates accuracy): each pair is logged, and all are written to out_dir/overlaps.json
+    beside what an earlier import into out_dir found between other sets."""
+    path = Path(out_dir) / "overlaps.json"
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        earlier = earlier if isinstance(earlier, dict) else {}
+    except (OSError, ValueError) as e:
+        log.warning("%s: not read (%s); it is written afresh", path, e)
+        earlier = {}
+    found = {pair: v for pair, v in earlier.items() if not set(pair.split(" ")) & set(sets)}
     names = sorted(sets)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -244,7 +252,7 @@ def report_overlaps(out_dir: str | Path, sets: dict[str, list[Source]]) -> dict[
                 log.warning("%s and %s share %d clips%s and %d speakers: figures on one of them overstate what "
                             "the model does on unseen speech", a, b, len(clips),
                             f" (e.g. {clips[0]})" if clips else "", len(speakers))
-    atomic_write(Path(out_dir) / "overlaps.json", json.dumps(found, indent=1) + "\n")
+    atomic_write(path, json.dumps(found, indent=1) + "\n")
     return found
 
 

@@ -278,39 +278,52 @@ def _pooled(counts: list[dict]) -> dict:
     return total.as_dict()
 
 
+def _set_order(name: str) -> tuple[int, str]:
+    """test before its variants (test_voices), then the rest by name."""
+    return (0 if name == "test" else 1, name)
+
+
 def compare(reports: dict[str, dict], out: str | Path, rows: dict[str, str] | None = None) -> Path:
     """One Markdown table (and a JSON beside it) of several reports: a row per decode, a column
     per language and metric; ``reports`` maps a label to score()'s result. ``rows`` maps a label to
     the row it fills: decodes of different languages in one row (e.g. one model per language) give
-    each its own languages, and the row's "all" pools their errors."""
+    each its own languages, and the row's "all" pools their errors; decodes of different data sets
+    in one row (test conditions, e.g. test and test_voices) give each data set its column group."""
     rows = rows or {label: label for label in reports}
-    table: dict[str, dict[str, dict]] = {}  # row -> metric -> scores (languages, overall)
+    table: dict[str, dict[tuple[str, str], dict]] = {}  # row -> (metric, data set) -> scores (languages, overall)
     for label, r in reports.items():
+        data_set = Path(r["decode"]["data"]).name
         for m, s in r["scores"].items():
-            cell = table.setdefault(rows[label], {}).setdefault(m, {"languages": {}})
+            cell = table.setdefault(rows[label], {}).setdefault((m, data_set), {"languages": {}})
             if clash := cell["languages"].keys() & s["languages"].keys():
-                raise ValueError(f"{rows[label]}: two decodes of {', '.join(sorted(clash))} ({m}) in one row")
+                raise ValueError(f"{rows[label]}: two decodes of {', '.join(sorted(clash))} in {data_set} ({m}) "
+                                 "in one row")
             cell["languages"] |= s["languages"]
     for row in table.values():
         for cell in row.values():
             cell["overall"] = _pooled(list(cell["languages"].values()))
-    metrics = sorted({m for r in table.values() for m in r})
-    langs = sorted({lang for r in table.values() for s in r.values() for lang in s["languages"]})
-    head = ["decode"] + [f"{m} {lang}" for m in metrics for lang in langs + ["all"]]
-    lines = []
+    groups = sorted({g for r in table.values() for g in r}, key=lambda g: (g[0], _set_order(g[1])))
+    langs = {g: sorted({lang for r in table.values() for lang in r.get(g, {"languages": {}})["languages"]})
+             for g in groups}
+    one_set = len({data_set for _, data_set in groups}) == 1
+
+    def name(g: tuple[str, str], lang: str) -> str:
+        return f"{g[0]} {lang}" if one_set else f"{g[0]} {g[1]} {lang}"
+    head = ["decode"] + [name(g, lang) for g in groups for lang in langs[g] + ["all"]]
+    lines, rates = [], {}
     for label, r in table.items():
         cells = [label]
-        for m in metrics:
-            s = r.get(m)
-            for lang in langs + ["all"]:
+        for g in groups:
+            s = r.get(g)
+            for lang in langs[g] + ["all"]:
                 c = (s["overall"] if lang == "all" else s["languages"].get(lang)) if s else None
                 cells.append(f"{100 * c['rate']:.2f}" if c else "")
+                if c:
+                    rates.setdefault(label, {}).setdefault(g[0], {})[lang if one_set else f"{g[1]} {lang}"] = c["rate"]
         lines.append(cells)
     md = md_table(head, lines)
     out = Path(out)
     atomic_write(out, "\n".join(md) + "\n")
-    atomic_write(out.with_suffix(".json"), json.dumps(
-        {label: {m: {lang: c["rate"] for lang, c in {**s["languages"], "all": s["overall"]}.items()}
-                 for m, s in r.items()} for label, r in table.items()}, indent=1) + "\n")
+    atomic_write(out.with_suffix(".json"), json.dumps(rates, indent=1) + "\n")
     log.info("comparison of %d decodes: %s", len(reports), out)
     return out

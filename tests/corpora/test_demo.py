@@ -1,14 +1,17 @@
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import soundfile as sf
 
+from speechxl.corpora import festival
 from speechxl.corpora.commonvoice import read_tsv
-from speechxl.corpora.demo import TSV_HEADER, Sizes, make_demo_corpus
+from speechxl.corpora.demo import (TSV_HEADER, VOICE_UNLABELLED_LANGS, Sizes, _plan_language, _plan_voices,
+                                   make_demo_corpus)
 
 TINY = Sizes(train=6, dev=2, test=2, unlabelled=3, heldout_test=2, heldout_unlabelled=1, text_only=5,
-             speakers=(2, 1, 1))
+             speakers=(2, 1, 1), voices_unlabelled=2, voices_test=2)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,49 @@ def test_seeded_and_resumable(corpus, tmp_path):
     make_demo_corpus(tmp_path, ("es", "ru"), ("pl",), TINY, seed=3, jobs=1)
     assert clip.exists()
     assert all(p.stat().st_mtime_ns == t for p, t in others.items())
+
+
+def test_other_voices_untranscribed_carry_no_text_anywhere(corpus):
+    """festival's untranscribed clips: FLAC in six languages, listed without text; none of their sentences
+    is in any file of the corpus, in any encoding festival reads."""
+    voices = corpus / "voices" / "pretrain_voices"
+    rows = read_tsv(voices / "untranscribed.tsv", ("path", "speaker", "lang"))
+    assert list(rows[0]) == ["path", "speaker", "lang"]
+    assert {r["lang"] for r in rows} == set(VOICE_UNLABELLED_LANGS) and len(rows) == 2 * len(VOICE_UNLABELLED_LANGS)
+    for r in rows:
+        info = sf.info(str(voices / r["path"]))
+        assert info.format == "FLAC" and 0.5 < info.duration < 15, r
+    plans = [_plan_language("es", False, TINY, 3), _plan_language("ru", False, TINY, 3),
+             _plan_language("pl", True, TINY, 3)]
+    sentences = [c.sentence for c in _plan_voices(plans, TINY, 3) if c.split == "pretrain_voices"]
+    assert len(sentences) == len(rows)
+    files = [p.read_bytes() for p in corpus.rglob("*") if p.is_file()]
+    for sentence in sentences:
+        needles = {sentence.rstrip(".").encode("utf-8")}
+        needles |= {sentence.rstrip(".").encode("latin-1")} if all(ord(c) < 256 for c in sentence) else set()
+        assert not any(n in f for n in needles for f in files), sentence
+
+
+def test_other_voices_test_condition_speaks_the_test_sentences(corpus):
+    """test_voices: the test sentences of the training languages festival has a voice for (here ru), by
+    speakers in no set of the release."""
+    rows = read_tsv(corpus / "voices" / "test_voices" / "transcripts.tsv", ("path", "text", "speaker", "lang"))
+    test = read_tsv(corpus / "ru" / "test.tsv")
+    assert {r["lang"] for r in rows} == {"ru"}
+    assert [r["text"] for r in rows] == [r["sentence"] for r in test]
+    release = {r["client_id"] for lang in ("es", "ru", "pl") for r in read_tsv(corpus / lang / "validated.tsv")}
+    assert not {r["speaker"] for r in rows} & release
+    meta = json.loads((corpus / "demo.json").read_text())
+    assert meta["festival"]["test_voices"]["clips"] == 2 and meta["festival"]["pretrain_voices"]["hours"] > 0
+
+
+def test_install_script_installs_every_festival_voice():
+    install = (Path(__file__).resolve().parents[2] / "tools" / "install.sh").read_text()
+    packages = {v.package for voices in festival.VOICES.values() for v in voices}
+    assert all(f" {p}" in install or f"\n  {p}" in install for p in packages | {"festival"})
+
+
+def test_festival_refuses_text_outside_its_voice_encoding():
+    (voice,) = [v for v in festival.VOICES["it"] if v.name == "lp_diphone"]
+    with pytest.raises(ValueError, match="lp_diphone reads iso-8859-1: 'Жизнь' is not in it"):
+        festival.synthesise(voice, [("Жизнь", 1.0)])

@@ -37,3 +37,26 @@ def test_untranscribed_folder_and_bad_tsv(tmp_path, run_cli, caplog):
     with pytest.raises(SystemExit):
         run_cli("prepare", "folder", "--folders", raw, "--lang", "sw", "--out", tmp_path / "data")
     assert "transcripts.tsv: no column(s) ['path', 'text']" in caplog.text
+
+
+def test_untranscribed_listing_gives_speakers_and_languages(tmp_path, run_cli, caplog):
+    """untranscribed.tsv: each file's speaker and language, no text; a text column, or both TSVs, refused."""
+    raw = tmp_path / "raw"
+    (raw / "hi").mkdir(parents=True)
+    for name in ("hi/a.flac", "hi/b.flac", "c.flac"):
+        sf.write(str(raw / name), tone(1.5, 16000), 16000)
+    (raw / "untranscribed.tsv").write_text("path\tspeaker\tlang\nhi/a.flac\tv1\thi\nhi/b.flac\tv2\tmr\n")
+    run_cli("prepare", "folder", "--folders", raw, "--names", "pretrain_voices", "--lang", "en", "--out",
+            tmp_path / "data", "--jobs", "1")
+    utts = {u.id: u for u in read_manifest(tmp_path / "data" / "pretrain_voices")}
+    assert {k: (u.speaker, u.lang, u.text) for k, u in utts.items()} == {
+        "hi_a": ("v1", "hi", None), "hi_b": ("v2", "mr", None), "c": ("c", "en", None)}  # c: not listed, defaults
+    (raw / "untranscribed.tsv").write_text("path\ttext\nhi/a.flac\thello\n")
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "folder", "--folders", raw, "--lang", "en", "--out", tmp_path / "data2")
+    assert "untranscribed.tsv: a text column" in caplog.text
+    (raw / "untranscribed.tsv").write_text("path\tlang\nhi/a.flac\thi\n")
+    (raw / "transcripts.tsv").write_text("path\ttext\nhi/a.flac\thello\n")
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "folder", "--folders", raw, "--lang", "en", "--out", tmp_path / "data3")
+    assert "transcripts.tsv and untranscribed.tsv: a set is transcribed or not" in caplog.text

@@ -44,8 +44,15 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     r = recipe(tmp_path, *tiny)
     assert r.returncode == 0, r.stderr[-3000:]
     data = tmp_path / "data"
-    for name in ("train", "dev", "test", "pretrain", "test_heldout", "pretrain_heldout"):
+    for name in ("train", "dev", "test", "pretrain", "test_heldout", "pretrain_heldout", "pretrain_voices",
+                 "test_voices", "test_voices_heldout"):
         assert read_manifest(data / name), name
+    # the other voices: untranscribed festival speech in six languages, and the test sentences of hi, ru
+    # (and of held-out it)
+    assert {u.lang for u in read_manifest(data / "pretrain_voices")} == {"hi", "ru", "mr", "te", "fi", "en"}
+    assert all(u.text is None for u in read_manifest(data / "pretrain_voices"))
+    assert {u.lang for u in read_manifest(data / "test_voices")} == {"hi", "ru"}
+    assert {u.lang for u in read_manifest(data / "test_voices_heldout")} == {"it"}
     for kind in ("char", "phone", "bpe"):
         assert (data / f"lang_{kind}" / "units.txt").is_file()
         assert (data / f"lang_{kind}" / "lm" / "es.arpa").is_file()
@@ -58,7 +65,7 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     assert whistle["units"] == "phones" and whistle["data"] == [str(tmp_path / "data" / "pretrain")]
     for name in ("ctc_phones_whistle_w2v_bert_tiny", "ctc_chars_whistle_w2v_bert_tiny", "ctc_phones_scratch"):
         assert ckpt.resolve(exp / name / "checkpoints", "last").name == "step_00000002"
-        for decode in ("decode_test", "decode_test_lm"):
+        for decode in ("decode_test", "decode_test_lm", "decode_test_voices", "decode_test_voices_lm"):
             assert (exp / name / decode / "report.md").is_file(), (name, decode)
     assert "PER" in (exp / "ctc_phones_whistle_w2v_bert_tiny" / "decode_test_lm" / "report.md").read_text()
     # the scratch baseline has the pretrained model's architecture (the preset's) and is scored beside it
@@ -68,9 +75,11 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     chars = yaml.safe_load((exp / "ctc_chars_whistle_w2v_bert_tiny" / "config.yaml").read_text())
     assert chars["init"] == {"speech": str(exp / "ctc_phones_whistle_w2v_bert_tiny")}
     results = (tmp_path / "exp" / "results_whistle_w2v_bert_tiny.md").read_text()
-    assert "ctc_phones_scratch" in results and "ctc_phones_whistle_w2v_bert_tiny" in results
+    assert "| ctc_phones_scratch greedy |" in results and "| ctc_phones_whistle_w2v_bert_tiny LM |" in results
+    assert "| PER test hi |" in results and "| PER test_voices ru |" in results  # a column group per condition
     zero_shot = (tmp_path / "exp" / "zero_shot_whistle_w2v_bert_tiny.md").read_text()
-    assert all(v in zero_shot for v in ("unrestricted", "exact", "articulatory")) and "PER it" in zero_shot
+    assert all(f"| {v} |" in zero_shot for v in ("unrestricted", "exact", "articulatory"))
+    assert "| PER test_heldout it |" in zero_shot and "| PER test_voices_heldout it |" in zero_shot
     assert (exp / "ctc_phones_whistle_w2v_bert_tiny" / "decode_test_heldout_articulatory" / "phone_map_pl.tsv"
             ).is_file()
     again = recipe(tmp_path, *tiny)
@@ -81,6 +90,16 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
     assert other.returncode == 0, other.stderr[-3000:]
     assert "== stage 5 (decode): finished" in other.stdout and other.stdout.count("done already") == 5
     assert "--beam 3" in (tmp_path / "exp" / ".done" / "stage5").read_text()
+
+    # --train_minutes: fine-tuning on so many minutes of each language, in models and a table of its own
+    scarce = recipe(tmp_path, *tiny, "--train_minutes", "0.2", "--finetune_units", "", "--stage", "4",
+                    "--stop_stage", "6")
+    assert scarce.returncode == 0, scarce.stderr[-3000:]
+    few = read_manifest(data / "train_0.2min")
+    assert {u.lang for u in few} == {"es", "ru", "el", "hi", "fa", "tr"} and len(few) < len(read_manifest(data / "train"))
+    assert yaml.safe_load((exp / "ctc_phones_scratch_0.2min" / "config.yaml").read_text())["data"] == [
+        str(data / "train_0.2min")]
+    assert "ctc_phones_scratch_0.2min greedy" in (exp / "results_whistle_w2v_bert_tiny_0.2min.md").read_text()
 
     # a fine-tuning that learnt nothing stops the recipe with a loud error before anything is decoded
     # (here: 2 updates of the scratch model at learning rate 0, with the guard left on)
@@ -106,6 +125,8 @@ def test_the_joint_speech_text_method_pretrains_on_three_streams(tmp_path):
     pretrained = tmp_path / "exp" / "pretrain_mslam_tiny"
     config = yaml.safe_load((pretrained / "config.yaml").read_text())
     assert config["family"] == "mslam" and {s["kind"] for s in config["streams"].values()} == {"speech", "text", "paired"}
+    # self-supervised pretraining reads the other voices' untranscribed speech too
+    assert config["streams"]["speech"]["data"] == [str(tmp_path / "data" / s) for s in ("pretrain", "pretrain_voices")]
     assert config["units"] == "chars" and config["model"]["vocabulary"] > 10
     places = ckpt.load_trainer_state(ckpt.resolve(pretrained / "checkpoints", "last"))["streams"]
     assert sum(p["batches"] for p in places.values()) == 2

@@ -21,13 +21,13 @@ INFO = {"date": "2026-12-04T06:00:00+0000", "command": "speechxl decode exp/m da
         "tuning_grid": None, "seconds": {"acoustic": 0.123456, "search": 0.0123}, "real_time_factor": 0.0123456}
 
 
-def decode_dir(tmp_path, rows, info=INFO, name="decode_test"):
+def decode_dir(tmp_path, rows, info=INFO, name="decode_test", data_set="test"):
     """A decode dir in an exp dir speechxl made (its versions.json), of a data set of the rows' utterances."""
     d = tmp_path / "exp" / name
     d.mkdir(parents=True)
     (tmp_path / "exp" / "versions.json").write_text("[]\n")
     (d / "hyp.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    data = tmp_path / "data" / "test"
+    data = tmp_path / "data" / data_set
     if not (data / "utts.jsonl").exists():
         write_manifest([Utterance(id=r["id"], audio=r.get("audio") or "x.flac", duration=r.get("duration") or 1.0,
                                   offset=r.get("offset") or 0.0, lang=r["lang"], speaker="s", text=r["ref"])
@@ -118,3 +118,24 @@ def test_one_model_per_language_fills_one_row_of_the_comparison(tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["mono"]["WER"]["all"] == 0.2
     with pytest.raises(ValueError, match="mono: two decodes of es"):
         compare({"es": es, "multi": both}, tmp_path / "x.md", {"es": "mono", "multi": "mono"})
+
+
+def test_each_test_condition_gets_its_column_group(tmp_path):
+    """A row of a model's decodes of test and test_voices: the same languages twice, one group each,
+    test first, each with its own "all"."""
+    import pytest
+
+    from speechxl.eval.report import compare
+
+    def row(ref, hyp):
+        return {"id": "u1", "lang": "es", "audio": str(tmp_path / "gone.flac"), "offset": 0.0, "duration": 1.0,
+                "ref": ref, "hyp": hyp, "ref_units": [], "hyp_units": []}
+
+    voices = score(decode_dir(tmp_path, [row("la casa roja", "la")], name="decode_test_voices",
+                              data_set="test_voices"))
+    test = score(decode_dir(tmp_path, [row("la casa roja", "la casa roja")], name="decode_test"))
+    out = compare({"v": voices, "t": test}, tmp_path / "t.md", {"v": "m greedy", "t": "m greedy"})
+    head, _, line = out.read_text().splitlines()
+    assert head.endswith("| WER test es | WER test all | WER test_voices es | WER test_voices all |")
+    assert line.endswith("| 0.00 | 0.00 | 66.67 | 66.67 |")
+    assert json.loads(out.with_suffix(".json").read_text())["m greedy"]["WER"]["test_voices all"] == pytest.approx(2 / 3, abs=1e-4)
