@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from speechxl.data.audio import SAMPLE_RATE, load_audio
+from speechxl.data.augment import AugmentConfig, augment
 from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import Utterance
 from speechxl.data.sampling import SamplingConfig, epoch_indices
@@ -34,6 +35,7 @@ from speechxl.config import ConfigError
 log = logging.getLogger(__name__)
 
 IGNORE = -100
+AUGMENT_STREAM = 0xA06  # keeps the augmentation's draws apart from the plan's own (seed, epoch) generator
 """A frame label that is no target (padding; past an utterance's labels)."""
 
 
@@ -73,7 +75,10 @@ class BatchPlan:
 
     def __init__(self, utts: list[Utterance], cfg: BatchConfig, seed: int, sampling: SamplingConfig | None = None,
                  shuffle: bool = True, rank: int = 0, world: int = 1,
-                 labels: Callable[[Utterance], list[int]] | None = None, frame_labels: FrameStore | None = None):
+                 labels: Callable[[Utterance], list[int]] | None = None, frame_labels: FrameStore | None = None,
+                 augment: AugmentConfig | None = None):
+        if frame_labels is not None and augment is not None and augment.speed:
+            raise ConfigError("augment.speed changes durations: the frame labels would no longer line up with the audio")
         if frame_labels is not None:
             unlabelled = [u.id for u in utts if u.id not in frame_labels]
             if unlabelled:
@@ -89,7 +94,7 @@ class BatchPlan:
             raise ValueError("no utterance fits the batch limits")
         self.utts, self.cfg, self.seed = kept, cfg, seed
         self.sampling, self.shuffle, self.rank, self.world, self.labels = sampling, shuffle, rank, world, labels
-        self.frame_labels = frame_labels
+        self.frame_labels, self.augment = frame_labels, augment
         self.hop = round(frame_labels.frame_shift_ms * SAMPLE_RATE / 1000) if frame_labels is not None else 1
         """Crops start at multiples of this many samples (a label frame)."""
         self.samples = np.array([int(round(u.duration * SAMPLE_RATE)) for u in kept])
@@ -144,9 +149,11 @@ class BatchPlan:
         plan's ``labels`` (a function of an utterance) when it has them."""
         return iterate(self, epoch, start, self.cfg.num_workers)
 
-    def load(self, pieces: list[Piece]) -> dict:
-        """One planned batch, loaded."""
-        return load_batch(self.utts, pieces, self.labels, self.frame_labels, self.hop)
+    def load(self, pieces: list[Piece], epoch: int = 0, position: int = 0) -> dict:
+        """One planned batch (the ``position``-th of ``epoch``), loaded, augmented when the plan augments:
+        the draws depend on the seed, the epoch and the position alone (exact resume)."""
+        rng = np.random.default_rng([self.seed, AUGMENT_STREAM, epoch, position]) if self.augment else None
+        return load_batch(self.utts, pieces, self.labels, self.frame_labels, self.hop, self.augment, rng)
 
 
 def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,16 +166,19 @@ def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_batch(utts: list[Utterance], pieces: list[Piece], labels: Callable[[Utterance], list[int]] | None = None,
-               frame_labels: FrameStore | None = None, hop: int = 1) -> dict:
+               frame_labels: FrameStore | None = None, hop: int = 1, augmentation: AugmentConfig | None = None,
+               rng: np.random.Generator | None = None) -> dict:
     """Audio of a planned batch: wav (B, S) zero-padded, lengths (B,), audio_seconds, ids, langs
     [, labels and the transcripts, texts] [, frame_labels (B, L): each piece's labels from its first
-    frame (start / hop), as many as frames of ``hop`` samples start in it, IGNORE past its end]."""
+    frame (start / hop), as many as frames of ``hop`` samples start in it, IGNORE past its end];
+    with ``augmentation``, each piece augmented with draws from ``rng`` (speed changes its length)."""
     waves = []
     for p in pieces:
         u = utts[p.index]
         x = load_audio(u.audio, offset=u.offset + p.start / SAMPLE_RATE, duration=p.length / SAMPLE_RATE)
-        waves.append(np.pad(x[: p.length], (0, max(0, p.length - x.size))))
-    wav, lengths = pad_waves(waves)  # each exactly its piece's length
+        x = np.pad(x[: p.length], (0, max(0, p.length - x.size)))
+        waves.append(augment(x, augmentation, rng, SAMPLE_RATE) if augmentation else x)
+    wav, lengths = pad_waves(waves)  # each exactly its piece's length, unless augmented
     batch = {"wav": wav, "lengths": lengths, "audio_seconds": float(lengths.sum()) / SAMPLE_RATE,
              "ids": [utts[p.index].id for p in pieces],
              "langs": [utts[p.index].lang for p in pieces]}
@@ -184,20 +194,20 @@ def load_batch(utts: list[Utterance], pieces: list[Piece], labels: Callable[[Utt
 
 
 class _PlannedBatches(torch.utils.data.Dataset):
-    def __init__(self, plan: BatchPlan, batches: list[list[Piece]]):
-        self.plan, self.batches = plan, batches
+    def __init__(self, plan: BatchPlan, batches: list[list[Piece]], epoch: int):
+        self.plan, self.batches, self.epoch = plan, batches, epoch
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int) -> dict:
-        return self.plan.load(self.batches[i])
+        return self.plan.load(self.batches[i], self.epoch, i)
 
 
 def iterate(plan: BatchPlan, epoch: int, start: int = 0, num_workers: int = 0) -> Iterator[dict]:
     """Loaded batches of ``epoch`` from batch ``start`` on, read by ``num_workers`` processes."""
     batches = plan.epoch(epoch)
-    ds = _PlannedBatches(plan, batches)
+    ds = _PlannedBatches(plan, batches, epoch)
     # its own generator: creating the loader must not draw from the global RNG (exact resume); with a
     # GPU, batches in page-locked memory, so that the trainer's non-blocking copies overlap its compute
     loader = torch.utils.data.DataLoader(ds, batch_size=None, sampler=range(start, len(batches)),

@@ -22,6 +22,7 @@ from torch import nn
 from speechxl.config import (ConfigError, apply_overrides, from_dict, merge_dicts, part_config, read_yaml, to_dict,
                              validate)
 from speechxl.atomic import atomic_write
+from speechxl.data.augment import AugmentConfig
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.frame_store import FrameStore
 from speechxl.data.manifest import Utterance, read_manifest
@@ -72,6 +73,8 @@ class RunConfig:
     lang_dir: str | None = None
     """Units stage output; default: lang_<units> beside the first stream's first data dir."""
     batch: BatchConfig = field(default_factory=BatchConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """Waveform augmentation of the training audio (speed, frequency warping, reverberation, noise); off by default."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -360,7 +363,8 @@ def stream_batches(cfg: RunConfig, utts: dict[str, list[Utterance]], dist: Dist,
         atomic_write(Path(cfg.out) / "sampling.json", json.dumps(shares, indent=1) + "\n")
     plans = {name: text[name] if name in text else BatchPlan(
         utts[name], replace(cfg.batch, crop_to_shortest=False) if name in labels else cfg.batch, cfg.train.seed,
-        stream.sampling, rank=dist.rank, world=dist.world, labels=labels.get(name), frame_labels=frame_labels)
+        stream.sampling, rank=dist.rank, world=dist.world, labels=labels.get(name), frame_labels=frame_labels,
+        augment=cfg.augment if cfg.augment.active() else None)
         for name, stream in streams.items()}
     return MixedStreams(plans, {name: s.weight for name, s in streams.items()})
 
