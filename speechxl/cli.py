@@ -520,13 +520,16 @@ def _add_subset(sub) -> None:
     option(p, "--langs", nargs="+", help="languages to keep (default: all)")
     option(p, "--minutes", type=float, default=0.0, help="speech per language, drawn at random (0: all)")
     option(p, "--seed", type=int, default=0, help="the order utterances are drawn in")
+    option(p, "--exclude", nargs="+", default=[],
+           help="data sets whose utterances to leave out (e.g. a training subset, to draw a dev set beside it)")
 
 
 def _run_subset(args) -> None:
     from speechxl.data.manifest import read_manifest, write_manifest
     from speechxl.data.subset import subset
 
-    kept = subset(read_manifest(args.data), words(args.langs) or None, args.minutes, args.seed)
+    exclude = {u.id for d in args.exclude for u in read_manifest(d)}
+    kept = subset(read_manifest(args.data), words(args.langs) or None, args.minutes, args.seed, exclude)
     write_manifest(kept, args.out)
     print(f"{args.out}: {len(kept)} utterances, {sum(u.duration for u in kept) / 60:.1f} min")
 

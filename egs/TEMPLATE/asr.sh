@@ -12,7 +12,8 @@
 # Stages here: 2 units | 3 pretrain | 4 fine-tune | 5 decode | 6 score | 7 zero-shot decode |
 # 8 zero-shot score (when $data/test_heldout exists) | with --pretrain_langs mono: 9 monolingual
 # pretraining | 10 per-language fine-tuning | 11 per-language decode | 12 monolingual vs multilingual
-# table | with --pretrain_recipe hubert: 13 the k-means labels against phones. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
+# table | with --pretrain_recipe hubert: 13 the k-means labels against phones | with --fewshot_minutes:
+# 14 few-shot fine-tuning on held-out languages | 15 its decode | 16 its table. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
 # settings).
 
 stage=0                   # first stage to run
@@ -31,6 +32,8 @@ finetune_units="phones chars"  # unit sets to fine-tune on (chars, phones, bpe),
 scratch_units=phones      # unit sets also fine-tuned from random weights (same architecture): the baseline
 units_from=phones         # other unit sets start from this unit set's model (empty: all from stage 3's)
 finetune_args=            # extra overrides for stage 4
+fewshot_minutes=          # few-shot (stages 14-16): transcribed minutes of each held-out language to fine-tune on, from stage 3's model and from random weights, e.g. "1 3 10" (empty: no few-shot)
+fewshot_langs=            # the held-out languages of the few-shot stages (default: those of test_heldout)
 train_minutes=            # transcribed minutes per language that stage 4 fine-tunes on, drawn from train (speechxl subset; empty: all of it); its models, decodes and table are named <...>_<n>min
 lm_order=3                # order of the word n-gram LMs
 decode_args=              # extra options for speechxl decode in stage 5, e.g. "--beam 100"
@@ -301,7 +304,7 @@ fi
 # HuBERT: how well each iteration's labels match phones on dev (phone purity, cluster purity, PNMI),
 # the phones from a forced alignment by a phone recogniser of stage 4: the one from random weights
 # (it owes nothing to the labels), else the one from the HuBERT model
-aligner=$exp/ctc_phones_scratch; [ -d "$aligner" ] || aligner=$exp/ctc_phones_$tag
+aligner=$exp/ctc_phones_scratch$minutes_suffix; [ -d "$aligner" ] || aligner=$exp/ctc_phones_$tag
 if [ "$pretrain_family" == hubert ] && [ -d "$aligner" ]; then
   h=$exp/hubert_$tag
   n_iterations=$(wc -w <<< "$hubert_clusters")
@@ -309,4 +312,67 @@ if [ "$pretrain_family" == hubert ] && [ -d "$aligner" ]; then
   run_stage 13 "HuBERT label quality" speechxl label-quality "${label_dirs[@]}" --data "$data/dev" \
     --aligner "$aligner" --out "$exp/hubert_labels_$tag"
   if [ "$stop_stage" -ge 13 ] && [ "$stage" -le 13 ]; then echo "== label quality: $exp/hubert_labels_$tag.md"; fi
+fi
+
+# few-shot (Whistle's and XLSR's setting; the fieldwork case): a language no transcript of stage 4 covers,
+# fine-tuned on N minutes of its transcribed clips (pretrain_heldout; the smaller amounts are part of the
+# larger ones) from stage 3's model and from random weights, in phones, validated on 2 other minutes of
+# them, decoded greedily on its part of test_heldout
+if [ -n "$fewshot_minutes" ] && [ "$stop_stage" -ge 14 ] && [ -f "$data/pretrain_heldout/utts.jsonl" ]; then
+  fs=$exp/fewshot_$tag
+  [ -n "$fewshot_langs" ] || fewshot_langs=$(cut -d' ' -f2 "$data/test_heldout/utt2lang" | sort -u | tr '\n' ' ')
+  fewshot_data() {  # fewshot_data "MINUTES" LANG...: each language's training amounts, dev and test
+    local minutes=$1 l n most
+    shift
+    most=$(tr ' ' '\n' <<< "$minutes" | sort -g | tail -1)
+    for l in "$@"; do
+      for n in $minutes; do
+        speechxl subset "$data/pretrain_heldout" --langs "$l" --minutes "$n" --out "$data/fewshot/$l/train_${n}min"
+      done
+      speechxl subset "$data/pretrain_heldout" --langs "$l" --minutes 2 --seed 1 \
+        --exclude "$data/fewshot/$l/train_${most}min" --out "$data/fewshot/$l/dev"
+      speechxl subset "$data/test_heldout" --langs "$l" --out "$data/fewshot/$l/test"
+    done
+  }
+  fewshot_finetune() {  # fewshot_finetune "MINUTES" "ARGS" LANG...: per language and amount, from both starts
+    local minutes=$1 args=$2 l n
+    shift 2
+    fewshot_data "$minutes" "$@"
+    for l in "$@"; do
+      for n in $minutes; do
+        # shellcheck disable=SC2086  # ARGS is a list of key=value words
+        for from in "$tag=init=$pretrain_exp" "scratch=architecture=$pretrain_config"; do
+          speechxl finetune --config "$finetune_config" "${from#*=}" units=phones lang_dir="$data/lang_phone" \
+            data="$data/fewshot/$l/train_${n}min" valid_data="$data/fewshot/$l/dev" \
+            out="$fs/ctc_phones_${from%%=*}_${l}_${n}min" $args
+        done
+      done
+    done
+  }
+  run_stage 14 "few-shot fine-tuning" --reads "finetune_config pretrain_config data" \
+    fewshot_finetune "$fewshot_minutes" "$finetune_args" $fewshot_langs
+
+  fewshot_decode() {  # fewshot_decode "MINUTES" LANG...
+    local minutes=$1 l n from
+    shift
+    for l in "$@"; do
+      for n in $minutes; do
+        for from in "$tag" scratch; do
+          # shellcheck disable=SC2086  # decode_args is a list of options
+          speechxl decode "$fs/ctc_phones_${from}_${l}_${n}min" "$data/fewshot/$l/test" \
+            --out "$fs/ctc_phones_${from}_${l}_${n}min/decode_test" $decode_args
+        done
+      done
+    done
+  }
+  run_stage 15 "few-shot decode" --reads "decode_args data" fewshot_decode "$fewshot_minutes" $fewshot_langs
+
+  rows=()  # a row per start and amount, a column per language
+  for from in "$tag" scratch; do
+    for n in $fewshot_minutes; do
+      rows+=(--row "from $from, $n min"); for l in $fewshot_langs; do rows+=("$fs/ctc_phones_${from}_${l}_${n}min/decode_test"); done
+    done
+  done
+  run_stage 16 "few-shot table" speechxl score --compare "$exp/fewshot_$tag.md" "${rows[@]}"
+  if [ "$stop_stage" -ge 16 ] && [ "$stage" -le 16 ]; then echo "== few-shot PER: $exp/fewshot_$tag.md"; fi
 fi

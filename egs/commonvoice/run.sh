@@ -5,8 +5,9 @@
 #   bash run.sh --pretrain_langs mono            # also one model per language: mono vs multilingual
 # Stages: 0 demo corpus | 1 prepare data | 2 units | 3 pretrain | 4 fine-tune | 5 decode |
 #         6 score | 7 zero-shot decode | 8 zero-shot score | 9-12 (--pretrain_langs mono)
-#         monolingual pretraining, per-language fine-tuning, decode, table. A finished stage is
-#         skipped on a re-run (exp/.done/). Stages 2-12 are egs/TEMPLATE/asr.sh, shared by every corpus.
+#         monolingual pretraining, per-language fine-tuning, decode, table | 14-16 (--fewshot_minutes "1 3 10")
+#         few-shot fine-tuning on held-out languages, decode, table. A finished stage is skipped on a
+#         re-run (exp/.done/). Stages 2-16 are egs/TEMPLATE/asr.sh, shared by every corpus.
 set -euo pipefail
 cd "$(dirname "$0")"
 

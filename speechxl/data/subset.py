@@ -16,15 +16,16 @@ from speechxl.data.manifest import Utterance
 
 
 def subset(utts: list[Utterance], langs: list[str] | None = None, minutes: float = 0.0,
-           seed: int = 0) -> list[Utterance]:
-    """The utterances of ``langs`` (None: all); with ``minutes``, each language's first utterances
-    in an order shuffled by ``seed`` until it has that much speech (its last one may pass it);
-    sorted by id. A language the set lacks is an error."""
+           seed: int = 0, exclude: set[str] = frozenset()) -> list[Utterance]:
+    """The utterances of ``langs`` (None: all) whose ids are not in ``exclude``; with ``minutes``, each
+    language's first utterances in an order shuffled by ``seed`` until it has that much speech (its
+    last one may pass it; with one seed, a smaller subset is part of a larger one); sorted by id. A
+    language the set lacks is an error."""
     have = sorted({u.lang for u in utts})
     missing = sorted(set(langs or ()) - set(have))
     if missing:
         raise ValueError(f"no utterances of {', '.join(missing)}; the set's languages: {', '.join(have)}")
-    kept = [u for u in utts if langs is None or u.lang in langs]
+    kept = [u for u in utts if (langs is None or u.lang in langs) and u.id not in exclude]
     if minutes > 0:
         random.Random(seed).shuffle(kept)
         seconds: dict[str, float] = {}

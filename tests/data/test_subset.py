@@ -34,3 +34,14 @@ def test_the_verb_writes_a_data_set(tmp_path, run_cli, capsys):
     kept = read_manifest(tmp_path / "ru")
     assert [u.id for u in kept] == [f"ru{i:02d}" for i in range(12)] and kept[0].audio == "/a/ru0.flac"
     assert (tmp_path / "ru" / "utt2lang").read_text().count(" ru\n") == 12
+
+
+def test_smaller_draws_nest_in_larger_ones_and_a_dev_set_is_drawn_beside_them(tmp_path, run_cli):
+    one, three = subset(utts(), ["es"], minutes=10 / 60), subset(utts(), ["es"], minutes=0.5)
+    assert {u.id for u in one} < {u.id for u in three}  # few-shot amounts: 1 minute is part of 3
+    write_manifest(utts(), tmp_path / "pool")
+    write_manifest(three, tmp_path / "train")
+    run_cli("subset", tmp_path / "pool", "--langs", "es", "--minutes", "0.5", "--exclude", tmp_path / "train",
+            "--out", tmp_path / "dev")
+    dev = read_manifest(tmp_path / "dev")
+    assert len(dev) == 3 and not {u.id for u in dev} & {u.id for u in three}

@@ -101,6 +101,16 @@ def test_demo_recipe_stages_0_to_8(tmp_path):
         str(data / "train_0.2min")]
     assert "ctc_phones_scratch_0.2min greedy" in (exp / "results_whistle_w2v_bert_tiny_0.2min.md").read_text()
 
+    # --fewshot_minutes: each held-out language fine-tuned on so many minutes from both starts; one table
+    few = recipe(tmp_path, *tiny, "--fewshot_minutes", "0.1 0.2", "--stage", "14", "--stop_stage", "16")
+    assert few.returncode == 0, few.stderr[-3000:]
+    fewshot = data / "fewshot" / "it"
+    assert {u.id for u in read_manifest(fewshot / "train_0.1min")} < {u.id for u in read_manifest(fewshot / "train_0.2min")}
+    assert not {u.id for u in read_manifest(fewshot / "dev")} & {u.id for u in read_manifest(fewshot / "train_0.2min")}
+    table = (exp / "fewshot_whistle_w2v_bert_tiny.md").read_text()
+    assert "| from scratch, 0.1 min |" in table and "| from whistle_w2v_bert_tiny, 0.2 min |" in table
+    assert "| PER it | PER pl | PER all |" in table
+
     # a fine-tuning that learnt nothing stops the recipe with a loud error before anything is decoded
     # (here: 2 updates of the scratch model at learning rate 0, with the guard left on)
     shutil.rmtree(tmp_path / "exp" / "ctc_phones_scratch")
