@@ -37,13 +37,26 @@ prepare_data() {  # stage 0: the demo corpus (without --cv_root); stage 1: the r
 }
 
 prepare_sets() {  # prepare_sets N FOLDER... CMD...: CMD (the release), then each of the N folders of audio as a set
-  local folders=("${@:2:$1}")
+  local folders=("${@:2:$1}") names=() f
   shift $(($1 + 1))
   "$@"
   local strict_option=(); if [ "$strict" == true ]; then strict_option=(--strict); fi
-  if [ ${#folders[@]} -gt 0 ]; then
-    speechxl prepare folder --folders "${folders[@]}" --out "$data" --jobs "$nj" "${strict_option[@]}"
-  fi
+  [ ${#folders[@]} -gt 0 ] || return 0
+  # a test condition keeps the languages of its counterpart (with --langs, hi may be no training language)
+  for f in "${folders[@]}"; do
+    if [[ $(basename "$f") == test_* ]]; then names+=("$(basename "$f")_all"); else names+=("$(basename "$f")"); fi
+  done
+  speechxl prepare folder --folders "${folders[@]}" --names "${names[@]}" --out "$data" --jobs "$nj" "${strict_option[@]}"
+  same_langs test_voices train
+  same_langs test_voices_heldout test_heldout
+}
+
+same_langs() {  # same_langs SET LIKE: $data/SET from $data/SET_all, its languages those of $data/LIKE too (none: no SET)
+  local all=$data/${1}_all like=$data/$2 langs
+  [ -f "$all/utt2lang" ] && [ -f "$like/utt2lang" ] || return 0
+  langs=$(comm -12 <(cut -d' ' -f2 "$all/utt2lang" | sort -u) <(cut -d' ' -f2 "$like/utt2lang" | sort -u) | tr '\n' ' ')
+  # shellcheck disable=SC2086  # langs is a list of language codes
+  if [ -n "$langs" ]; then speechxl subset "$all" --langs $langs --out "$data/$1"; fi
 }
 
 . ../TEMPLATE/asr.sh

@@ -83,9 +83,12 @@ def warp(x: np.ndarray, factor: float, n_fft: int = 512) -> np.ndarray:
     phase = np.angle(z)
     deviation = np.diff(phase, axis=1, prepend=phase[:, :1]) - expected[:, None]
     advance = expected[:, None] + (deviation + np.pi) % (2 * np.pi) - np.pi  # (F, T) each bin's true advance
-    source = bins / factor
-    magnitude = np.stack([np.interp(source, bins, m, right=0.0) for m in np.abs(z).T], axis=1)
-    advance = factor * np.stack([np.interp(source, bins, a) for a in advance.T], axis=1)
+    source = bins / factor  # (F,) where each bin of the result reads, between bins lo and lo + 1
+    lo = np.minimum(source.astype(int), bins[-1])
+    hi, frac = np.minimum(lo + 1, bins[-1]), (source - lo)[:, None]
+    magnitude = np.abs(z)
+    magnitude = np.where((source <= bins[-1])[:, None], (1 - frac) * magnitude[lo] + frac * magnitude[hi], 0.0)
+    advance = factor * ((1 - frac) * advance[lo] + frac * advance[hi])
     warped = magnitude * np.exp(1j * np.cumsum(advance, axis=1))
     _, y = istft(warped, nperseg=n_fft, noverlap=n_fft - hop)
     return np.pad(y[: x.size], (0, max(0, x.size - y.size))).astype(np.float32)
