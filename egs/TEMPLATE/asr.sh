@@ -1,8 +1,7 @@
 # The stages every speechxl recipe shares (ESPnet's asr.sh, icefall's prepare.sh): a corpus's
 # run.sh sets its own options, defines prepare_data (stages 0-1: the corpus -> $data/train, dev,
 # test, pretrain [, test_heldout, pretrain_heldout, pretrain_voices, test_voices, test_voices_heldout] and
-# $data/lm_text),
-# and sources this file:
+# $data/lm_text), and sources this file:
 #
 #   set -euo pipefail; cd "$(dirname "$0")"      # run.sh lives in egs/<corpus>/
 #   my_root=        # where the corpus is (each option: name=default, then its help after #)
@@ -13,8 +12,8 @@
 # 8 zero-shot score (when $data/test_heldout exists) | with --pretrain_langs mono: 9 monolingual
 # pretraining | 10 per-language fine-tuning | 11 per-language decode | 12 monolingual vs multilingual
 # table | with --pretrain_recipe hubert: 13 the k-means labels against phones | with --fewshot_minutes:
-# 14 few-shot fine-tuning on held-out languages | 15 its decode | 16 its table. A finished stage is skipped on a re-run (its marker in $exp/.done/ holds its command and
-# settings).
+# 14 few-shot fine-tuning on held-out languages | 15 its decode | 16 its table. A finished stage is
+# skipped on a re-run (its marker in $exp/.done/ holds its command and settings).
 
 stage=0                   # first stage to run
 stop_stage=100            # last stage to run

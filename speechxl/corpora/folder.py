@@ -46,7 +46,7 @@ def read_folder(folder: Path, lang: str | None, store: Path) -> SetSources:
         raise ValueError(f"--folders {folder}: no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) below it")
     sources, rejects = [], []
     for rel in sorted(set(audio) | set(rows or ()) | set(listed)):
-        row = (rows or listed).get(rel, {})
+        row = (rows if rows is not None else listed).get(rel, {})
         uid = rel.rsplit(".", 1)[0].replace("/", "_")
         if rows is not None and not row:
             rejects.append(Reject(uid, str(folder / rel), "no_transcript", f"not a path in {tsv}"))

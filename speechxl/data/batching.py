@@ -35,8 +35,9 @@ from speechxl.config import ConfigError
 log = logging.getLogger(__name__)
 
 IGNORE = -100
-AUGMENT_STREAM = 0xA06  # keeps the augmentation's draws apart from the plan's own (seed, epoch) generator
 """A frame label that is no target (padding; past an utterance's labels)."""
+AUGMENT_STREAM = 0xA06
+"""Keeps the augmentation's draws apart from the plan's own (seed, epoch) generator."""
 
 
 @dataclass(kw_only=True)
