@@ -13,6 +13,11 @@ meet in real corpora:
   the speech) and mains hum, and coughs and laughs inside some utterances.
 - Speakers belong to communities and talk only within theirs, so that a split can keep dev and
   test speakers out of training (``prepare fieldwork`` splits by speaker where it can).
+- One speaker is not espeak-ng but Debian's festival (for Catalan its HTS voice ``upc_ca_ona_hts``,
+  from a human speaker's recordings; ``--no_festival`` leaves it out): the second speaker (SP9) of the fourth community,
+  whose recordings are the test recording and an untranscribed one. No transcribed training
+  utterance has that voice; only continued pretraining on the target's audio hears it before the
+  test, as a fieldwork team's own speakers are heard only in their untranscribed recordings.
 - ``annotations/``: ELAN files for most recordings: a tier ``tx@<speaker>`` per speaker with its
   PARTICIPANT, a free-translation tier as its symbolic child (no times of its own) and a
   ``notes`` tier; the media linked by an absolute URL on the fieldworker's own machine (absent
@@ -46,6 +51,7 @@ import numpy as np
 import soundfile as sf
 
 from speechxl.atomic import atomic_path, atomic_write
+from speechxl.corpora import festival
 from speechxl.corpora.demo import VARIANTS, _vocabulary
 from speechxl.errors import SpeechxlError
 from speechxl.options import option
@@ -56,6 +62,7 @@ log = logging.getLogger(__name__)
 HELP = "synthesise the built-in fieldwork demo corpus (long recordings, ELAN and TextGrid annotation)"
 RATE = 22050
 COMMUNITIES = (3, 2, 2, 2, 2)  # speakers in each
+FESTIVAL_COMMUNITY = 3  # its last speaker is voiced by festival: its recordings are session04 (test) and session09
 # annotation of recording i: eaf, textgrid or none (the untranscribed ones last)
 ANNOTATION = ("eaf", "eaf", "textgrid", "eaf", "eaf", "eaf", "textgrid", "eaf", "none", "none")
 RULES = """\
@@ -76,6 +83,11 @@ class Voice:
     pitch: int
     speed: int
     gain: float
+    festival: festival.Speaker | None = None
+    """Voiced by festival as this speaker (``voice``, ``pitch`` and ``speed`` then unused)."""
+
+    def describe(self) -> str:
+        return f"festival {self.festival.describe()}" if self.festival else f"{self.voice} p{self.pitch} s{self.speed}"
 
 
 @dataclass
@@ -140,9 +152,11 @@ def _utterance(speaker: str, words: list[str], p: np.ndarray, middot: list[str],
     return u
 
 
-def _plan(lang: str, voice: str, recordings: int, seed: int, scale: float = 1.0) -> tuple[list[Recording], list[str]]:
+def _plan(lang: str, voice: str, recordings: int, seed: int, scale: float = 1.0,
+          with_festival: bool = True) -> tuple[list[Recording], list[str]]:
     """The recordings (speakers and utterances, not yet timed; their lengths times ``scale``) and the
-    text nobody recorded."""
+    text nobody recorded; with ``with_festival``, the last speaker of FESTIVAL_COMMUNITY voiced by
+    festival."""
     rng = np.random.default_rng([seed, *lang.encode()])
     words, p = _vocabulary(lang, 3000)
     real = np.array([len(w) > 1 or w in "aeio" for w in words])  # not the l, d, s of split elisions
@@ -160,6 +174,10 @@ def _plan(lang: str, voice: str, recordings: int, seed: int, scale: float = 1.0)
                                 int(rng.integers(130, 200)), float(rng.uniform(0.35, 0.9))))
             members.append(people[-1])
         communities.append(members)
+    if with_festival:
+        (speaker,) = festival.speakers(lang, 1, np.random.default_rng([seed, FESTIVAL_COMMUNITY]))
+        last = communities[FESTIVAL_COMMUNITY][-1]
+        communities[FESTIVAL_COMMUNITY][-1] = Voice(last.name, last.voice, last.pitch, last.speed, last.gain, speaker)
     out = []
     for i in range(recordings):
         kind = ANNOTATION[i] if i < len(ANNOTATION) else ("none" if i % 5 == 4 else "eaf")
@@ -182,14 +200,35 @@ def _plan(lang: str, voice: str, recordings: int, seed: int, scale: float = 1.0)
     return out, text
 
 
+def _levelled(x: np.ndarray, gain: float) -> np.ndarray:
+    """``x`` without its leading and trailing silence, its peak at ``gain``."""
+    on = np.flatnonzero(np.abs(x) > np.abs(x).max() * 0.01)  # within 40 dB of the loudest
+    return x[on[0]: on[-1] + 1] / np.abs(x).max() * gain
+
+
 def _speak(v: Voice, words: list[str]) -> np.ndarray:
     """espeak-ng audio of ``words`` in voice ``v``, its leading and trailing silence cut off; (S,) at 22.05 kHz."""
     cmd = ["espeak-ng", "-v", v.voice, "-p", str(v.pitch), "-s", str(v.speed), "--stdin", "--stdout"]
     wav = subprocess.run(cmd, input=" ".join(words).encode(), capture_output=True, check=True).stdout
     x, rate = sf.read(io.BytesIO(wav), dtype="float32")
     assert rate == RATE, rate
-    on = np.flatnonzero(np.abs(x) > np.abs(x).max() * 0.01)  # within 40 dB of the loudest
-    return x[on[0]: on[-1] + 1] / np.abs(x).max() * v.gain
+    return _levelled(x, v.gain)
+
+
+def _parts(u: Utterance) -> list[list[str]]:
+    """The stretches of words ``u`` speaks: two around its cough or laugh, else one."""
+    return [u.spoken[: u.at], u.spoken[u.at:]] if u.sound else [u.spoken]
+
+
+def _festival_parts(rec: Recording) -> dict[tuple[int, int], np.ndarray]:
+    """The stretches of ``rec``'s festival speakers, each speaker's in one festival process:
+    {(utterance, stretch): (S,) at 22.05 kHz}."""
+    out = {}
+    for v in (v for v in rec.speakers if v.festival):
+        keys = [(k, j) for k, u in enumerate(rec.utterances) if u.speaker == v.name for j in range(len(_parts(u)))]
+        lines = [(v.festival, " ".join(_parts(rec.utterances[k])[j])) for k, j in keys]
+        out |= {key: _levelled(x, v.gain) for key, x in zip(keys, festival.speak(lines, RATE))}
+    return out
 
 
 def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -208,15 +247,16 @@ def _render(rec: Recording) -> tuple[Recording, np.ndarray]:
     """The recording's audio (S,) at 22.05 kHz, and its utterances timed."""
     rng = np.random.default_rng(rec.seed)
     voices = {v.name: v for v in rec.speakers}
+    voiced = _festival_parts(rec)
     pieces, t, last = [], float(rng.uniform(0.5, 1.5)), None
-    for u in rec.utterances:
+    for k, u in enumerate(rec.utterances):
         v = voices[u.speaker]
+        said = [voiced[k, j] if v.festival else _speak(v, words) for j, words in enumerate(_parts(u))]
         if u.sound:
             gap = np.zeros(int(0.1 * RATE), np.float32)
-            x = np.concatenate([_speak(v, u.spoken[: u.at]), gap, _sound(u.sound, rng) * v.gain, gap,
-                                _speak(v, u.spoken[u.at:])])
+            x = np.concatenate([said[0], gap, _sound(u.sound, rng) * v.gain, gap, said[1]])
         else:
-            x = _speak(v, u.spoken)
+            x = said[0]
         if last is None:
             start = t
         elif u.speaker == last.speaker:
@@ -307,17 +347,23 @@ def _truth_rows(rec: Recording) -> str:
 
 
 def _crashed(rec: Recording):
-    raise SpeechxlError(f"synthesising {rec.name} killed its process (espeak-ng or out of memory)")
+    raise SpeechxlError(f"synthesising {rec.name} killed its process (espeak-ng, festival or out of memory)")
 
 
 def make_fieldwork_demo(out: str | Path, lang: str = "ca", recordings: int = len(ANNOTATION), seed: int = 0,
-                        jobs: int = 2, scale: float = 1.0) -> Path:
+                        jobs: int = 2, scale: float = 1.0, with_festival: bool = True) -> Path:
     """Synthesise the fieldwork demo corpus under ``out`` (see the module doc; ``scale`` multiplies the
-    recordings' lengths); returns ``out``."""
+    recordings' lengths; ``with_festival`` voices one speaker by festival, which must have a voice for
+    ``lang``); returns ``out``."""
     from speechxl.text.g2p import espeak_voice
 
     root = Path(out)
-    plans, text = _plan(lang, espeak_voice(lang), recordings, seed, scale)
+    if with_festival:
+        if lang not in festival.VOICES:
+            raise ValueError(f"no festival voice for {lang!r} (festival speaks {', '.join(sorted(festival.VOICES))}): "
+                             "--no_festival voices every speaker by espeak-ng")
+        festival.require_festival(list(festival.VOICES[lang]))
+    plans, text = _plan(lang, espeak_voice(lang), recordings, seed, scale, with_festival)
     eafs = [r.name for r in plans if r.annotation == "eaf"]
     grids = [r.name for r in plans if r.annotation == "textgrid"]
     meta = {"lang": lang, "seed": seed, "recordings": {}}
@@ -341,13 +387,14 @@ def make_fieldwork_demo(out: str | Path, lang: str = "ca", recordings: int = len
         atomic_write(root / "truth" / f"{rec.name}.tsv", _truth_rows(rec))
         meta["recordings"][rec.name] = {
             "seconds": round(seconds, 2), "annotation": str(annotation.relative_to(root)) if annotation else None,
-            "speakers": [f"{v.name} ({v.voice} p{v.pitch} s{v.speed})" for v in rec.speakers],
+            "speakers": [f"{v.name} ({v.describe()})" for v in rec.speakers],
             "utterances": len(rec.utterances)}
     meta["recordings"] = dict(sorted(meta["recordings"].items()))
     atomic_write(root / "rules.yaml", RULES)
     atomic_write(root / "text" / f"{lang}.txt", "".join(t + "\n" for t in text))
     meta["minutes"] = round(sum(r["seconds"] for r in meta["recordings"].values()) / 60, 1)
     meta["espeak_ng"] = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
+    meta["festival_speakers"] = sorted({f"{v.name} ({v.describe()})" for r in plans for v in r.speakers if v.festival})
     atomic_write(root / "fieldwork_demo.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     log.info("fieldwork demo corpus %s: %d recordings, %.1f minutes, %d annotated", root, len(plans), meta["minutes"],
              len(eafs) + len(grids))
@@ -362,7 +409,11 @@ def add_arguments(p) -> None:
     option(p, "--scale", type=float, default=1.0, help="multiply the recordings' lengths")
     option(p, "--seed", type=int, default=0)
     option(p, "--jobs", type=int, default=2, help="processes")
+    option(p, "--no_festival", action="store_true",
+           help="voice every speaker by espeak-ng (by default one speaker of the test recording and an untranscribed "
+                "one is festival's, which needs festival and its voice for --lang: bash tools/install.sh)")
 
 
 def run(args) -> None:
-    make_fieldwork_demo(args.out, args.lang, args.recordings, args.seed, args.jobs, args.scale)
+    make_fieldwork_demo(args.out, args.lang, args.recordings, args.seed, args.jobs, args.scale,
+                        not args.no_festival)

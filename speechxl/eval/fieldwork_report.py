@@ -13,6 +13,8 @@ text). Sections:
 
 - the steps: CER and WER on the test set of each step, greedy and with the LM, and whether the LM
   lowered the dev error (the recipe's transcription uses it only then);
+- each step's test CER per speaker, greedy and with the LM (a speaker the training set never heard
+  shows what adapting to the target's audio bought for it);
 - the last step's test errors per speaker and per recording (with the LM where it helped);
 - every recording transcribed: its length, utterances and words found, its output files, and,
   given the truth, the CER and WER of its whole transcript in time order against the words
@@ -80,6 +82,17 @@ def step_rows(steps: dict[str, Path]) -> list[dict]:
                     "wer": _rate(greedy, "WER"), "wer_lm": _rate(lm, "WER"),
                     "dev_wer": info["tuning_greedy_error_rate"], "dev_wer_lm": best,
                     "lm_kept": bool(info["lm_lowers_tuning_error"])})
+    return out
+
+
+def step_speaker_rows(steps: dict[str, Path], speaker: dict[str, str]) -> list[dict]:
+    """Per step: test CER per speaker (``speaker`` maps an utterance id to it), greedy and with the LM."""
+    out = []
+    for label, exp in steps.items():
+        greedy, lm = ({g["name"]: g["cer"] for g in by_group(_rows(exp / d), speaker)}
+                      for d in ("decode_test", "decode_test_lm"))
+        out.append({"step": label, "speakers": {name: {"cer": greedy.get(name), "cer_lm": lm.get(name)}
+                                                for name in sorted(greedy | lm)}})
     return out
 
 
@@ -161,6 +174,7 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     final = steps[last["step"]] / ("decode_test_lm" if last["lm_kept"] else "decode_test")
     rows = _rows(final)
     speakers = by_group(rows, {u.id: u.speaker for u in utts})
+    per_speaker = step_speaker_rows(steps, {u.id: u.speaker for u in utts})
     recordings = by_group(rows, {u.id: u.recording or u.id for u in utts})
     sets = [role for role in ("train", "dev", "test") if (test.parent / role / "utts.jsonl").is_file()]
     roles = {u.recording: role for role in sets for u in read_manifest(test.parent / role)}
@@ -169,7 +183,8 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     unaligned = [r for f in sorted(aligned.glob(f"*{REJECTS_SUFFIX}")) for r in read_rejects(f)] if aligned else []
     dev = test.parent / "dev"
     held_out = {"test": len(utts), "dev": len(read_manifest(dev)) if (dev / "utts.jsonl").is_file() else 0}
-    report = {"steps": steps_table, "final": str(final), "speakers": speakers, "recordings": recordings,
+    report = {"steps": steps_table, "step_speakers": per_speaker, "final": str(final), "speakers": speakers,
+              "recordings": recordings,
               "transcribed": done, "alignment": accuracy, "split": info.get("split"), "utterances": held_out,
               "not_aligned": [{"annotation": r.source, "reason": r.reason, "detail": r.detail} for r in unaligned]}
 
@@ -183,6 +198,13 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
                      [[s["step"], _pct(s["cer"]), _pct(s["cer_lm"]), _pct(s["wer"]), _pct(s["wer_lm"]),
                        _pct(s["dev_wer"]), _pct(s["dev_wer_lm"]), "yes" if s["lm_kept"] else "no", s["model"]]
                       for s in steps_table]))
+    names = [g["name"] for g in speakers]
+    sections.append(("Each step per test speaker", "CER in % on each speaker's test utterances, greedy and with "
+                     "the LM; a speaker heard in no training set, only in untranscribed audio, shows what "
+                     "continued pretraining on that audio bought.",
+                     ["step"] + [f"{n} {kind}" for n in names for kind in ("CER", "CER + LM")],
+                     [[r["step"]] + [_pct(r["speakers"].get(n, {}).get(key)) for n in names for key in ("cer", "cer_lm")]
+                      for r in per_speaker]))
     for title, groups in (("speaker", speakers), ("recording", recordings)):
         sections.append((f"The last step per {title}", f"{final}: CER and WER in %.",
                          [title, "utterances", "words", "CER", "WER"],

@@ -56,6 +56,27 @@ def test_recordings_annotations_and_truth(demo):
         assert np.sqrt(np.mean(x[inside] ** 2)) > 3 * np.sqrt(np.mean(x[~inside] ** 2))  # 15-35 dB of noise
 
 
+def test_without_festival_every_speaker_is_espeak_and_the_rest_is_unchanged(demo, tmp_path, run_cli):
+    run_cli("prepare", "fieldwork-demo", "--out", tmp_path / "espeak", "--scale", "0.08", "--recordings", "4",
+            "--no_festival")
+    meta = json.loads((tmp_path / "espeak" / "fieldwork_demo.json").read_text(encoding="utf-8"))
+    assert meta["festival_speakers"] == [] and all("festival" not in s for r in meta["recordings"].values()
+                                                   for s in r["speakers"])
+    for name in ("session01", "session04"):  # the same words and espeak-ng speakers; SP9's times may differ
+        a, b = (truth(d / "truth" / f"{name}.tsv") for d in (demo, tmp_path / "espeak"))
+        assert [(s, t) for s, _, _, t in a] == [(s, t) for s, _, _, t in b]
+    x, _ = sf.read(str(tmp_path / "espeak" / "recordings" / "session01.wav"))
+    y, _ = sf.read(str(demo / "recordings" / "session01.wav"))
+    assert np.array_equal(x, y)
+
+
+def test_a_language_without_a_festival_voice_is_refused_by_name(tmp_path, run_cli, caplog):
+    with pytest.raises(SystemExit):
+        run_cli("prepare", "fieldwork-demo", "--out", tmp_path / "x", "--lang", "pl", "--scale", "0.02")
+    assert "no festival voice for 'pl'" in caplog.text and "--no_festival" in caplog.text
+    assert not (tmp_path / "x" / "recordings").exists()  # refused before any synthesis
+
+
 def test_the_same_seed_gives_the_same_corpus(demo, tmp_path):
     again = make_fieldwork_demo(tmp_path / "again", scale=0.08, jobs=1)
     for name in ("truth/session01.tsv", "annotations/session01.eaf", "rules.yaml"):
@@ -83,5 +104,11 @@ def test_prepare_fieldwork_reads_it_with_its_rules(demo, tmp_path, run_cli):
     set_reasons = {r.reason for name in ("train", "dev", "test") for r in read_rejects(out / name / "rejects.tsv")}
     assert {"empty_transcript", "duration_mismatch"} <= set_reasons  # the slips of the first ELAN file
     assert {"session09", "session10"} <= {u.recording for u in sets["pretrain"]}
+    # the festival speaker: in the test recording and an untranscribed one, never in a transcribed training set
+    meta = json.loads((demo / "fieldwork_demo.json").read_text(encoding="utf-8"))
+    assert [s.split()[0] for s in meta["festival_speakers"]] == ["SP9"] and "upc_ca_ona_hts" in meta["festival_speakers"][0]
+    assert "SP9" in speakers["test"] and "SP9" not in speakers["train"] | speakers["dev"]
+    heard = {name for name, r in meta["recordings"].items() if any(s.startswith("SP9 ") for s in r["speakers"])}
+    assert heard == {"session04", "session09"} and {u.recording for u in sets["test"]} == {"session04"}
     chars = (out / "characters.tsv").read_text(encoding="utf-8")
     assert "MIDDLE DOT\t" in chars and "a space (no rule names it)" not in chars  # the rules cover everything

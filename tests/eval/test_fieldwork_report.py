@@ -40,8 +40,11 @@ def exp(tmp_path):
     scored(steps["continued"] / "decode_test", 0.3, 0.5)
     scored(steps["continued"] / "decode_test_lm", 0.35, 0.55, ([0.6, 0.62], 0.55))  # the LM did not help on dev
     hyps = {"u1": "bon dia", "u2": "fins", "u3": "adeu"}
-    (steps["continued"] / "decode_test" / "hyp.jsonl").write_text("".join(
-        json.dumps({"id": u.id, "ref": u.text, "hyp": hyps[u.id]}) + "\n" for u in test))
+    for step, decode, hyp in (("given", "decode_test", {"u1": "bo dia", "u2": "fins dema", "u3": "adeu"}),
+                              ("given", "decode_test_lm", {"u1": "bon dia", "u2": "fins dema", "u3": "adeu"}),
+                              ("continued", "decode_test", hyps), ("continued", "decode_test_lm", hyps)):
+        (steps[step] / decode / "hyp.jsonl").write_text("".join(
+            json.dumps({"id": u.id, "ref": u.text, "hyp": hyp[u.id]}) + "\n" for u in test))
     timed_text(tmp_path / "exp" / "transcribed" / "r1.tsv", [(3.0, 4.0, "fins demà"), (1.0, 2.0, "bon dia")])
     timed_text(tmp_path / "exp" / "transcribed" / "r3.tsv", [(0.5, 1.5, "res")])
     (tmp_path / "exp" / "transcribed" / "r1.eaf").write_text("<ANNOTATION_DOCUMENT/>")
@@ -63,6 +66,9 @@ def test_the_report_holds_each_step_each_speaker_and_recording_and_what_came_bac
     speakers = {s["name"]: s for s in report["speakers"]}
     assert speakers["A"]["wer"] == pytest.approx(1 / 3) and speakers["A"]["cer"] == pytest.approx(1 / 11)
     assert speakers["B"]["wer"] == pytest.approx(1 / 2) and speakers["B"]["cer"] == pytest.approx(5 / 9)
+    given_a, continued_b = report["step_speakers"][0]["speakers"]["A"], report["step_speakers"][1]["speakers"]["B"]
+    assert given_a["cer"] == pytest.approx(2 / 11) and given_a["cer_lm"] == pytest.approx(1 / 11)  # bo dia, adeu
+    assert continued_b["cer"] == pytest.approx(5 / 9) == continued_b["cer_lm"]
     recordings = {r["name"]: r for r in report["recordings"]}
     assert recordings["r1"]["cer"] == pytest.approx(5 / 16) and recordings["r2"]["words"] == 1
     done = {d["recording"]: d for d in report["transcribed"]}
@@ -75,7 +81,8 @@ def test_the_report_holds_each_step_each_speaker_and_recording_and_what_came_bac
     md = (root / "exp" / "report.md").read_text(encoding="utf-8")
     assert f"| continued | 30.0 | 35.0 | 50.0 | 55.0 | 55.0 | 60.0 | no | {steps['continued']} |" in md
     page = (root / "exp" / "report.html").read_text(encoding="utf-8")
-    assert page.count("<table>") == 5 and "Alignment of the annotations" in page
+    assert "| given | 18.2 | 9.1 | 11.1 | 11.1 |" in md  # each step per test speaker: A and B, greedy and + LM
+    assert page.count("<table>") == 6 and "Alignment of the annotations" in page
 
 
 def test_without_the_truth_there_is_no_alignment_section(exp):
