@@ -50,7 +50,9 @@ prepare_related=false
 if [ -z "$corpus" ]; then
   demo_corpus() {
     speechxl prepare fieldwork-demo --out "$demo" --lang "$lang" --scale "$demo_scale" --jobs "$nj"
-    speechxl prepare demo --out "$demo_related" --langs es --heldout_langs "" --scale "$related_scale" --jobs "$nj"
+    # Spanish's transcribed and untranscribed clips; not the festival voices (prepare commonvoice never reads them)
+    speechxl prepare demo --out "$demo_related" --langs es --heldout_langs "" --scale "$related_scale" \
+      --sizes voices_unlabelled=0 voices_test=0 --jobs "$nj"
   }
   run_stage 0 "demo corpora" --reads "demo demo_related lang demo_scale related_scale" demo_corpus
   corpus=$demo
