@@ -40,6 +40,9 @@ def test_the_fieldwork_recipe_stages_0_to_9(tmp_path):
     assert any(t.startswith("align-words@SP") for t in aligned.get_tier_names())
     report = json.loads((exp / "report.json").read_text())
     assert [s["step"] for s in report["steps"]] == ["given", "continued", "continued_related"]
+    # each step per test speaker; the festival speaker (heard only in test and untranscribed audio) among them
+    assert [s["step"] for s in report["step_speakers"]] == ["given", "continued", "continued_related"]
+    assert all("SP9" in s["speakers"] and s["speakers"]["SP9"]["cer_lm"] is not None for s in report["step_speakers"])
     assert {d["recording"] for d in report["transcribed"]} == set(recordings)
     assert all(d["cer"] is not None for d in report["transcribed"])  # the demo's truth scores every one
     assert report["alignment"]["boundaries"] > 0
