@@ -17,7 +17,7 @@ heldout_langs=            # held-out locales for zero-shot tests (default: the d
 strict=false              # true: any rejected input stops stage 1 with an error
 demo=downloads/demo       # where stage 0 writes the demo corpus
 demo_scale=1.0            # multiply the demo corpus's clip counts
-pretrain_recipe=whistle   # stage 3's method (egs/TEMPLATE/asr.sh lists them); the demo's default: the best recogniser per minute measured on it (README)
+pretrain_recipe=whistle   # stage 3's method (egs/TEMPLATE/asr.sh lists them); the demo's default: the lowest mean PER over test and test_voices measured (docs/pretraining_comparison.md)
 path_options="cv_root demo"
 
 prepare_data() {  # stage 0: the demo corpus (without --cv_root); stage 1: the release -> $data
