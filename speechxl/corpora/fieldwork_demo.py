@@ -225,9 +225,10 @@ def _festival_parts(rec: Recording) -> dict[tuple[int, int], np.ndarray]:
     {(utterance, stretch): (S,) at 22.05 kHz}."""
     out = {}
     for v in (v for v in rec.speakers if v.festival):
-        keys = [(k, j) for k, u in enumerate(rec.utterances) if u.speaker == v.name for j in range(len(_parts(u)))]
-        lines = [(v.festival, " ".join(_parts(rec.utterances[k])[j])) for k, j in keys]
-        out |= {key: _levelled(x, v.gain) for key, x in zip(keys, festival.speak(lines, RATE))}
+        stretches = {(k, j): " ".join(words) for k, u in enumerate(rec.utterances) if u.speaker == v.name
+                     for j, words in enumerate(_parts(u))}
+        voiced = festival.speak([(v.festival, text) for text in stretches.values()], RATE)
+        out |= {key: _levelled(x, v.gain) for key, x in zip(stretches, voiced)}
     return out
 
 
@@ -359,10 +360,11 @@ def make_fieldwork_demo(out: str | Path, lang: str = "ca", recordings: int = len
 
     root = Path(out)
     if with_festival:
-        if lang not in festival.VOICES:
-            raise ValueError(f"no festival voice for {lang!r} (festival speaks {', '.join(sorted(festival.VOICES))}): "
-                             "--no_festival voices every speaker by espeak-ng")
-        festival.require_festival(list(festival.VOICES[lang]))
+        try:
+            voices = festival.voices_of(lang)
+        except ValueError as e:
+            raise ValueError(f"{e}: --no_festival voices every speaker by espeak-ng") from None
+        festival.require_festival(list(voices))
     plans, text = _plan(lang, espeak_voice(lang), recordings, seed, scale, with_festival)
     eafs = [r.name for r in plans if r.annotation == "eaf"]
     grids = [r.name for r in plans if r.annotation == "textgrid"]

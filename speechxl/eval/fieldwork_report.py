@@ -173,8 +173,9 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     last = steps_table[-1]
     final = steps[last["step"]] / ("decode_test_lm" if last["lm_kept"] else "decode_test")
     rows = _rows(final)
-    speakers = by_group(rows, {u.id: u.speaker for u in utts})
-    per_speaker = step_speaker_rows(steps, {u.id: u.speaker for u in utts})
+    speaker_of = {u.id: u.speaker for u in utts}
+    speakers = by_group(rows, speaker_of)
+    per_speaker = step_speaker_rows(steps, speaker_of)
     recordings = by_group(rows, {u.id: u.recording or u.id for u in utts})
     sets = [role for role in ("train", "dev", "test") if (test.parent / role / "utts.jsonl").is_file()]
     roles = {u.recording: role for role in sets for u in read_manifest(test.parent / role)}
@@ -184,8 +185,7 @@ def fieldwork_report(steps: dict[str, Path], test: Path, transcribed: Path, alig
     dev = test.parent / "dev"
     held_out = {"test": len(utts), "dev": len(read_manifest(dev)) if (dev / "utts.jsonl").is_file() else 0}
     report = {"steps": steps_table, "step_speakers": per_speaker, "final": str(final), "speakers": speakers,
-              "recordings": recordings,
-              "transcribed": done, "alignment": accuracy, "split": info.get("split"), "utterances": held_out,
+              "recordings": recordings, "transcribed": done, "alignment": accuracy, "split": info.get("split"), "utterances": held_out,
               "not_aligned": [{"annotation": r.source, "reason": r.reason, "detail": r.detail} for r in unaligned]}
 
     sections = []
