@@ -230,7 +230,8 @@ def _search(args):
 def _add_decode(sub) -> None:
     p = sub.add_parser("decode", help="a CTC model on a data set -> exp/<model>/decode_<set>/ (hypotheses); a "
                                       "language-ID model: each utterance's language and posterior (lid.jsonl)")
-    p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model")
+    p.add_argument("model", help="experiment dir or checkpoint of a fine-tuned model, or a transformers CTC dir "
+                                 "(MMS: each utterance through its language's adapter; --out then needed)")
     p.add_argument("data", help="data dir to transcribe")
     _add_beam_options(p)
     option(p, "--tune_on", help="data dir on which to pick lm_weight and word_score (a grid)")

@@ -181,7 +181,7 @@ def read_transcript(path: Path) -> list[tuple[float | None, float | None, str]]:
 def recording_log_probs(model: LoadedModel, samples: np.ndarray, lang: str) -> torch.Tensor:
     """log_probs (T, V) of 16 kHz ``samples`` (S,) for alignment: in windows (``decode.emissions``), kept to
     ``lang``'s units, the pauses made certain blanks."""
-    lp = windowed_log_probs(model, samples)
+    lp = windowed_log_probs(model, samples, lang=lang)
     mask = own_units(model, [lang]).get(lang)
     if mask is not None:
         lp = keep_units(lp, mask)

@@ -18,8 +18,9 @@ from speechxl.decode.model import LoadedModel
 
 
 def windowed_log_probs(model: LoadedModel, samples: np.ndarray, window: float = 20.0,
-                       context: float = 2.0) -> torch.Tensor:
-    """log_probs (T, V) on the CPU of 16 kHz ``samples`` (S,) through a CTC model."""
+                       context: float = 2.0, lang: str | None = None) -> torch.Tensor:
+    """log_probs (T, V) on the CPU of 16 kHz ``samples`` (S,) through a CTC model (``lang``: the language
+    of the recording, for a model with language adapters)."""
     net, frame_shift_ms = model.net, model.card.frame_shift_ms
     hop = round(frame_shift_ms * SAMPLE_RATE / 1000)  # samples per output frame
     total = int(net.backbone.frontend.output_lengths(torch.tensor([samples.size]))[0])
@@ -30,7 +31,7 @@ def windowed_log_probs(model: LoadedModel, samples: np.ndarray, window: float = 
         a = max(0, first - ctx)
         chunk = samples[a * hop: min(samples.size, (last + ctx) * hop + 2 * hop)]  # + the frontend's window overhang
         wav = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))[None]
-        lp, frames = model.log_probs(wav, torch.tensor([chunk.size]))
+        lp, frames = model.log_probs(wav, torch.tensor([chunk.size]), lang)
         pieces.append(lp[0, first - a: min(last - a, int(frames[0]))].cpu())
     out = torch.cat(pieces) if pieces else torch.zeros(0, net.head.out_features)
     if out.shape[0] != total:

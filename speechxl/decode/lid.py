@@ -23,6 +23,7 @@ from speechxl.data.batching import iterate
 from speechxl.data.manifest import read_manifest
 from speechxl.decode.model import built_with_weights
 from speechxl.decode.run import inference_plan
+from speechxl.interop.hf_ctc import is_hf_ctc_dir
 from speechxl.models.card import ModelCard
 from speechxl.versions import versions
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def is_lid_model(model_dir: str | Path) -> bool:
-    return ModelCard.load(ckpt.find_checkpoint(model_dir)).task == "lid"
+    return not is_hf_ctc_dir(model_dir) and ModelCard.load(ckpt.find_checkpoint(model_dir)).task == "lid"
 
 
 def identify(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None, device: str = "cpu",

@@ -81,7 +81,7 @@ def transcribe_regions(asr: Recognizer, samples: np.ndarray, regions: dict[str, 
             a, b = max(0, int(start / shift)) * hop, min(samples.size, int(np.ceil(end / shift)) * hop)  # whole frames
             if b - a < hop:
                 continue
-            lp = asr.restrict(windowed_log_probs(model, samples[a:b]), lang)  # (T, V)
+            lp = asr.restrict(windowed_log_probs(model, samples[a:b], lang=lang), lang)  # (T, V)
             ids, text = asr.search(lp, lang)
             words, groups = hypothesis_words(asr, ids, text)
             if words:

@@ -1,6 +1,7 @@
 """A fine-tuned CTC model loaded for inference, with what decoding and scoring need around it:
 its units, turning unit ids into text, references in units, and lexicons for word LMs. Built
-from the checkpoint's model card alone (speechxl.models.card), never from the training code."""
+from the checkpoint's model card alone (speechxl.models.card), never from the training code; or
+from a transformers CTC dir (interop.hf_ctc), MMS's language adapters switched per language."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from torch.overrides import TorchFunctionMode
 from speechxl import checkpoint as ckpt
 from speechxl import cpu_threads
 from speechxl.data.manifest import Utterance
-from speechxl.models.card import ModelCard
+from speechxl.interop.hf_ctc import CTCDir, is_hf_ctc_dir, read_ctc_dir
+from speechxl.models.card import ModelCard, frame_shift_ms
+from speechxl.models.ctc import CTCConfig
 from speechxl.nn.conv_frontend import ConvFrontend
 from speechxl.text.tokenize import BpeTokenizer, CharTokenizer, PhoneTokenizer, Tokenizer, load_tokenizer
 from speechxl.text.units import WORD, Units
@@ -28,6 +31,25 @@ PRECISIONS = ("fp32", "bf16", "int8")
 norms, softmax and the log-mel frontend's own fp32 islands kept: AVX-512 BF16 / AMX CPUs, GPUs); int8 (its
 Linear layers, and a waveform frontend's convolutions after its first, quantized dynamically to int8 weights
 and activations, CPU only)."""
+
+
+class LanguageAdapters:
+    """A model's per-language weights (MMS: each layer's adapter and the output layer), put into it when
+    audio of another language comes; a language's are read from disk when it is switched to."""
+
+    def __init__(self, source: CTCDir, active: str):
+        self.source, self.active = source, active
+
+    def use(self, net: torch.nn.Module, lang: str | None) -> None:
+        if lang == self.active:
+            return
+        if lang is None:
+            raise ValueError(f"{self.source.path.name} has language adapters for {len(self.source.languages)} "
+                             "languages: say which language the audio is in (--lang)")
+        with torch.no_grad():
+            for name, tensor in self.source.adapter(lang).items():
+                net.get_parameter(name).copy_(tensor)
+        self.active = lang
 
 
 @dataclass
@@ -47,13 +69,19 @@ class LoadedModel:
     """The checkpoints whose weights were averaged, if any."""
     precision: str = "fp32"
     """One of PRECISIONS."""
+    adapters: LanguageAdapters | None = None
+    """Per-language weights (MMS), switched to the language of the audio."""
 
-    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def log_probs(self, wav: torch.Tensor, lengths: torch.Tensor, lang: str | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """wav (B, S), lengths (B,) on any device -> (log-probabilities (B, T, V) in fp32, frames (B,)),
-        on the model's device, in its precision."""
+        on the model's device, in its precision. ``lang``: the audio's language, for a model with
+        language adapters (which it needs)."""
         device = next(self.net.parameters(), torch.empty(0)).device
         if device.type == "cpu":
             cpu_threads.follow_load()
+        if self.adapters is not None:
+            self.adapters.use(self.net, lang)
         with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
             return self.net.log_probs(wav.to(device), lengths.to(device))
 
@@ -90,7 +118,8 @@ class LoadedModel:
                 "vocabulary": len(self.units), "init": self.card.provenance.get("init"), "family": self.card.family,
                 "training_data": self.card.provenance.get("training_data"), "averaged": list(self.averaged),
                 "parameters_m": round(sum(p.numel() for p in self.net.parameters()) / 1e6, 3),
-                "precision": self.precision}
+                "precision": self.precision,
+                "language_adapters": len(self.adapters.source.languages) if self.adapters else 0}
 
 
 def arpa_words(path: Path) -> list[str]:
@@ -218,6 +247,8 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
         raise ValueError(f"device {device!r} cannot be used here: {str(e).splitlines()[0]}") from None
     if target.type == "cpu":
         cpu_threads.follow_load()  # a first look at the load, so that the first batch already follows it
+    if is_hf_ctc_dir(path):
+        return _transformers_model(Path(path), target, average, precision)
     found = ckpt.find_checkpoint(path)
     card = ModelCard.load(found)
     if card.task == "lid":
@@ -258,3 +289,29 @@ def load_model(path: str | Path, lang_dir: str | Path | None = None, device: str
     language_files = sorted(found.glob("units_*.txt")) or sorted(lang_dir.glob("units_*.txt"))
     language_units = {f.stem.removeprefix("units_"): Units.load(f) for f in language_files}
     return LoadedModel(net, units, card.units, tokenizer, found, exp, card, step, language_units, averaged, precision)
+
+
+def _transformers_model(path: Path, target: torch.device, average: int, precision: str) -> LoadedModel:
+    """A transformers CTC dir (interop.hf_ctc) for inference: its one set of weights; with MMS's language
+    adapters, the first language's in place until another's audio comes."""
+    if average > 1:
+        raise ValueError(f"--average {average}: {path} is a transformers model dir, with one set of weights")
+    found = read_ctc_dir(path)
+    if found.rows and precision == "int8":
+        raise ValueError(f"{path}: precision int8 quantizes the layers whose weights each language switches; "
+                         "use fp32 or bf16 with language adapters")
+    card = ModelCard(family=found.family, model=found.model, ctc=CTCConfig(), vocabulary=len(found.units),
+                     units=found.kind, provenance={"init": path.name, "imported_from": "transformers"})
+    with torch.device("meta"), _DrawsSkipped():
+        net = card.build()
+    first = found.languages[0] if found.rows else None
+    missing, unexpected = net.load_state_dict({**found.base, **(found.adapter(first) if first else {})},
+                                              strict=False, assign=True)
+    if missing or unexpected:
+        raise ValueError(f"{path}: weights do not fit the model its config.json describes (missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]})")
+    card.frame_shift_ms = frame_shift_ms(net.backbone.frontend)
+    net = in_precision(net, precision).eval().to(target)
+    tokenizer = PhoneTokenizer(g2p_dir=None) if found.kind == "phones" else CharTokenizer()
+    return LoadedModel(net, found.units, found.kind, tokenizer, path, path, card, 0, found.language_units,
+                       precision=precision, adapters=LanguageAdapters(found, first) if first else None)

@@ -112,7 +112,7 @@ class Recognizer:
         texts: list[str] = [""] * len(waves)
         for batch in self._batches(waves):
             wav, lengths = pad_waves([waves[i] for i in batch])
-            lp, frames = self.model.log_probs(wav, lengths)
+            lp, frames = self.model.log_probs(wav, lengths, lang)
             for row, i in enumerate(batch):
                 texts[i] = self.search(lp[row, : int(frames[row])].cpu(), lang)[1]
         return texts

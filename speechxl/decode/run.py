@@ -61,16 +61,19 @@ def inference_plan(net: torch.nn.Module, utts: list[Utterance], max_samples: int
 
 def emissions(model: LoadedModel, utts: list[Utterance], max_samples: int = 960_000
               ) -> dict[str, torch.Tensor]:
-    """CTC log-probabilities (T, V) per utterance id, in batches of similar length (inference_plan)."""
-    plan = inference_plan(model.net, utts, max_samples)
+    """CTC log-probabilities (T, V) per utterance id, in batches of similar length (inference_plan); a model
+    with language adapters (MMS) takes one language at a time."""
+    groups = ({lang: [u for u in utts if u.lang == lang] for lang in sorted({u.lang for u in utts})}
+              if model.adapters else {None: utts})
     out = {}
-    bar = tqdm(total=len(plan.utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
-    for batch in iterate(plan, 0, num_workers=1):
-        lp, frames = model.log_probs(batch["wav"], batch["lengths"])
-        lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
-        for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
-            out[uid] = x[:n].clone()
-        bar.update(len(batch["ids"]))
+    bar = tqdm(total=len(utts), desc="emissions", unit="utt", dynamic_ncols=True, mininterval=2.0)
+    for lang, group in groups.items():
+        for batch in iterate(inference_plan(model.net, group, max_samples), 0, num_workers=1):
+            lp, frames = model.log_probs(batch["wav"], batch["lengths"], lang)
+            lp, frames = lp.cpu(), frames.cpu()  # the search runs on the CPU
+            for uid, x, n in zip(batch["ids"], lp, frames.tolist()):
+                out[uid] = x[:n].clone()
+            bar.update(len(batch["ids"]))
     bar.close()
     return out
 
@@ -270,6 +273,8 @@ def decode(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | No
         raise ValueError(f"{data_dir}: no utterances to decode")
     tag = (_settings_tag(lm, beam, tune_on, inventory, map_method, all_units)
            + (f"_avg{average}" if average > 1 else "") + (f"_{precision}" if precision != "fp32" else ""))
+    if out_dir is None and model.card.provenance.get("imported_from") == "transformers":
+        raise ValueError(f"{model_dir} is a transformers model dir, not an experiment: give --out for the decode dir")
     out = Path(out_dir) if out_dir else model.exp / f"decode_{Path(data_dir).name}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     maps = (phone_maps(model, sorted({u.lang for u in utts}), inventory, map_method, out, max_distance)

@@ -107,7 +107,7 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
     if g("feat_extract_activation", "gelu") != "gelu" or (model_type == "wav2vec2" and g("hidden_act", "gelu") != "gelu"):
         raise ValueError("only gelu activations are supported in wav2vec2 frontends and Transformers")
     if g("add_adapter") or g("use_intermediate_ffn_before_adapter"):
-        raise ValueError("adapter layers (add_adapter) are not supported")
+        raise ValueError("the output adapter (add_adapter: strided convolutions after the encoder) is not supported")
     common = {
         "quantizer": {"groups": g("num_codevector_groups", 2), "entries": g("num_codevectors_per_group", 320),
                       "dim": g("codevector_dim", 256)},
@@ -125,6 +125,8 @@ def config_from_hf(hf: dict) -> tuple[str, object]:
                    "attention_dropout": g("attention_dropout", 0.1), "activation_dropout": g("activation_dropout", 0.1),
                    "layerdrop": g("layerdrop", 0.1), "pos_conv_kernel": g("num_conv_pos_embeddings", 128),
                    "pos_conv_groups": g("num_conv_pos_embedding_groups", 16), "layer_norm_eps": g("layer_norm_eps", 1e-5)}
+        if model_type == "wav2vec2" and g("do_stable_layer_norm", False):  # transformers' only layers with them
+            encoder["adapter_dim"] = g("adapter_attn_dim") or 0  # MMS's language adapters
         if model_type == "wav2vec2":
             return family, from_dict(Wav2Vec2Config, {"frontend": _conv_frontend(g), "encoder": encoder, **common})
         if model_type == "unispeech":
@@ -202,7 +204,11 @@ def config_to_hf(cfg, architecture: str) -> dict:
             raise ValueError("transformers' Wav2Vec2Conformer needs conv_norm batch and a final norm")
         return {**out, "model_type": "wav2vec2-conformer", "num_conv_pos_embeddings": 128,
                 "num_conv_pos_embedding_groups": 16}
+    if e.adapter_dim and (model_type != "wav2vec2" or not e.pre_norm):
+        raise ValueError("language adapters (adapter_dim) have a transformers counterpart in pre-norm wav2vec2 "
+                         "Transformers only (MMS's layout)")
     return {**out, "model_type": model_type, "hidden_act": "gelu", "do_stable_layer_norm": e.pre_norm,
+            **({"adapter_attn_dim": e.adapter_dim} if e.adapter_dim else {}),
             "num_conv_pos_embeddings": e.pos_conv_kernel, "num_conv_pos_embedding_groups": e.pos_conv_groups,
             **({"feat_proj_layer_norm": True} if model_type == "hubert" else {}),
             **({"num_ctc_classes": cfg.vocabulary, "replace_prob": cfg.replace_prob} if model_type == "unispeech" else {})}

@@ -3,7 +3,10 @@
 Two layer orders: post-LN (BASE: LayerNorm after each residual block, and once before the
 first layer) and pre-LN, the "stable layer norm" of LARGE and XLSR-53 (LayerNorm before
 attention and feed-forward, and once after the last layer). Attention is fused through
-``scaled_dot_product_attention``; LayerDrop skips whole layers while training.
+``scaled_dot_product_attention``; LayerDrop skips whole layers while training. With
+``adapter_dim``, each layer ends in MMS's language adapter (Pratap et al. 2023): a bottleneck
+(LayerNorm, down to ``adapter_dim``, ReLU, back up) added to the layer's output, the small part a
+language's fine-tuning trains while the rest stays frozen.
 Parameter names follow transformers' ``Wav2Vec2Encoder`` so weights map one to one.
 """
 
@@ -47,9 +50,12 @@ class TransformerConfig:
     """Width of the convolutional positional embedding, in frames."""
     pos_conv_groups: int = 16
     layer_norm_eps: float = 1e-5
+    adapter_dim: int = 0
+    """Width of each layer's language adapter (MMS: 16); 0: none."""
 
     def validate(self) -> None:
         at_least(self, 1, "hidden_size", "num_layers", "num_heads", "intermediate_size", "pos_conv_kernel")
+        at_least(self, 0, "adapter_dim")
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.hidden_size % self.pos_conv_groups:
@@ -113,6 +119,20 @@ class FeedForward(nn.Module):
         return self.dropout(self.output_dense(self.activation_dropout(F.gelu(self.intermediate_dense(x)))))
 
 
+class LanguageAdapter(nn.Module):
+    """MMS's attention adapter (transformers' ``Wav2Vec2AttnAdapterLayer``): (B, T, D) -> (B, T, D), the
+    residual branch a layer adds to its output."""
+
+    def __init__(self, dim: int, bottleneck: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.linear_1 = nn.Linear(dim, bottleneck)
+        self.linear_2 = nn.Linear(bottleneck, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.relu(self.linear_1(self.norm(x))))
+
+
 class TransformerLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -123,13 +143,16 @@ class TransformerLayer(nn.Module):
         self.layer_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.feed_forward = FeedForward(d, cfg.intermediate_size, cfg.activation_dropout, cfg.dropout)
         self.final_layer_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.adapter_layer = LanguageAdapter(d, cfg.adapter_dim) if cfg.adapter_dim else None
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         if self.pre_norm:
             x = x + self.dropout(self.attention(self.layer_norm(x), attn_mask))
-            return x + self.feed_forward(self.final_layer_norm(x))
-        x = self.layer_norm(x + self.dropout(self.attention(x, attn_mask)))
-        return self.final_layer_norm(x + self.feed_forward(x))
+            x = x + self.feed_forward(self.final_layer_norm(x))
+        else:
+            x = self.layer_norm(x + self.dropout(self.attention(x, attn_mask)))
+            x = self.final_layer_norm(x + self.feed_forward(x))
+        return x if self.adapter_layer is None else x + self.adapter_layer(x)
 
 
 class TransformerEncoder(nn.Module):

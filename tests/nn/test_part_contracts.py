@@ -26,6 +26,9 @@ TINY_ENCODERS = {
                                      pos_conv_kernel=4, pos_conv_groups=2, layerdrop=0.0),
     "transformer, pre-LN": TransformerConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
                                              pos_conv_kernel=4, pos_conv_groups=2, layerdrop=0.0, pre_norm=True),
+    "transformer, pre-LN, language adapters": TransformerConfig(
+        hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32, pos_conv_kernel=4, pos_conv_groups=2,
+        layerdrop=0.0, pre_norm=True, adapter_dim=4),
     "conformer": ConformerConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32, conv_kernel=3,
                                  layerdrop=0.0),
     "conformer, relative_key": ConformerConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
