@@ -41,9 +41,12 @@ def at_least(obj: Any, minimum: float, *names: str) -> None:
 
 
 def merge_dicts(base: dict, over: dict) -> dict:
-    """``over`` merged into ``base``, recursively (a new dict)."""
+    """``over`` merged into ``base``, recursively (a new dict); a part named by its tag alone
+    (``adapter: mms``) takes the keys given for it after (``adapter.dim: 8``)."""
     out = dict(base)
     for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), str):
+            out[k] = {"type": out[k]}
         out[k] = merge_dicts(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
@@ -98,7 +101,8 @@ def _tag(cls: type) -> str | None:
 
 
 def _tagged(options: list[type], value: Any, where: str, default: type | None) -> type:
-    """Which of the dataclasses ``options`` a mapping is: the one its ``type`` names, else ``default``."""
+    """Which of the dataclasses ``options`` a mapping (or a tag alone) is: the one its ``type`` names, else
+    ``default``."""
     tag = value.get("type") if isinstance(value, dict) else None
     if tag is None:
         return default if default in options else options[0]
@@ -114,18 +118,25 @@ def part_config(cls: type, name: str, value: Any) -> type | None:
     f = next((f for f in fields(cls) if f.name == name), None)
     if f is None or not isinstance(value, dict):
         return None
-    tp = typing.get_type_hints(cls)[name]
-    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
-        typing.Union, types.UnionType) else [tp]
+    options = _options(typing.get_type_hints(cls)[name])
     if not all(is_dataclass(a) for a in options):
         return None
     return _tagged(options, value, name, _default_type(f))
 
 
+def _options(tp: Any) -> list[Any]:
+    """The types a field of type ``tp`` may hold (a union's members, None left out)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(tp) if a is not type(None)]
+    return [tp]
+
+
 def _coerce(tp: Any, value: Any, where: str, default: type | None = None) -> Any:
     origin = typing.get_origin(tp)
+    if isinstance(value, str) and all(is_dataclass(a) and _tag(a) for a in _options(tp)):
+        value = {"type": value}  # a part named by its tag alone: its defaults (adapter=lora)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        args = _options(tp)
         if value is None:
             return None
         if all(is_dataclass(a) for a in args):  # a part chosen by its tag

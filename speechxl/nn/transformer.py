@@ -128,6 +128,10 @@ class LanguageAdapter(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.linear_1 = nn.Linear(dim, bottleneck)
         self.linear_2 = nn.Linear(bottleneck, dim)
+        for linear in (self.linear_1, self.linear_2):  # as transformers initialises them: a small branch at first
+            if not linear.weight.is_meta:
+                nn.init.normal_(linear.weight, 0.0, 0.02)
+                nn.init.zeros_(linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear_2(F.relu(self.linear_1(self.norm(x))))

@@ -5,6 +5,7 @@ unit set for all languages, language ID, or both.
         data=data/train valid_data=data/dev out=exp/ctc_phones
     speechxl finetune --config recipes/finetune/lid_tiny.yaml init=exp/pretrain data=data/train \\
         valid_data=data/dev out=exp/lid
+    speechxl finetune --config recipes/finetune/ctc_tiny.yaml init=mms-1b-all adapter=mms ...  # base frozen
 
 CTC: ``units`` is chars, phones or bpe, read from ``lang_dir`` (default: data/lang_<kind> beside the
 first training set). Before training, symbols outside the unit set are counted per language
@@ -31,6 +32,7 @@ from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import read_manifest
 from speechxl.errors import SpeechxlError
+from speechxl.models.adapters import AdapterConfig, FullFinetuning, adapted_architecture, trained_only
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig
 from speechxl.models.lid import LIDConfig
@@ -61,6 +63,9 @@ class FinetuneConfig(RunConfig):
     ctc: CTCConfig = field(default_factory=CTCConfig)
     """The encoder's fine-tuning (frozen parts, SpecAugment; every task) and the CTC head's dropout."""
     lid: LIDConfig = field(default_factory=LIDConfig)
+    adapter: AdapterConfig = field(default_factory=FullFinetuning)
+    """What trains of the encoder: all of it (none), or MMS's language adapters with the rest frozen
+    (``adapter=mms``; models/adapters.py)."""
     batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
         kind="tri_stage", warmup_steps=500, hold_steps=2000, init_scale=0.01, final_scale=0.05))
@@ -93,7 +98,9 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         cfg.ctc.freeze_frontend, cfg.ctc.freeze_encoder_steps = False, 0
     streams = read_streams(cfg)
     task = make_task(cfg, streams)
-    model = build_model(cfg, task.build, dist.rank, [u for us in streams.values() for u in us])
+    model = build_model(cfg, task.build, dist.rank, [u for us in streams.values() for u in us],
+                        lambda m: adapted_architecture(m, cfg.adapter))
+    trained_only(model, cfg.adapter)
 
     def frames_of(samples: int) -> int:
         return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))

@@ -269,10 +269,11 @@ def check_resume(saved: dict, new: dict, out: str | Path) -> None:
 
 
 def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
-                utts: list | None = None) -> nn.Module:
+                utts: list | None = None, architecture: Callable[[Any], Any] = lambda model: model) -> nn.Module:
     """The run's model: with the run's own architecture when ``out`` holds checkpoints (the
     trainer then resumes the weights), else ``init``'s architecture and weights, else random (a
     fresh model with a 'global' log-mel frontend gets its feature statistics from ``utts``);
+    ``architecture``: what the run adds to the initial model's (a fine-tuning's adapter layers);
     ``init.text`` attaches a frozen text encoder to distil from (every time: it is never saved).
     Every worker builds the same initial weights, then seeds its own random stream."""
     init_state = None
@@ -284,11 +285,13 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     fresh = not resuming and not speech
     if resuming:
         saved = init_by_part(read_yaml(Path(cfg.out) / "config.yaml"))
-        started_with = initial_weights(cfg.family, cfg.model, speech)[0] if speech else cfg.model
+        started_with = architecture(initial_weights(cfg.family, cfg.model, speech)[0] if speech else cfg.model)
         check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)
         cfg.model = model_config(cfg.family, saved["model"])
-    elif speech:
-        cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, speech)
+    else:
+        if speech:
+            cfg.model, init_state, source = initial_weights(cfg.family, cfg.model, speech)
+        cfg.model = architecture(cfg.model)
     torch.manual_seed(cfg.train.seed)
     model = build(cfg.model)
     if init_state is not None:
