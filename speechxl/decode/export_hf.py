@@ -83,11 +83,16 @@ def one_language(m, lang: str) -> tuple[list[int], dict]:
     return keep.tolist(), state
 
 
+def hf_vocab(units, ids) -> dict[str, int]:
+    """transformers' vocabulary of the units ``ids`` (in that order), ``<blank>`` as ``<pad>``."""
+    return {("<pad>" if units.symbols[i] == BLANK else units.symbols[i]): n for n, i in enumerate(ids)}
+
+
 def export_ctc(m, out_dir: str | Path, lang: str | None = None) -> Path:
     """The transformers CTC dir of a loaded fine-tuned model (``decode.model.load_model``); with
     ``lang``, a recogniser of that language alone (``one_language``)."""
     ids, state = one_language(m, lang) if lang else (range(len(m.units)), m.net.state_dict())
-    vocab = {("<pad>" if m.units.symbols[i] == BLANK else m.units.symbols[i]): n for n, i in enumerate(ids)}
+    vocab = hf_vocab(m.units, ids)
     frontend = m.card.model.frontend
     extra = {"vocab_size": len(vocab), "pad_token_id": 0, "bos_token_id": None, "eos_token_id": None,
              "ctc_loss_reduction": "sum", "ctc_zero_infinity": True, "final_dropout": m.card.ctc.final_dropout,
@@ -209,9 +214,15 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
                           step=int(ckpt.load_trainer_state(found)["step"]), training_data=_training_data(found),
                           languages=[], units=None, lm=None, license=license, keep_paths=keep_paths)
     else:
+        from speechxl.decode.export_mms import export_mms
+
         m = load_model(found)
+        adapters = bool(getattr(m.card.model.encoder, "adapter_dim", 0))
+        if adapters and lm:
+            raise ValueError("--lm: a model with language adapters exports in MMS's layout, one vocabulary per "
+                             "language, which a transformers processor with an LM does not read")
         arpa = _lm_file(Path(lm), lang) if lm else None
-        out = export_ctc(m, out, lang)
+        out = export_mms(m, out, lang) if adapters else export_ctc(m, out, lang)
         if arpa:
             add_lm(out, json.loads((out / "vocab.json").read_text(encoding="utf-8")), arpa, tuned_beam(m.exp, arpa))
         card = model_card(name=out.name, family=m.card.family, fine_tuned=True, checkpoint=m.checkpoint, exp=m.exp,
@@ -220,5 +231,7 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, lm: str | Path | None 
                           lm=str(arpa) if arpa else None, license=license,
                           cut_from=sorted(m.language_units) if lang else None, stack_quirk=_stack_quirk(m.card.model),
                           keep_paths=keep_paths)
+        if adapters and (out / "README.md").exists():  # a language added to an MMS-layout dir: its card stays
+            return out
     atomic_write(out / "README.md", card)
     return out

@@ -18,7 +18,9 @@ from torch.overrides import TorchFunctionMode
 from speechxl import checkpoint as ckpt
 from speechxl import cpu_threads
 from speechxl.data.manifest import Utterance
+from speechxl.interop.frozen_base import BASE_FILE, base_weights
 from speechxl.interop.hf_ctc import CTCDir, is_hf_ctc_dir, read_ctc_dir
+from speechxl.models.adapters import merged_adapter
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig
 from speechxl.nn.conv_frontend import ConvFrontend
@@ -145,6 +147,8 @@ def with_mean_weights(card: ModelCard, checkpoints: list[Path]) -> torch.nn.Modu
     count: the newest's), in fp32 on the CPU: built with the newest's, the others added a tensor at a time,
     so that the model and one tensor are held (three BASE checkpoints: 616 MiB at the peak, against 2351 when
     each checkpoint was read whole and the mean stacked)."""
+    if (checkpoints[-1] / BASE_FILE).is_file():
+        return with_frozen_base(card, checkpoints)
     net = built_with_weights(card, checkpoints[-1])
     for older in checkpoints[:-1]:
         ckpt.add_weights(net, older)
@@ -152,6 +156,28 @@ def with_mean_weights(card: ModelCard, checkpoints: list[Path]) -> torch.nn.Modu
         for tensor in net.state_dict().values():
             if tensor.is_floating_point():
                 tensor.div_(len(checkpoints))
+    return net
+
+
+def with_frozen_base(card: ModelCard, checkpoints: list[Path]) -> torch.nn.Module:
+    """An adapter run's model (its checkpoints hold what trained; ``base.json`` names the rest): the base's
+    weights, then the mean of the checkpoints' own (one checkpoint: its own), LoRA's merged in, in fp32 on the
+    CPU."""
+    with torch.device("meta"), _DrawsSkipped():
+        net = card.build()
+    own = net.state_dict()
+    base = {k: v for k, v in base_weights(checkpoints[-1]).items() if k in own and own[k].shape == v.shape}
+    trained = ckpt.load_model_state(checkpoints[-1])
+    for older in checkpoints[:-1]:
+        for name, tensor in ckpt.load_model_state(older).items():
+            trained[name] = trained[name] + tensor if tensor.is_floating_point() else trained[name]
+    trained = {k: v / len(checkpoints) if v.is_floating_point() else v for k, v in trained.items()}
+    weights = merged_adapter({**base, **trained}, card.adapter)  # LoRA's updates in the weights
+    if unexpected := sorted(weights.keys() - own.keys()):
+        raise ckpt.CheckpointError(f"{checkpoints[-1]}: {unexpected[:3]} are not in the model built for it")
+    net.load_state_dict(weights, strict=False, assign=True)
+    if left := [n for n, t in [*net.named_parameters(), *net.named_buffers()] if t.is_meta]:
+        raise ckpt.CheckpointError(f"{checkpoints[-1]}: {left[:3]} are in neither it nor its base")
     return net
 
 
@@ -208,6 +234,8 @@ def built_with_weights(card: ModelCard, checkpoint: Path, precision: str = "fp32
     (no memory) and made real tensor by tensor as the weights are read, each in the precision it is kept in,
     int8 layers quantized as soon as read: only the final weights are ever held (BASE in int8 peaked at 379
     MiB, above the fp32 model, when built first and then quantized; now 145-180)."""
+    if (Path(checkpoint) / BASE_FILE).is_file():
+        return in_precision(with_frozen_base(card, [Path(checkpoint)]), precision)
     with torch.device("meta"), _DrawsSkipped():
         net = in_precision(card.build(), "bf16" if precision == "bf16" else "fp32")
     ckpt.load_weights(net, checkpoint, loaded=quantize_linears if precision == "int8" else None)

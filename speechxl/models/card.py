@@ -27,6 +27,7 @@ import torch
 
 from speechxl.atomic import atomic_write
 from speechxl.config import from_dict, read_yaml, to_dict
+from speechxl.models.adapters import AdapterConfig, FullFinetuning, adapter_config
 from speechxl.models.ctc import CTCConfig, CTCModel, TunedEncoder
 from speechxl.models.lid import LanguageHead, LIDConfig, LIDModel
 from speechxl.models.registry import model_config
@@ -61,6 +62,9 @@ class ModelCard:
     languages: list[str] | None = None
     """lid, ctc+lid: the languages the head tells apart, in its output order."""
     lid: LIDConfig | None = None
+    adapter: AdapterConfig = field(default_factory=FullFinetuning)
+    """What the fine-tuning trained (models.adapters): all of it, or an adapter on a frozen base (its
+    checkpoints then hold what trained and name the base; LoRA's updates are merged when loaded)."""
 
     def build(self) -> TunedEncoder:
         """The model with freshly initialised weights (load the checkpoint's into it)."""
@@ -78,7 +82,7 @@ class ModelCard:
             head.update(languages=self.languages, lid=to_dict(self.lid))
         return {"format": FORMAT, "family": self.family, "model": to_dict(self.model), "head": head,
                 "units": self.units, "voices": self.voices, "sample_rate": self.sample_rate,
-                "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance}
+                "frame_shift_ms": self.frame_shift_ms, "provenance": self.provenance, "adapter": to_dict(self.adapter)}
 
     def with_public_paths(self, base: str | Path) -> ModelCard:
         """A copy to publish: every absolute path of its provenance relative to ``base``, else its last part."""
@@ -101,7 +105,8 @@ class ModelCard:
                        units=d["units"], voices=d.get("voices"), sample_rate=d["sample_rate"],
                        frame_shift_ms=d["frame_shift_ms"], provenance=d.get("provenance", {}), task=head["type"],
                        languages=head.get("languages"),
-                       lid=from_dict(LIDConfig, head["lid"], "head.lid") if "lid" in head else None)
+                       lid=from_dict(LIDConfig, head["lid"], "head.lid") if "lid" in head else None,
+                       adapter=adapter_config(d.get("adapter")))
         if not (ck / "units.txt").is_file():
             raise ValueError(f"{ck}: a pretraining checkpoint has no CTC head to decode with; fine-tune it first")
         run = read_yaml(ck / "config.yaml")

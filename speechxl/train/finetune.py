@@ -32,7 +32,9 @@ from speechxl.config import ConfigError, save_config
 from speechxl.data.batching import BatchConfig, BatchPlan
 from speechxl.data.manifest import read_manifest
 from speechxl.errors import SpeechxlError
-from speechxl.models.adapters import AdapterConfig, FullFinetuning, adapted_architecture, trained_only
+from speechxl.atomic import atomic_write
+from speechxl.interop.frozen_base import BASE_FILE, base_reference, base_weights
+from speechxl.models.adapters import AdapterConfig, FullFinetuning, adapted_architecture, with_adapter
 from speechxl.models.card import ModelCard, frame_shift_ms
 from speechxl.models.ctc import CTCConfig
 from speechxl.models.lid import LIDConfig
@@ -40,8 +42,8 @@ from speechxl.text.lang_dir import UNIT_KINDS
 from speechxl.train.distributed import finish_distributed, init_distributed
 from speechxl.dir_lock import lock_dir
 from speechxl.train.schedules import ScheduleConfig
-from speechxl.train.setup import (RunConfig, build_model, load_run_config, read_streams, record_start,
-                                  start_afresh, stream_batches)
+from speechxl.train.setup import (RunConfig, build_model, load_partial, load_run_config, read_streams,
+                                  record_start, start_afresh, stream_batches)
 from speechxl.train.metrics import train_log
 from speechxl.train.tasks import TASKS, make_task
 from speechxl.train.trainer import Trainer
@@ -64,8 +66,8 @@ class FinetuneConfig(RunConfig):
     """The encoder's fine-tuning (frozen parts, SpecAugment; every task) and the CTC head's dropout."""
     lid: LIDConfig = field(default_factory=LIDConfig)
     adapter: AdapterConfig = field(default_factory=FullFinetuning)
-    """What trains of the encoder: all of it (none), or MMS's language adapters with the rest frozen
-    (``adapter=mms``; models/adapters.py)."""
+    """What trains of the encoder: all of it (none), or MMS's language adapters or LoRA with the rest
+    frozen (``adapter=mms``, ``adapter=lora``; models/adapters.py)."""
     batch: BatchConfig = field(default_factory=lambda: BatchConfig(crop_to_shortest=False, max_seconds=20.0))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(
         kind="tri_stage", warmup_steps=500, hold_steps=2000, init_scale=0.01, final_scale=0.05))
@@ -78,6 +80,9 @@ class FinetuneConfig(RunConfig):
             raise ConfigError(f"units is one of {list(UNIT_KINDS)}, not empty")
         if self.batch.crop_to_shortest:
             raise ConfigError("batch.crop_to_shortest would cut transcribed audio; set it false")
+        if not isinstance(self.adapter, FullFinetuning) and not self.init.get("speech"):
+            raise ConfigError(f"adapter {self.adapter.type}: an adapter trains on a frozen pretrained model; "
+                              "give it as init=")
 
 
 def load_finetune_config(path: str | Path | None, overrides: list[str] = ()) -> FinetuneConfig:
@@ -100,7 +105,12 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
     task = make_task(cfg, streams)
     model = build_model(cfg, task.build, dist.rank, [u for us in streams.values() for u in us],
                         lambda m: adapted_architecture(m, cfg.adapter))
-    trained_only(model, cfg.adapter)
+    with_adapter(model, cfg.adapter)
+    saved = None
+    if not isinstance(cfg.adapter, FullFinetuning):  # checkpoints hold what trains, and name the frozen base
+        saved = {n for n, p in model.named_parameters() if p.requires_grad} | {n for n, _ in model.named_buffers()}
+        if (last := ckpt.resolve(out / "checkpoints", "last")) is not None:
+            load_partial(model, base_weights(last), f"the frozen base {last / BASE_FILE} names")
 
     def frames_of(samples: int) -> int:
         return int(model.backbone.frontend.output_lengths(torch.tensor(samples)))
@@ -116,19 +126,22 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
         ModelCard(family=cfg.family, model=cfg.model, ctc=cfg.ctc, frame_shift_ms=frame_shift_ms(model.backbone.frontend),
+                  adapter=cfg.adapter,
                   provenance={"init": cfg.init, "lang_dir": str(task.lang_dir) if task.lang_dir else None,
                               "training_data": [d for s in cfg.training_streams().values() for d in s.data]},
                   **task.card()).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        if saved is not None:
+            atomic_write(out / BASE_FILE, json.dumps(base_reference(cfg.init["speech"]), indent=1) + "\n")
         log.info("%s; %.2fM parameters (%.2fM trained); out %s", task.describe(),
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, out)
     train = stream_batches(cfg, streams, dist, labels={name: labelled for name in streams} if labels else None)
     valid = (BatchPlan(valid_utts, cfg.batch, cfg.train.seed, None, shuffle=False, rank=dist.rank,
                        world=dist.world, labels=labelled if labels else None) if valid_utts else None)
-    files = {**task.files(), "card.json": out / "card.json"}
+    files = {**task.files(), "card.json": out / "card.json", **({BASE_FILE: out / BASE_FILE} if saved else {})}
     trainer = Trainer(model, train, valid, out, cfg, cfg.optim, cfg.schedule, cfg.train, dist, files=files,
-                      best_metric="error_rate" if valid else "loss")
+                      best_metric="error_rate" if valid else "loss", saved=saved)
     resumed = trainer.resume()
     if dist.main:
         record_start(out, resumed)

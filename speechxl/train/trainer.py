@@ -145,7 +145,11 @@ def to_device(batch: dict, model: nn.Module, device: torch.device) -> dict:
 class Trainer:
     def __init__(self, model: nn.Module, train: MixedStreams, valid: BatchPlan | TextBatchPlan | None,
                  out_dir: str | Path, config: Any, optim: OptimConfig, schedule: ScheduleConfig,
-                 train_cfg: TrainConfig, dist: Dist, files: dict[str, Path] | None = None, best_metric: str = "loss"):
+                 train_cfg: TrainConfig, dist: Dist, files: dict[str, Path] | None = None, best_metric: str = "loss",
+                 saved: set[str] | None = None):
+        """``saved``: the weights checkpoints hold (an adapter run's trained ones and the buffers; its frozen
+        base is named by a file among ``files``); None: all of them."""
+        self.saved = saved
         self.cfg, self.optim_cfg, self.sched_cfg = train_cfg, optim, schedule
         self.out, self.config, self.dist, self.files = Path(out_dir), config, dist, files or {}
         self.ckpt_root = self.out / "checkpoints"
@@ -200,6 +204,8 @@ class Trainer:
                 log.info("step %d: best so far (%s %.4f)", self.step, self.best_metric, valid_score)
         state = self._state()  # every worker takes part in gathering RNG states (and a sharded model's state)
         weights = self.strategy.model_state(self.raw_model)
+        if self.saved is not None:
+            weights = {k: v for k, v in weights.items() if k in self.saved}
         if not self.dist.main:
             return
         name = f"step_{self.step:08d}"
@@ -215,7 +221,10 @@ class Trainer:
         if last is None:
             return False
         state = ckpt.load_trainer_state(last)
-        self.strategy.load(self.raw_model, self.optimizer, ckpt.load_model_state(last), state["optimizer"])
+        weights = ckpt.load_model_state(last)
+        if self.saved is not None:  # the rest is the frozen base, already in the model
+            weights = {**self.strategy.model_state(self.raw_model), **weights}
+        self.strategy.load(self.raw_model, self.optimizer, weights, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) else state["rng"][0]
         torch.set_rng_state(rng["cpu"])
