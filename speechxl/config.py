@@ -41,12 +41,9 @@ def at_least(obj: Any, minimum: float, *names: str) -> None:
 
 
 def merge_dicts(base: dict, over: dict) -> dict:
-    """``over`` merged into ``base``, recursively (a new dict); a part named by its tag alone
-    (``adapter: mms``) takes the keys given for it after (``adapter.dim: 8``)."""
+    """``over`` merged into ``base``, recursively (a new dict)."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), str):
-            out[k] = {"type": out[k]}
         out[k] = merge_dicts(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 

@@ -118,3 +118,16 @@ def test_verb_help_shows_defaults_and_examples(run_cli, capsys):
         run_cli("prepare", "kaldi", "--help")
     out = capsys.readouterr().out
     assert "(default: 2)" in out and "speechxl prepare kaldi --kaldi_dirs" in out
+
+
+def test_a_part_named_by_its_tag_alone_takes_its_defaults():
+    from speechxl.models.adapters import FullFinetuning, LoraConfig, MMSAdapterConfig
+
+    @dataclass(kw_only=True)
+    class Run:
+        adapter: FullFinetuning | MMSAdapterConfig | LoraConfig = field(default_factory=FullFinetuning)
+
+    assert from_dict(Run, {"adapter": "lora"}).adapter == LoraConfig()
+    assert from_dict(Run, {"adapter": {"type": "mms", "dim": 8}}).adapter == MMSAdapterConfig(dim=8)
+    with pytest.raises(ConfigError, match="adapter.type: 'loRA' is not one this takes: none, mms, lora"):
+        from_dict(Run, {"adapter": "loRA"})

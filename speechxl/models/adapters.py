@@ -10,7 +10,8 @@
          attention's query and value projections, in a Transformer or a Conformer) and the task's head;
          every other weight frozen; merged into the weights for inference and exports
 
-In a run's config: ``adapter=mms`` (its defaults) or ``adapter: {type: lora, rank: 16, alpha: 32}``.
+In a run's config: ``adapter=mms`` (its defaults), ``adapter.type=lora adapter.rank=16`` or, in YAML,
+``adapter: {type: lora, rank: 16, alpha: 32}``.
 """
 
 from __future__ import annotations

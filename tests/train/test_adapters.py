@@ -43,7 +43,7 @@ def weights(exp):
 
 def test_adapters_added_to_a_model_without_them_train_alone(trained, tmp_path):
     init = plain_init(tmp_path / "xlsr")
-    finetune(run(trained, tmp_path / "ada", init, "adapter=mms", "adapter.dim=4"))
+    finetune(run(trained, tmp_path / "ada", init, "adapter.type=mms", "adapter.dim=4"))
     found = ckpt.find_checkpoint(tmp_path / "ada")
     assert ModelCard.load(found).model.encoder.adapter_dim == 4
     saved = load_file(str(found / "model.safetensors"))
@@ -55,14 +55,14 @@ def test_adapters_added_to_a_model_without_them_train_alone(trained, tmp_path):
     adapters = [k for k in after if ".adapter_layer." in k]
     assert len(adapters) == 2 * 6 and all(k not in before for k in adapters)
     # resumed with more updates: the run's own architecture, the base read again, no settings conflict
-    finetune(run(trained, tmp_path / "ada", init, "adapter=mms", "adapter.dim=4", "train.max_steps=4",
+    finetune(run(trained, tmp_path / "ada", init, "adapter.type=mms", "adapter.dim=4", "train.max_steps=4",
                  "train.save_every=4", "train.valid_every=4"))
     assert ckpt.find_checkpoint(tmp_path / "ada").name.endswith("04")
 
 
 def test_an_mms_model_trains_its_own_adapters_and_nothing_else(trained, tmp_path):
     init = write_mms(tmp_path / "mms")
-    finetune(run(trained, tmp_path / "ada", init, "adapter=mms", "adapter.dim=4"))
+    finetune(run(trained, tmp_path / "ada", init, "adapter.type=mms", "adapter.dim=4"))
     after, before = weights(tmp_path / "ada"), load_hf(init)[2]
     shared = [k for k in after if k in before and after[k].shape == before[k].shape]
     changed = {k for k in shared if not torch.equal(after[k], before[k])}
@@ -73,7 +73,7 @@ def test_slim_checkpoints_average_release_and_refuse_a_changed_base(trained, tmp
     from speechxl.decode.model import load_model
 
     init = plain_init(tmp_path / "xlsr")
-    finetune(run(trained, tmp_path / "ada", init, "adapter=mms", "adapter.dim=4", "train.max_steps=4",
+    finetune(run(trained, tmp_path / "ada", init, "adapter.type=mms", "adapter.dim=4", "train.max_steps=4",
                  "train.save_every=2", "train.valid_every=2"))
     wav, lengths = torch.randn(1, 16000), torch.tensor([16000])
     last = load_model(tmp_path / "ada").log_probs(wav, lengths)[0]
@@ -113,7 +113,7 @@ def test_each_language_exports_in_mms_layout_and_transformers_gives_the_same_log
     from speechxl.decode.run import keep_units
 
     init = plain_init(tmp_path / "xlsr")
-    finetune(run(trained, tmp_path / "ada", init, "adapter=mms", "adapter.dim=4"))
+    finetune(run(trained, tmp_path / "ada", init, "adapter.type=mms", "adapter.dim=4"))
     out = tmp_path / "mms_out"
     export_hf(tmp_path / "ada", out, lang="es")
     m = load_model(tmp_path / "ada")
@@ -146,7 +146,7 @@ def test_each_language_exports_in_mms_layout_and_transformers_gives_the_same_log
     other = tmp_path / "other_init"
     torch.manual_seed(1)
     transformers.Wav2Vec2ForPreTraining(tiny_config(adapter_attn_dim=None)).save_pretrained(other)
-    finetune(run(trained, tmp_path / "ada2", other, "adapter=mms", "adapter.dim=4"))
+    finetune(run(trained, tmp_path / "ada2", other, "adapter.type=mms", "adapter.dim=4"))
     (out / "adapter.ru.safetensors").unlink()
     with pytest.raises(ValueError, match="not the one this adapter was trained on"):
         export_hf(tmp_path / "ada2", out, lang="ru")
@@ -164,7 +164,7 @@ def test_lora_trains_its_updates_alone_and_loads_merged(trained, tmp_path, encod
         transformers.Wav2Vec2BertModel(transformers.Wav2Vec2BertConfig(
             hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
             conv_depthwise_kernel_size=3, position_embeddings_type=None)).save_pretrained(init)
-    finetune(run(trained, tmp_path / "lora", init, "adapter=lora", "adapter.rank=2"))
+    finetune(run(trained, tmp_path / "lora", init, "adapter.type=lora", "adapter.rank=2"))
     found = ckpt.find_checkpoint(tmp_path / "lora")
     saved = load_file(str(found / "model.safetensors"))
     assert any(k.endswith(".lora_B") for k in saved)
@@ -177,6 +177,6 @@ def test_lora_trains_its_updates_alone_and_loads_merged(trained, tmp_path, encod
     assert not torch.equal(m.net.state_dict()[q], before[q])  # the update is in the merged weight
     v = next(k for k in m.net.state_dict() if k.endswith(("k_proj.weight", "linear_k.weight")))
     assert torch.equal(m.net.state_dict()[v], before[v])  # an untargeted layer as it was
-    finetune(run(trained, tmp_path / "lora", init, "adapter=lora", "adapter.rank=2", "train.max_steps=4",
+    finetune(run(trained, tmp_path / "lora", init, "adapter.type=lora", "adapter.rank=2", "train.max_steps=4",
                  "train.save_every=4", "train.valid_every=4"))  # resumed: the base read again, the updates kept
     assert ckpt.find_checkpoint(tmp_path / "lora").name.endswith("04")
