@@ -143,6 +143,8 @@ def read_ctc_dir(model_dir: str | Path) -> CTCDir:
     if nested:
         raise ValueError(f"{d}: vocab.json holds {len(vocab)} languages' vocabularies but there is no "
                          f"{ADAPTER_FILE.format('<lang>')} to go with them")
+    if "head.weight" not in state:
+        raise ValueError(f"{d}: no CTC output layer (lm_head) in its weights: a pretrained model, fine-tune it first")
     symbols = _symbols(vocab, specials, str(d / "vocab.json"))
     units = Units(_specials_first(symbols))
     state.update(_head_over(units, [units.index[s] for s in symbols], state["head.weight"], state["head.bias"]))

@@ -189,3 +189,17 @@ def test_decode_and_transcribe_a_transformers_dir_from_the_command_line(tmp_path
     capsys.readouterr()
     run_cli("transcribe", path, clip, "--lang", "fra")
     assert capsys.readouterr().out.startswith(f"{clip}\t")
+
+
+def test_a_vocabulary_that_does_not_fit_its_output_layer_or_no_output_layer_is_refused(tmp_path):
+    path = write_mms(tmp_path / "mms")
+    vocab = json.loads((path / "vocab.json").read_text())
+    vocab["fra"].pop(LETTERS["fra"][-1])
+    (path / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(ValueError, match="an output layer of 13 rows for the 12 tokens of 'fra'"):
+        load_model(path).log_probs(torch.randn(1, 4000), torch.tensor([4000]), "fra")
+    pretrained = tmp_path / "pretrained"
+    transformers.Wav2Vec2ForPreTraining(tiny_config(adapter_attn_dim=None)).save_pretrained(pretrained)
+    (pretrained / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(SPECIALS)}))
+    with pytest.raises(ValueError, match="no CTC output layer"):
+        load_model(pretrained)
