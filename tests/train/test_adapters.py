@@ -180,3 +180,13 @@ def test_lora_trains_its_updates_alone_and_loads_merged(trained, tmp_path, encod
     finetune(run(trained, tmp_path / "lora", init, "adapter.type=lora", "adapter.rank=2", "train.max_steps=4",
                  "train.save_every=4", "train.valid_every=4"))  # resumed: the base read again, the updates kept
     assert ckpt.find_checkpoint(tmp_path / "lora").name.endswith("04")
+
+
+@pytest.mark.parametrize("preset", ["ctc_mms_adapter", "ctc_xls_r_lora", "ctc_tiny_lora"])
+def test_adapter_presets_load(tmp_path, preset):
+    from pathlib import Path
+
+    init = write_mms(tmp_path / "mms") if preset == "ctc_mms_adapter" else plain_init(tmp_path / "init")
+    cfg = load_finetune_config(Path(__file__).resolve().parents[2] / "recipes/finetune" / f"{preset}.yaml",
+                               [f"init={init}", "data=d", "out=o", "units=chars"])
+    assert cfg.adapter.type == ("mms" if preset == "ctc_mms_adapter" else "lora")
