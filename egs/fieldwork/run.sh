@@ -29,6 +29,8 @@ continued_steps=1500      # updates of stage 4 (continued pretraining on the tar
 pretrain_args=            # extra overrides for stages 3 and 4, e.g. "optim.lr=5e-4"
 finetune_config=../../recipes/finetune/ctc_tiny.yaml       # fine-tuning preset
 finetune_args=            # extra overrides for stage 5
+adapter=                  # train an adapter on the frozen model instead of all of it: mms (MMS's language
+                          # adapters; a Transformer model: MMS, XLS-R) or lora (any encoder)
 decode_args=              # extra options for speechxl decode in stage 6, e.g. "--beam 100"
 lm_order=3                # order of the word n-gram LM
 nj=2                      # parallel processes
@@ -104,21 +106,22 @@ run_stage 4 "continued pretraining" speechxl pretrain --config "$pretrain_config
 steps=(ctc_given ctc_continued)
 if [ -n "$related_data" ]; then steps+=(ctc_continued_related); fi
 finetune_steps() {
+  local trained=(); if [ -n "$adapter" ]; then trained=(adapter.type="$adapter"); fi
   # shellcheck disable=SC2086  # finetune_args is a list of key=value words
   speechxl finetune --config "$finetune_config" init="$source_model" units=chars data="$data/train" \
-    valid_data="$data/dev" out="$exp/ctc_given" $finetune_args
+    valid_data="$data/dev" out="$exp/ctc_given" "${trained[@]}" $finetune_args
   # shellcheck disable=SC2086
   speechxl finetune --config "$finetune_config" init="$continued" units=chars data="$data/train" \
-    valid_data="$data/dev" out="$exp/ctc_continued" $finetune_args
+    valid_data="$data/dev" out="$exp/ctc_continued" "${trained[@]}" $finetune_args
   if [ -n "$related_data" ]; then
     # shellcheck disable=SC2086
     speechxl finetune --config "$finetune_config" init="$continued" units=chars lang_dir="$data/lang_char" \
       streams.target.data="$data/train" streams.target.weight="$target_weight" \
       streams.related.data="$related_data/train" streams.related.weight="$related_weight" \
-      valid_data="$data/dev" out="$exp/ctc_continued_related" $finetune_args
+      valid_data="$data/dev" out="$exp/ctc_continued_related" "${trained[@]}" $finetune_args
   fi
 }
-run_stage 5 "fine-tune" --reads "finetune_config pretrain_config related_data data" finetune_steps
+run_stage 5 "fine-tune" --reads "finetune_config pretrain_config related_data data adapter" finetune_steps
 
 # greedy, and with the word LM tuned on dev (decode.json records whether it lowered the dev error,
 # and stage 7 uses it only where it did)

@@ -82,7 +82,7 @@ def test_a_small_corpus_with_the_usual_slips_runs_to_the_report(tmp_path, run_cl
             "--data", tmp_path / "data", "--exp", tmp_path / "exp",
             "--pretrain_args", " ".join(o for o in TINY_PRETRAIN if not o.startswith("train.max_steps")),
             "--source_steps", "2", "--continued_steps", "2", "--finetune_args", " ".join(TINY_FINETUNE),
-            "--decode_args", "--beam 4 --beam_tokens 4"]
+            "--decode_args", "--beam 4 --beam_tokens 4", "--adapter", "lora"]  # LoRA on the frozen models
     r = subprocess.run(["bash", str(RUN), *map(str, args)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     exp, data = tmp_path / "exp", tmp_path / "data"
@@ -111,3 +111,8 @@ def test_a_small_corpus_with_the_usual_slips_runs_to_the_report(tmp_path, run_cl
             assert d["MEDIA_URL"].startswith("file:///"), (copy, d)
             assert Path(unquote(urlparse(d["MEDIA_URL"]).path)).is_file(), (copy, d)
             assert (copy.parent / unquote(d["RELATIVE_MEDIA_URL"])).resolve().is_file(), (copy, d)
+    # --adapter lora: every step's checkpoints hold LoRA's updates and the head, the frozen base named
+    for step in ("ctc_given", "ctc_continued", "ctc_continued_related"):
+        found = ckpt.find_checkpoint(exp / step)
+        assert (found / "base.json").is_file()
+        assert json.loads((found / "card.json").read_text())["adapter"]["type"] == "lora"
