@@ -16,6 +16,7 @@ import torch
 
 from speechxl import checkpoint as ckpt
 from speechxl.checkpoint import CheckpointError
+from speechxl.interop.hf_dir import hf_weight_files
 from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf
 
 BASE_FILE = "base.json"
@@ -23,14 +24,7 @@ BASE_FILE = "base.json"
 
 def _weight_files(path: Path) -> list[Path]:
     """The files a base's weights are read from: a transformers dir's, or a speechxl checkpoint's."""
-    if is_hf_dir(path):
-        index = path / "model.safetensors.index.json"
-        if index.is_file():
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-            return [path / s for s in shards]
-        return [next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).is_file()),
-                     path / "model.safetensors")]
-    return [ckpt.find_checkpoint(path) / "model.safetensors"]
+    return hf_weight_files(path) if is_hf_dir(path) else [ckpt.find_checkpoint(path) / "model.safetensors"]
 
 
 def _sha256(path: Path) -> str:

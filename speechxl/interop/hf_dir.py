@@ -23,20 +23,26 @@ def read_hf_config_json(model_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict of a transformers model directory, with transformers' names."""
+def hf_weight_files(model_dir: str | Path) -> list[Path]:
+    """The files a transformers model directory's weights are read from, in the order of preference:
+    ``model.safetensors``, the shards of ``model.safetensors.index.json``, ``pytorch_model.bin``."""
     d = Path(model_dir)
     if (d / "model.safetensors").is_file():
-        return load_file(str(d / "model.safetensors"))
+        return [d / "model.safetensors"]
     if (d / "model.safetensors.index.json").is_file():
         index = json.loads((d / "model.safetensors.index.json").read_text(encoding="utf-8"))
-        out: dict[str, torch.Tensor] = {}
-        for shard in sorted(set(index["weight_map"].values())):
-            out.update(load_file(str(d / shard)))
-        return out
+        return [d / shard for shard in sorted(set(index["weight_map"].values()))]
     if (d / "pytorch_model.bin").is_file():
-        return load_tensors(d / "pytorch_model.bin")
+        return [d / "pytorch_model.bin"]
     raise FileNotFoundError(f"{d}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
+
+
+def read_hf_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a transformers model directory, with transformers' names."""
+    out: dict[str, torch.Tensor] = {}
+    for f in hf_weight_files(model_dir):
+        out.update(load_tensors(f) if f.suffix == ".bin" else load_file(str(f)))
+    return out
 
 
 def write_hf_dir(out_dir: str | Path, weights: dict[str, torch.Tensor], config: dict) -> Path:

@@ -131,7 +131,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, float]:
                               "training_data": [d for s in cfg.training_streams().values() for d in s.data]},
                   **task.card()).save(out / "card.json")
         (out / "labels.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        if saved is not None:
+        if saved is not None and not (out / BASE_FILE).is_file():  # a resumed run's base was checked above
             atomic_write(out / BASE_FILE, json.dumps(base_reference(cfg.init["speech"]), indent=1) + "\n")
         log.info("%s; %.2fM parameters (%.2fM trained); out %s", task.describe(),
                  sum(p.numel() for p in model.parameters()) / 1e6,

@@ -207,19 +207,25 @@ def share_budget(cfg: RunConfig, share: float) -> None:
         setattr(cfg.schedule, name, steps(getattr(cfg.schedule, name)))
 
 
+def initial_architecture(family: str, model_cfg: Any, init: str) -> Any:
+    """The model config with the initial model's architecture (no weights read)."""
+    init_family, init_model = init_architecture(init)
+    if init_family != family:
+        raise ConfigError(f"init {init} is a {init_family} model, not {family}: set family={init_family}")
+    return FAMILIES[family].copy_architecture(model_cfg, init_model)
+
+
 def initial_weights(family: str, model_cfg: Any, init: str) -> tuple[Any, dict[str, torch.Tensor], str]:
     """(model config with the initial model's architecture, its weights, a description)."""
     from speechxl.interop.hf_wav2vec2 import is_hf_dir, load_hf
 
-    init_family, init_model = init_architecture(init)
-    if init_family != family:
-        raise ConfigError(f"init {init} is a {init_family} model, not {family}: set family={init_family}")
+    architecture = initial_architecture(family, model_cfg, init)
     if is_hf_dir(init):
         state, source = load_hf(init)[2], f"Hugging Face model {init}"
     else:
         found = ckpt.find_checkpoint(init)
         state, source = ckpt.load_model_state(found), f"speechxl checkpoint {found}"
-    return FAMILIES[family].copy_architecture(model_cfg, init_model), state, source
+    return architecture, state, source
 
 
 def load_partial(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
@@ -285,7 +291,7 @@ def build_model(cfg: RunConfig, build: Callable[[Any], nn.Module], rank: int,
     fresh = not resuming and not speech
     if resuming:
         saved = init_by_part(read_yaml(Path(cfg.out) / "config.yaml"))
-        started_with = architecture(initial_weights(cfg.family, cfg.model, speech)[0] if speech else cfg.model)
+        started_with = architecture(initial_architecture(cfg.family, cfg.model, speech) if speech else cfg.model)
         check_resume(saved, {**to_dict(cfg), "model": to_dict(started_with)}, cfg.out)
         cfg.model = model_config(cfg.family, saved["model"])
     else:
